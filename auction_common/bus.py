@@ -1,0 +1,356 @@
+"""The event bus: RabbitMQ in every distributed shape, an in-process bus in the embedded mode.
+
+Both have the same interface and the same semantics: publishing returns once the broker has
+the events, delivery is asynchronous and at least once, each subscription is a named queue
+that receives the routing keys it binds, a failing handler is retried with back-off and,
+after ``max_attempts``, its message goes to a dead-letter queue that ops can inspect and
+replay.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict], None]
+
+
+def topic_matches(pattern: str, routing_key: str) -> bool:
+    """AMQP topic matching: ``*`` is exactly one word, ``#`` is zero or more words."""
+
+    def match(pattern_words: list[str], key_words: list[str]) -> bool:
+        if not pattern_words:
+            return not key_words
+        head, rest = pattern_words[0], pattern_words[1:]
+        if head == "#":
+            return any(match(rest, key_words[i:]) for i in range(len(key_words) + 1))
+        if not key_words:
+            return False
+        return (head == "*" or head == key_words[0]) and match(rest, key_words[1:])
+
+    return match(pattern.split("."), routing_key.split("."))
+
+
+def retry_delay(attempt: int) -> float:
+    """Back-off before the ``attempt``-th retry: 0.2 s, 0.4 s, 0.8 s ... capped at 30 s."""
+    return min(30.0, 0.2 * (2 ** (attempt - 1)))
+
+
+@dataclass
+class Subscription:
+    """A named queue bound to routing keys, feeding one handler."""
+
+    queue: str
+    routing_keys: list[str]
+    handler: Handler
+    #: A private queue that lives as long as the process (real-time fan-out).
+    transient: bool = False
+
+
+class EventBus(Protocol):
+    """What a service needs from the bus."""
+
+    def publish(self, envelopes: list[dict]) -> None: ...
+    def subscribe(self, subscription: Subscription) -> None: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def ping(self) -> None: ...
+
+
+class InProcessBus:
+    """An asynchronous, at-least-once bus inside one process (the embedded mode)."""
+
+    def __init__(self, max_attempts: int = 5):
+        self.max_attempts = max_attempts
+        self._subscriptions: list[tuple[Subscription, queue.Queue]] = []
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+        self.dead_letters: dict[str, list[dict]] = {}
+        self._lock = threading.Lock()
+
+    def publish(self, envelopes: list[dict]) -> None:
+        """Enqueue each event, as JSON text, on every subscription that binds its type."""
+        for envelope in envelopes:
+            body = json.dumps(envelope)
+            with self._lock:
+                targets = list(self._subscriptions)
+            for subscription, inbox in targets:
+                if any(topic_matches(k, envelope["type"]) for k in subscription.routing_keys):
+                    inbox.put((body, 0))
+
+    def subscribe(self, subscription: Subscription) -> None:
+        """Add a queue; its worker starts with :meth:`start` (or at once if already started)."""
+        inbox: queue.Queue = queue.Queue()
+        with self._lock:
+            self._subscriptions.append((subscription, inbox))
+        if self._threads:
+            self._start_worker(subscription, inbox)
+
+    def start(self) -> None:
+        """Start one worker per subscription."""
+        for subscription, inbox in self._subscriptions:
+            self._start_worker(subscription, inbox)
+
+    def _start_worker(self, subscription: Subscription, inbox: queue.Queue) -> None:
+        thread = threading.Thread(
+            target=self._work, args=(subscription, inbox), name=f"bus:{subscription.queue}",
+            daemon=True,
+        )
+        thread.start()
+        self._threads.append(thread)
+
+    def _work(self, subscription: Subscription, inbox: queue.Queue) -> None:
+        while not self._stopping.is_set():
+            try:
+                body, attempts = inbox.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            try:
+                subscription.handler(json.loads(body))
+            except Exception:
+                attempts += 1
+                log.exception("handler failed", extra={"queue": subscription.queue})
+                if attempts >= self.max_attempts:
+                    self.dead_letters.setdefault(subscription.queue, []).append(json.loads(body))
+                else:
+                    timer = threading.Timer(retry_delay(attempts), inbox.put, ((body, attempts),))
+                    timer.daemon = True
+                    timer.start()
+
+    def replay_dead_letters(self, queue_name: str) -> int:
+        """Put a queue's dead letters back on it; returns how many."""
+        letters = self.dead_letters.pop(queue_name, [])
+        for subscription, inbox in self._subscriptions:
+            if subscription.queue == queue_name:
+                for envelope in letters:
+                    inbox.put((json.dumps(envelope), 0))
+        return len(letters)
+
+    def stop(self) -> None:
+        """Stop the workers (messages still queued are dropped with the process)."""
+        self._stopping.set()
+
+    def ping(self) -> None:
+        """Always reachable: it lives in this process."""
+
+
+@dataclass
+class _Publisher:
+    connection: object = None
+    channel: object = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class RabbitBus:
+    """RabbitMQ: one topic exchange, routing key = event type, publisher confirms, manual acks."""
+
+    def __init__(
+        self,
+        url: str,
+        exchange: str = "auction.events",
+        prefetch: int = 32,
+        max_attempts: int = 5,
+    ):
+        self.url = url
+        self.exchange = exchange
+        self.prefetch = prefetch
+        self.max_attempts = max_attempts
+        self._subscriptions: list[Subscription] = []
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+        self._publisher = _Publisher()
+        self.ready = {}
+
+    def _connect(self):
+        import pika
+
+        params = pika.URLParameters(self.url)
+        params.heartbeat = 30
+        params.blocked_connection_timeout = 30
+        connection = pika.BlockingConnection(params)
+        channel = connection.channel()
+        channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
+        return connection, channel
+
+    def ping(self) -> None:
+        """Raise unless the broker accepts a connection."""
+        connection, _ = self._connect()
+        connection.close()
+
+    def publish(self, envelopes: list[dict]) -> None:
+        """Publish persistently; returns only once the broker has confirmed every message."""
+        import pika
+
+        with self._publisher.lock:
+            for attempt in (1, 2):
+                try:
+                    if self._publisher.channel is None or self._publisher.channel.is_closed:
+                        self._publisher.connection, self._publisher.channel = self._connect()
+                        self._publisher.channel.confirm_delivery()
+                    for envelope in envelopes:
+                        self._publisher.channel.basic_publish(
+                            self.exchange,
+                            envelope["type"],
+                            json.dumps(envelope).encode(),
+                            pika.BasicProperties(
+                                content_type="application/json",
+                                delivery_mode=2,
+                                message_id=envelope["id"],
+                                type=envelope["type"],
+                            ),
+                        )
+                    return
+                except Exception:
+                    self._close_publisher()
+                    if attempt == 2:
+                        raise
+
+    def _close_publisher(self) -> None:
+        try:
+            if self._publisher.connection is not None and self._publisher.connection.is_open:
+                self._publisher.connection.close()
+        except Exception:
+            pass
+        self._publisher.connection = self._publisher.channel = None
+
+    def subscribe(self, subscription: Subscription) -> None:
+        """Declare the queue when consumption starts; bind it to the subscription's keys."""
+        self._subscriptions.append(subscription)
+        self.ready[subscription.queue] = threading.Event()
+        if self._threads:
+            self._start_consumer(subscription)
+
+    def start(self) -> None:
+        """One consuming thread (own connection) per subscription, reconnecting on failure."""
+        for subscription in self._subscriptions:
+            self._start_consumer(subscription)
+
+    def _start_consumer(self, subscription: Subscription) -> None:
+        thread = threading.Thread(
+            target=self._consume_forever, args=(subscription,), daemon=True,
+            name=f"amqp:{subscription.queue}",
+        )
+        thread.start()
+        self._threads.append(thread)
+
+    def declare(self, channel, subscription: Subscription) -> str:
+        """Declare a subscription's queue, its retry queue and its dead-letter queue."""
+        if subscription.transient:
+            name = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
+        else:
+            name = subscription.queue
+            channel.queue_declare(name, durable=True)
+            channel.queue_declare(
+                f"{name}.retry",
+                durable=True,
+                arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name},
+            )
+            channel.queue_declare(f"{name}.dlq", durable=True)
+        for key in subscription.routing_keys:
+            channel.queue_bind(name, self.exchange, routing_key=key)
+        return name
+
+    def _consume_forever(self, subscription: Subscription) -> None:
+        while not self._stopping.is_set():
+            try:
+                connection, channel = self._connect()
+                name = self.declare(channel, subscription)
+                channel.basic_qos(prefetch_count=self.prefetch)
+                channel.basic_consume(
+                    name,
+                    functools.partial(self._deliver, subscription=subscription, name=name),
+                )
+                self.ready[subscription.queue].set()
+                while not self._stopping.is_set():
+                    connection.process_data_events(time_limit=0.5)
+                connection.close()
+            except Exception:
+                if self._stopping.is_set():
+                    return
+                log.exception("consumer connection lost; reconnecting",
+                              extra={"queue": subscription.queue})
+                time.sleep(1.0)
+
+    def _deliver(self, channel, method, props, body, subscription: Subscription, name: str):
+        import pika
+
+        try:
+            subscription.handler(json.loads(body))
+        except Exception as exc:
+            log.exception("handler failed", extra={"queue": name})
+            if not subscription.transient:
+                headers = dict(props.headers or {})
+                attempts = int(headers.get("x-attempts", 0)) + 1
+                headers["x-attempts"] = attempts
+                headers["x-last-error"] = repr(exc)[:500]
+                if attempts >= self.max_attempts:
+                    target, expiration = f"{name}.dlq", None
+                else:
+                    target, expiration = f"{name}.retry", str(int(retry_delay(attempts) * 1000))
+                channel.basic_publish(
+                    "",
+                    target,
+                    body,
+                    pika.BasicProperties(
+                        content_type="application/json",
+                        delivery_mode=2,
+                        headers=headers,
+                        expiration=expiration,
+                        message_id=props.message_id,
+                        type=props.type,
+                    ),
+                )
+        channel.basic_ack(method.delivery_tag)
+
+    def replay_dead_letters(self, queue_name: str) -> int:
+        """Move every message of ``<queue>.dlq`` back to ``<queue>``; returns how many."""
+        import pika
+
+        connection, channel = self._connect()
+        moved = 0
+        try:
+            while True:
+                method, props, body = channel.basic_get(f"{queue_name}.dlq")
+                if method is None:
+                    return moved
+                headers = dict(props.headers or {})
+                headers.pop("x-attempts", None)
+                channel.basic_publish(
+                    "", queue_name, body,
+                    pika.BasicProperties(content_type="application/json", delivery_mode=2,
+                                         headers=headers, message_id=props.message_id,
+                                         type=props.type),
+                )
+                channel.basic_ack(method.delivery_tag)
+                moved += 1
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        """Stop consuming and close the publisher's connection."""
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout=3)
+        with self._publisher.lock:
+            self._close_publisher()
+
+
+def create_bus(settings) -> EventBus:
+    """The bus named by ``EVENT_BUS``."""
+    if settings.event_bus == "inprocess":
+        return InProcessBus(max_attempts=settings.consumer_max_attempts)
+    return RabbitBus(
+        settings.amqp_url,
+        exchange=settings.event_exchange,
+        prefetch=settings.consumer_prefetch,
+        max_attempts=settings.consumer_max_attempts,
+    )

@@ -1,0 +1,35 @@
+"""The command line every service shares: ``python -m <service> migrate|worker``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from .bus import create_bus
+from .logs import configure_logging
+from .migrations import upgrade
+from .runtime import Background, ServiceParts
+
+
+def service_main(
+    name: str,
+    service_dir: Path,
+    load: Callable[[], object],
+    build_parts: Callable[[object], ServiceParts],
+    argv: list[str] | None = None,
+) -> None:
+    """Parse the command and run it: ``migrate`` the schema, or run the ``worker`` process
+    (outbox relay, consumers and jobs). The web process is ``gunicorn <service>.wsgi:app``."""
+    parser = argparse.ArgumentParser(prog=f"python -m {name}")
+    parser.add_argument("command", choices=["migrate", "worker"])
+    args = parser.parse_args(argv)
+    settings = load()
+    configure_logging(name, settings.log_level, settings.log_json)
+    if args.command == "migrate":
+        upgrade(service_dir, settings.database_url)
+        return
+    upgrade(service_dir, settings.database_url)
+    background = Background(create_bus(settings))
+    background.add_service(build_parts(settings))
+    background.run_until_signalled()

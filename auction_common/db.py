@@ -1,0 +1,156 @@
+"""Database plumbing: engines, the outbox and inbox tables, and the unit of work.
+
+A service's state change and the events it causes are committed in one transaction (the
+outbox); a consumer's effect and the id of the event that caused it are committed in one
+transaction too (the inbox), which makes redelivery harmless.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    func,
+    insert,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from .events import EventSchemas, make_envelope
+
+
+def create_db_engine(url: str, pool_size: int = 10, application_name: str = "auction") -> Engine:
+    """An engine with a pool sized for the process, pinging connections before use."""
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"application_name": application_name},
+    )
+
+
+def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
+    """Add the service's ``outbox`` and ``inbox`` tables to its metadata (its own schema)."""
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("position", BigInteger, primary_key=True, autoincrement=True),
+        Column("id", UUID(as_uuid=True), nullable=False, unique=True),
+        Column("type", String(100), nullable=False),
+        Column("payload", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True)),
+        Index(
+            "ix_outbox_unpublished",
+            "position",
+            postgresql_where=text("published_at IS NULL"),
+        ),
+    )
+    inbox = Table(
+        "inbox",
+        metadata,
+        Column("consumer", String(100), primary_key=True),
+        Column("event_id", UUID(as_uuid=True), primary_key=True),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    return outbox, inbox
+
+
+def notify_channel(schema: str) -> str:
+    """The NOTIFY channel that wakes a service's outbox relay."""
+    return f"outbox_{schema}"
+
+
+class Database:
+    """A service's engine plus what its units of work need (tables, producer name, schemas)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        metadata: MetaData,
+        producer: str,
+        schemas: EventSchemas | None = None,
+    ):
+        self.engine = engine
+        self.schema = metadata.schema
+        self.outbox = metadata.tables[f"{metadata.schema}.outbox"]
+        self.inbox = metadata.tables[f"{metadata.schema}.inbox"]
+        self.producer = producer
+        self.schemas = schemas
+
+    def unit_of_work(self) -> UnitOfWork:
+        """A new unit of work; use it as a context manager and call ``commit()``."""
+        return UnitOfWork(self)
+
+    def ping(self) -> None:
+        """Raise unless the database answers."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+
+class UnitOfWork:
+    """One transaction: ORM/Core work through ``session``, events through ``publish``."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.session: Session | None = None
+        self.events: list[dict[str, Any]] = []
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = Session(self.db.engine, expire_on_commit=False)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        assert self.session is not None
+        self.session.rollback()
+        self.session.close()
+
+    def publish(self, event_type: str, data: dict[str, Any], version: int = 1) -> dict[str, Any]:
+        """Record an event to be written to the outbox when this unit of work commits."""
+        envelope = make_envelope(event_type, data, producer=self.db.producer, version=version)
+        if self.db.schemas is not None:
+            self.db.schemas.validate(envelope)
+        self.events.append(envelope)
+        return envelope
+
+    def claim_event(self, consumer: str, event_id: str) -> bool:
+        """Record that ``consumer`` applies ``event_id`` now; False when it already has."""
+        assert self.session is not None
+        statement = (
+            pg_insert(self.db.inbox)
+            .values(consumer=consumer, event_id=uuid.UUID(str(event_id)))
+            .on_conflict_do_nothing()
+            .returning(self.db.inbox.c.event_id)
+        )
+        return self.session.execute(statement).first() is not None
+
+    def commit(self) -> None:
+        """Write pending events to the outbox, wake the relay, and commit everything at once."""
+        assert self.session is not None
+        if self.events:
+            self.session.execute(
+                insert(self.db.outbox),
+                [
+                    {"id": uuid.UUID(e["id"]), "type": e["type"], "payload": e}
+                    for e in self.events
+                ],
+            )
+            # NOTIFY is delivered only when the transaction commits, never before.
+            self.session.execute(
+                text("SELECT pg_notify(:channel, '')"), {"channel": notify_channel(self.db.schema)}
+            )
+        self.session.commit()
+        self.events = []

@@ -1,0 +1,62 @@
+"""The one error body of the platform: ``{"error": {"code", "message", "details"}}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from .problems import Problem
+
+log = logging.getLogger(__name__)
+
+
+#: Raised anywhere below a route (domain errors subclass it), rendered in one place.
+ApiError = Problem
+
+
+def error_response(status: int, code: str, message: str, details: Any = None, headers=None):
+    """A Flask response carrying the platform's error body."""
+    response = jsonify({"error": {"code": code, "message": message, "details": details}})
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+}
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Map every error (ours, HTTP ones, and unexpected ones) to the error body."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        status = exc.code or 500
+        headers = {}
+        if status == 405 and exc.valid_methods:
+            headers["Allow"] = ", ".join(exc.valid_methods)
+        code = _HTTP_CODES.get(status, "http_error")
+        return error_response(status, code, exc.description or exc.name, None, headers)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "Something went wrong on our side.")

@@ -1,0 +1,81 @@
+"""``/healthz`` (alive), ``/readyz`` (dependencies reachable), ``/metrics``, ``/openapi.json``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from flask import Blueprint, Flask, Response, g, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+log = logging.getLogger(__name__)
+
+REQUESTS = Counter(
+    "http_requests_total", "HTTP requests answered", ["service", "method", "endpoint", "status"]
+)
+LATENCY = Histogram(
+    "http_request_duration_seconds", "Time to answer an HTTP request",
+    ["service", "method", "endpoint"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+
+def health_blueprint(
+    service: str,
+    checks: dict[str, Callable[[], None]],
+    openapi: Callable[[], dict] | None = None,
+    prefixes: tuple[str, ...] = (),
+) -> Blueprint:
+    """Health, readiness, metrics and the OpenAPI document, at the root and under each prefix
+    (so that they are reachable through the gateway, e.g. ``/api/bids/readyz``)."""
+    bp = Blueprint(f"{service}_health", __name__)
+
+    def healthz():
+        return jsonify({"status": "ok", "service": service})
+
+    def readyz():
+        results, ready = {}, True
+        for name, check in checks.items():
+            try:
+                check()
+                results[name] = "ok"
+            except Exception as exc:
+                ready = False
+                results[name] = f"unavailable: {exc.__class__.__name__}"
+        body = {"status": "ready" if ready else "unavailable", "service": service,
+                "checks": results}
+        return jsonify(body), 200 if ready else 503
+
+    def metrics():
+        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+    def openapi_json():
+        return jsonify(openapi())
+
+    for prefix in ("",) + prefixes:
+        bp.add_url_rule(f"{prefix}/healthz", f"healthz{prefix}", healthz)
+        bp.add_url_rule(f"{prefix}/readyz", f"readyz{prefix}", readyz)
+        bp.add_url_rule(f"{prefix}/metrics", f"metrics{prefix}", metrics)
+        if openapi is not None:
+            bp.add_url_rule(f"{prefix}/openapi.json", f"openapi{prefix}", openapi_json)
+    return bp
+
+
+def instrument(app: Flask, service: str) -> None:
+    """Count and time every request by endpoint (not by raw path, to keep cardinality low)."""
+
+    @app.before_request
+    def _start_timer():
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _record(response):
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        REQUESTS.labels(service, request.method, endpoint, response.status_code).inc()
+        started = g.get("request_started")
+        if started is not None:
+            LATENCY.labels(service, request.method, endpoint).observe(
+                time.perf_counter() - started
+            )
+        return response

@@ -1,0 +1,16 @@
+"""The platform's error type, free of Flask so that domain layers can raise it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Problem(Exception):
+    """An error a client can act on: an HTTP status, a machine-readable code, a message."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details

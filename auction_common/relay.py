@@ -1,0 +1,92 @@
+"""The outbox relay: publishes committed events, woken by NOTIFY, polling only as a fallback."""
+
+from __future__ import annotations
+
+import logging
+import select
+import threading
+
+from sqlalchemy import select as sql_select
+from sqlalchemy import update
+
+from .db import Database, notify_channel
+from .events import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class OutboxRelay:
+    """Moves outbox rows to the bus in commit order, marking each batch once confirmed.
+
+    A crash after publishing and before marking publishes the batch again: consumers are
+    idempotent, so that costs nothing but a duplicate delivery.
+    """
+
+    def __init__(self, db: Database, bus, poll_interval: float = 1.0, batch_size: int = 200):
+        self.db = db
+        self.bus = bus
+        self.poll_interval = poll_interval
+        self.batch_size = batch_size
+
+    def relay_once(self) -> int:
+        """Publish one batch of unpublished events; returns how many."""
+        outbox = self.db.outbox
+        with self.db.engine.begin() as conn:
+            rows = conn.execute(
+                sql_select(outbox.c.position, outbox.c.payload)
+                .where(outbox.c.published_at.is_(None))
+                .order_by(outbox.c.position)
+                .limit(self.batch_size)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not rows:
+                return 0
+            self.bus.publish([row.payload for row in rows])
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.position.in_([row.position for row in rows]))
+                .values(published_at=utcnow())
+            )
+        return len(rows)
+
+    def drain(self) -> int:
+        """Publish until nothing is left; returns how many."""
+        total = 0
+        while count := self.relay_once():
+            total += count
+        return total
+
+    def run(self, stopping: threading.Event) -> None:
+        """Relay until ``stopping`` is set: drain, then sleep until NOTIFY or the poll interval."""
+        listener = None
+        while not stopping.is_set():
+            try:
+                if listener is None:
+                    listener = self._listen()
+                self.drain()
+                readable, _, _ = select.select([listener], [], [], self.poll_interval)
+                if readable:
+                    listener.poll()
+                    listener.notifies.clear()
+            except Exception:
+                log.exception("outbox relay failed; retrying", extra={"schema": self.db.schema})
+                listener = self._close(listener)
+                stopping.wait(self.poll_interval)
+        self._close(listener)
+
+    def _listen(self):
+        raw = self.db.engine.raw_connection()
+        connection = raw.driver_connection
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute(f'LISTEN "{notify_channel(self.db.schema)}"')
+        self._raw = raw
+        return connection
+
+    def _close(self, listener):
+        if listener is not None:
+            try:
+                self._raw.invalidate()
+            except Exception:
+                pass
+        return None

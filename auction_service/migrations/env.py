@@ -1,0 +1,4 @@
+from auction_common.migrations import run_migrations
+from auction_service.models import metadata
+
+run_migrations(metadata)

@@ -1,0 +1,79 @@
+"""Tables of the ``bidding`` schema."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, MetaData, String, func, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from auction_common.db import messaging_tables
+
+SCHEMA = "bidding"
+metadata = MetaData(schema=SCHEMA)
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+class LiveAuction(Base):
+    """The one serialization point of an auction: bids and the close lock this row."""
+
+    __tablename__ = "auctions"
+    __table_args__ = (
+        Index("ix_bidding_auctions_due", "ends_at", postgresql_where=text("NOT closed")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    seller_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    title: Mapped[str] = mapped_column(String(120))
+    currency: Mapped[str] = mapped_column(String(3))
+    starting_price: Mapped[int] = mapped_column(BigInteger)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    current_price: Mapped[int] = mapped_column(BigInteger)
+    bid_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    leader_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    leader_max: Mapped[int | None] = mapped_column(BigInteger)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    winner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Bid(Base):
+    """An accepted bid: the bidder's maximum and the visible price right after it."""
+
+    __tablename__ = "bids"
+    __table_args__ = (Index("ix_bids_auction_seq", "auction_id", "seq"),
+                      Index("ix_bids_bidder", "bidder_id"))
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    auction_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    bidder_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    max_amount: Mapped[int] = mapped_column(BigInteger)
+    price_after: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20))
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class IdempotentResponse(Base):
+    """The first answer to a POST carrying an ``Idempotency-Key``, replayed on retries."""
+
+    __tablename__ = "idempotency_keys"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+outbox, inbox = messaging_tables(metadata)

@@ -1,0 +1,3 @@
+from bidding_service.app import create_app
+
+app = create_app()

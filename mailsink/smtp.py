@@ -1,0 +1,33 @@
+"""The SMTP side of the sink (aiosmtpd), storing each message in a :class:`Mailbox`."""
+
+from __future__ import annotations
+
+from aiosmtpd.controller import Controller
+
+from .store import Mailbox, parse_email
+
+
+class _StoreHandler:
+    def __init__(self, mailbox: Mailbox):
+        self.mailbox = mailbox
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        self.mailbox.add(parse_email(envelope.original_content or envelope.content,
+                                     list(envelope.rcpt_tos)))
+        return "250 Message accepted for delivery"
+
+
+def start_smtp(mailbox: Mailbox, host: str = "127.0.0.1", port: int = 0) -> Controller:
+    """Start an SMTP server in a background thread; ``port=0`` picks a free port
+    (read it back from ``controller.server.sockets``)."""
+    controller = Controller(_StoreHandler(mailbox), hostname=host, port=port or _free_port(host))
+    controller.start()
+    return controller
+
+
+def _free_port(host: str) -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]

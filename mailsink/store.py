@@ -1,0 +1,52 @@
+"""The caught mail, kept as JSON lines in one file so it survives a restart."""
+
+from __future__ import annotations
+
+import json
+import threading
+from email import message_from_bytes, policy
+from pathlib import Path
+
+from auction_common.events import isoformat, utcnow
+
+
+def parse_email(raw: bytes, recipients: list[str]) -> dict:
+    """``{to, subject, text, html, received_at}`` of a raw RFC 5322 message."""
+    message = message_from_bytes(raw, policy=policy.default)
+    text_part = message.get_body(preferencelist=("plain",))
+    html_part = message.get_body(preferencelist=("html",))
+    return {
+        "to": recipients,
+        "from": str(message.get("From", "")),
+        "subject": str(message.get("Subject", "")),
+        "text": text_part.get_content() if text_part else "",
+        "html": html_part.get_content() if html_part else "",
+        "received_at": isoformat(utcnow()),
+    }
+
+
+class Mailbox:
+    """Append-only, thread-safe store of caught emails."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+
+    def add(self, item: dict) -> None:
+        """Keep one email."""
+        with self._lock, self.path.open("a", encoding="utf-8") as file:
+            file.write(json.dumps(item) + "\n")
+
+    def items(self) -> list[dict]:
+        """Every email, newest first."""
+        with self._lock:
+            if not self.path.exists():
+                return []
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in reversed(lines) if line.strip()]
+
+    def clear(self) -> None:
+        """Forget every email."""
+        with self._lock:
+            self.path.unlink(missing_ok=True)

@@ -1,0 +1,75 @@
+"""Turns platform events into notifications: in-app now, by email through the delivery job."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.dialects.postgresql import insert
+
+from auction_common.consumer import IdempotentConsumer
+from auction_common.db import Database, UnitOfWork
+from auction_common.events import isoformat, utcnow
+
+from .messages import Message, outbid_message, won_message
+from .models import Contact, EmailDelivery, Notification
+
+
+def remember_contact(uow: UnitOfWork, event: dict) -> None:
+    """``user.registered`` / ``user.updated``: keep where to send a user's mail."""
+    data = event["data"]
+    values = {"email": data["email"], "display_name": data["display_name"], "updated_at": utcnow()}
+    uow.session.execute(
+        insert(Contact).values(user_id=uuid.UUID(data["user_id"]), **values)
+        .on_conflict_do_update(index_elements=[Contact.user_id], set_=values)
+    )
+
+
+def _display_name(uow: UnitOfWork, user_id: str) -> str:
+    contact = uow.session.get(Contact, uuid.UUID(user_id))
+    return contact.display_name if contact else "there"
+
+
+def notify(uow: UnitOfWork, user_id: str, message: Message, data: dict) -> None:
+    """Create an in-app notification and its email, and announce ``notification.created``."""
+    notification_id = uuid.uuid4()
+    now = utcnow()
+    uow.session.add(Notification(
+        id=notification_id, user_id=uuid.UUID(user_id), kind=message.kind, title=message.title,
+        body=message.body, data=data, created_at=now,
+    ))
+    uow.session.add(EmailDelivery(
+        id=uuid.uuid4(), user_id=uuid.UUID(user_id), notification_id=notification_id,
+        subject=message.email_subject, text_body=message.email_text,
+        html_body=message.email_html, status="pending", attempts=0, next_attempt_at=now,
+    ))
+    uow.publish("notification.created", {
+        "notification_id": str(notification_id), "user_id": user_id, "kind": message.kind,
+        "title": message.title, "body": message.body, "created_at": isoformat(now),
+        "data": data,
+    })
+
+
+def send_outbid_notice(uow: UnitOfWork, event: dict, public_url: str) -> None:
+    """``bid.outbid``: tell the bidder who lost the lead."""
+    data = event["data"]
+    message = outbid_message(data, _display_name(uow, data["user_id"]), public_url)
+    notify(uow, data["user_id"], message, {"auction_id": data["auction_id"], "seq": data["seq"]})
+
+
+def send_won_notice(uow: UnitOfWork, event: dict, public_url: str) -> None:
+    """``auction.ended`` with a winner: tell the winner."""
+    data = event["data"]
+    if data["outcome"] != "sold" or not data["winner_id"]:
+        return
+    message = won_message(data, _display_name(uow, data["winner_id"]), public_url)
+    notify(uow, data["winner_id"], message, {"auction_id": data["auction_id"]})
+
+
+def notification_consumer(db: Database, public_url: str) -> IdempotentConsumer:
+    """The consumer of every event that becomes a notification."""
+    return IdempotentConsumer(db, "notification_service.notify", {
+        "user.registered": remember_contact,
+        "user.updated": remember_contact,
+        "bid.outbid": lambda uow, event: send_outbid_notice(uow, event, public_url),
+        "auction.ended": lambda uow, event: send_won_notice(uow, event, public_url),
+    })

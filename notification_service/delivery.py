@@ -1,0 +1,79 @@
+"""Sends pending emails over SMTP, retrying with back-off."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from datetime import timedelta
+from email.message import EmailMessage
+
+from sqlalchemy import select
+
+from auction_common.db import Database
+from auction_common.events import utcnow
+
+from .models import Contact, EmailDelivery
+
+log = logging.getLogger(__name__)
+
+
+def build_email(sender: str, to: str, subject: str, text: str, html: str) -> EmailMessage:
+    """A multipart (text + HTML) email."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def deliver_pending_emails(db: Database, settings, batch_size: int = 20) -> int:
+    """Send due emails whose recipient's address is known; returns how many were sent.
+
+    Rows are taken with SKIP LOCKED so that several workers share the work without sending
+    twice; a failure schedules a retry (exponential back-off) until ``delivery_max_attempts``.
+    """
+    sent = 0
+    with db.unit_of_work() as uow:
+        rows = uow.session.execute(
+            select(EmailDelivery, Contact.email)
+            .join(Contact, Contact.user_id == EmailDelivery.user_id)
+            .where(EmailDelivery.status == "pending", EmailDelivery.next_attempt_at <= utcnow())
+            .order_by(EmailDelivery.next_attempt_at)
+            .limit(batch_size)
+            .with_for_update(of=EmailDelivery, skip_locked=True)
+        ).all()
+        if not rows:
+            return 0
+        try:
+            smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port,
+                                timeout=settings.smtp_timeout_seconds)
+        except OSError as exc:
+            for delivery, _ in rows:
+                _failed(delivery, exc, settings.delivery_max_attempts)
+            uow.commit()
+            return 0
+        with smtp:
+            for delivery, address in rows:
+                try:
+                    smtp.send_message(build_email(settings.mail_from, address, delivery.subject,
+                                                  delivery.text_body, delivery.html_body))
+                except (smtplib.SMTPException, OSError) as exc:
+                    _failed(delivery, exc, settings.delivery_max_attempts)
+                else:
+                    delivery.status, delivery.sent_at = "sent", utcnow()
+                    delivery.attempts += 1
+                    sent += 1
+        uow.commit()
+    return sent
+
+
+def _failed(delivery: EmailDelivery, exc: Exception, max_attempts: int) -> None:
+    delivery.attempts += 1
+    delivery.last_error = repr(exc)[:1000]
+    if delivery.attempts >= max_attempts:
+        delivery.status = "failed"
+        log.error("email delivery failed for good", extra={"delivery_id": str(delivery.id)})
+    else:
+        delivery.next_attempt_at = utcnow() + timedelta(seconds=min(600, 2**delivery.attempts))

@@ -1,0 +1,64 @@
+"""What each kind of notification says, in the app and by email (Jinja templates)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+
+
+def format_money(amount: int, currency: str) -> str:
+    """``1250, "EUR"`` -> ``EUR 12.50`` (two-decimal currencies)."""
+    return f"{currency} {amount // 100:,}.{amount % 100:02d}"
+
+
+@dataclass(frozen=True)
+class Message:
+    """One notification, rendered."""
+
+    kind: str
+    title: str
+    body: str
+    email_subject: str
+    email_text: str
+    email_html: str
+
+
+def outbid_message(data: dict, display_name: str, public_url: str) -> Message:
+    """``bid.outbid``: you are no longer the highest bidder."""
+    context = {
+        "name": display_name,
+        "title": data["title"],
+        "price": format_money(data["current_price"], data["currency"]),
+        "min_next": format_money(data["min_next_bid"], data["currency"]),
+        "url": f"{public_url.rstrip('/')}/auctions/{data['auction_id']}",
+    }
+    title = f"You have been outbid on {data['title']}"
+    body = f"The price is now {context['price']}. Bid {context['min_next']} or more to lead."
+    return Message(
+        kind="outbid", title=title, body=body, email_subject=title,
+        email_text=_templates.get_template("outbid.txt").render(context),
+        email_html=_templates.get_template("outbid.html").render(context),
+    )
+
+
+def won_message(data: dict, display_name: str, public_url: str) -> Message:
+    """``auction.ended`` with a winner: you won."""
+    context = {
+        "name": display_name, "title": data["title"],
+        "price": format_money(data["price"], data["currency"]),
+        "url": f"{public_url.rstrip('/')}/auctions/{data['auction_id']}",
+    }
+    title = f"You won {data['title']}"
+    body = f"Congratulations: you won for {context['price']}."
+    return Message(
+        kind="won", title=title, body=body, email_subject=title,
+        email_text=_templates.get_template("won.txt").render(context),
+        email_html=_templates.get_template("won.html").render(context),
+    )

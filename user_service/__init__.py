@@ -1,0 +1,1 @@
+"""user_service: accounts, passwords, roles, tokens. Owns the ``users`` schema."""
