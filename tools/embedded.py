@@ -30,7 +30,7 @@ from auction_common.keys import ensure_dev_keypair  # noqa: E402
 from auction_common.logs import configure_logging  # noqa: E402
 from auction_common.migrations import upgrade  # noqa: E402
 from auction_common.runtime import Background  # noqa: E402
-from bidding_service.realtime import attach_realtime, realtime_subscription  # noqa: E402
+from bidding_service.realtime.fanout import attach_realtime, realtime_subscription  # noqa: E402
 from mailsink.smtp import start_smtp  # noqa: E402
 from mailsink.store import Mailbox  # noqa: E402
 from mailsink.web import mailbox_blueprint  # noqa: E402

@@ -101,33 +101,3 @@ def realtime_subscription(socketio: SocketIO) -> Subscription:
         queue="bidding_service.realtime", routing_keys=sorted(ROUTES),
         handler=lambda envelope: fan_out(socketio, envelope), transient=True,
     )
-
-
-def main() -> None:
-    """Run the real-time process: ``python -m bidding_service.realtime`` (gevent)."""
-    from gevent import monkey
-
-    monkey.patch_all()
-
-    from auction_common.auth import init_jwt
-    from auction_common.bus import create_bus
-    from auction_common.health import health_blueprint
-    from auction_common.logs import configure_logging
-
-    from .settings import load
-
-    settings = load()
-    configure_logging("bidding_realtime", settings.log_level, settings.log_json)
-    app = Flask("bidding_realtime")
-    init_jwt(app, settings)
-    bus = create_bus(settings)
-    app.register_blueprint(health_blueprint("bidding_realtime", {"broker": bus.ping}))
-    socketio = attach_realtime(app, async_mode="gevent")
-    bus.subscribe(realtime_subscription(socketio))
-    bus.start()
-    log.info("realtime listening", extra={"port": settings.port})
-    socketio.run(app, host=settings.host, port=settings.port, log_output=False)
-
-
-if __name__ == "__main__":
-    main()

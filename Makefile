@@ -1,0 +1,49 @@
+# The verbs a newcomer looks for. Everything runs from a virtual environment in .venv that
+# these targets create from requirements*.txt (the one place versions are pinned).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: run up down test lint bench vendor install clean
+
+$(VENV)/.runtime: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.runtime
+
+vendor: $(VENV)/.runtime
+	$(PY) -m frontend.vendor
+
+## run: everything in one process on http://localhost:8000 (PORT overrides)
+run: vendor
+	$(PY) -m tools.embedded
+
+## up: the local distributed shape behind nginx on http://localhost:8080 (GATEWAY_PORT overrides)
+up: vendor
+	$(PY) -m tools.stack up
+
+## down: stop what `make up` started
+down: $(VENV)/.runtime
+	$(PY) -m tools.stack down
+
+## test: every test; provisions PostgreSQL, RabbitMQ, nginx when missing
+test: $(VENV)/.dev vendor
+	$(PY) -m tools.testenv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+
+## bench: the benchmarks under bench/ (against the local distributed shape)
+bench: $(VENV)/.dev vendor
+	$(PY) -m bench.bid_path
+
+clean:
+	rm -rf $(VENV) var

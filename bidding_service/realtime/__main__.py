@@ -1,0 +1,36 @@
+"""``python -m bidding_service.realtime``: the Socket.IO server (gevent), one per instance."""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import logging  # noqa: E402
+
+from flask import Flask  # noqa: E402
+
+from auction_common.auth import init_jwt  # noqa: E402
+from auction_common.bus import create_bus  # noqa: E402
+from auction_common.health import health_blueprint  # noqa: E402
+from auction_common.logs import configure_logging  # noqa: E402
+from bidding_service.realtime.fanout import attach_realtime, realtime_subscription  # noqa: E402
+from bidding_service.settings import load  # noqa: E402
+
+log = logging.getLogger("bidding_service.realtime")
+
+
+def main() -> None:
+    """Serve Socket.IO clients and fan out this instance's private queue of bid events."""
+    settings = load()
+    configure_logging("bidding_realtime", settings.log_level, settings.log_json)
+    app = Flask("bidding_realtime")
+    init_jwt(app, settings)
+    bus = create_bus(settings)
+    app.register_blueprint(health_blueprint("bidding_realtime", {"broker": bus.ping}))
+    socketio = attach_realtime(app, async_mode="gevent")
+    bus.subscribe(realtime_subscription(socketio))
+    bus.start()
+    log.info("realtime listening", extra={"port": settings.port})
+    socketio.run(app, host=settings.host, port=settings.port, log_output=False)
+
+
+main()

