@@ -1,0 +1,218 @@
+"""bidding_service on real PostgreSQL: the bid path, idempotency, contention, closing."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from auction_common.events import EventSchemas
+from bidding_service.app import EVENT_SCHEMAS
+from bidding_service.domain import AuctionState, decide_bid
+from bidding_service.handlers import close_due_auctions
+
+
+@pytest.fixture(scope="module")
+def client(bidding):
+    return bidding[0].test_client()
+
+
+@pytest.fixture(scope="module")
+def db(bidding):
+    return bidding[1].db
+
+
+def outbox_events(db, auction_id: str, event_type: str | None = None) -> list[dict]:
+    with db.engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT payload FROM bidding.outbox WHERE payload->'data'->>'auction_id' = :a "
+            "AND (CAST(:t AS text) IS NULL OR type = :t) ORDER BY position"
+        ), {"a": auction_id, "t": event_type}).scalars().all()
+    return list(rows)
+
+
+def place(client, who, auction_id, amount, key=None):
+    headers = dict(who.headers)
+    if key:
+        headers["Idempotency-Key"] = key
+    return client.post("/api/bids", json={"auction_id": auction_id, "amount": amount},
+                       headers=headers)
+
+
+def test_an_accepted_bid_answers_with_the_new_state_and_records_its_event(
+        client, db, account, open_auction):
+    seller, ann = account("seller"), account("ann")
+    auction_id = open_auction(seller.id)
+    answer = place(client, ann, auction_id, 2500)
+    assert answer.status_code == 201
+    body = answer.get_json()
+    assert body["status"] == "leading"
+    assert (body["current_price"], body["min_next_bid"], body["seq"]) == (1000, 1050, 1)
+    state = client.get(f"/api/bids/auctions/{auction_id}").get_json()
+    assert state["leader_id"] == ann.id
+    assert (state["status"], state["bid_count"], state["seq"]) == ("live", 1, 1)
+    assert "server_time" in state
+    [event] = outbox_events(db, auction_id, "bid.placed")
+    EventSchemas(EVENT_SCHEMAS).validate(event)
+    assert event["data"]["seq"] == 1
+
+
+def test_the_outbid_leader_is_named_in_a_bid_outbid_event(client, db, account, open_auction):
+    seller, ann, bob = account("seller"), account("ann"), account("bob")
+    auction_id = open_auction(seller.id)
+    place(client, ann, auction_id, 1500)
+    answer = place(client, bob, auction_id, 3000)
+    assert answer.get_json()["status"] == "leading"
+    assert answer.get_json()["current_price"] == 1550
+    [outbid] = outbox_events(db, auction_id, "bid.outbid")
+    assert outbid["data"]["user_id"] == ann.id
+
+
+@pytest.mark.parametrize("body, status, code", [
+    ({"auction_id": "not-a-uuid", "amount": 100}, 422, "validation_error"),
+    ({"auction_id": str(uuid.uuid4()), "amount": 12.5}, 422, "validation_error"),
+    ({"auction_id": str(uuid.uuid4()), "amount": -5}, 422, "validation_error"),
+    ({"auction_id": str(uuid.uuid4())}, 422, "validation_error"),
+    ({"auction_id": str(uuid.uuid4()), "amount": 100}, 422, "auction_not_found"),
+])
+def test_bad_bids_get_a_clear_error(client, account, body, status, code):
+    answer = client.post("/api/bids", json=body, headers=account("ann").headers)
+    assert answer.status_code == status
+    assert answer.get_json()["error"]["code"] == code
+
+
+def test_a_bid_needs_a_valid_token(client, open_auction, account):
+    auction_id = open_auction(account("seller").id)
+    assert client.post("/api/bids", json={"auction_id": auction_id, "amount": 5000}
+                       ).status_code == 401
+    forged = {"Authorization": "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."}
+    answer = client.post("/api/bids", json={"auction_id": auction_id, "amount": 5000},
+                         headers=forged)
+    assert answer.status_code == 401
+    assert answer.get_json()["error"]["code"] == "invalid_token"
+
+
+def test_not_json_and_broken_json_are_refused_without_a_500(client, account):
+    headers = account("ann").headers
+    assert client.post("/api/bids", data="amount=5", headers=headers).status_code == 415
+    broken = client.post("/api/bids", data="{", headers=headers,
+                         content_type="application/json")
+    assert broken.status_code == 400
+    assert broken.get_json()["error"]["code"] == "invalid_json"
+
+
+def test_the_state_of_an_unknown_auction_is_404(client):
+    answer = client.get(f"/api/bids/auctions/{uuid.uuid4()}")
+    assert answer.status_code == 404
+    assert answer.get_json()["error"]["code"] == "auction_not_found"
+
+
+def test_a_retried_bid_with_the_same_idempotency_key_answers_the_same_and_bids_once(
+        client, db, account, open_auction):
+    seller, ann = account("seller"), account("ann")
+    auction_id = open_auction(seller.id)
+    first = place(client, ann, auction_id, 2000, key="k-1")
+    again = place(client, ann, auction_id, 2000, key="k-1")
+    assert first.status_code == again.status_code == 201
+    assert first.get_json() == again.get_json()
+    with db.engine.connect() as conn:
+        stored = conn.execute(text("SELECT count(*) FROM bidding.bids WHERE auction_id = :a"),
+                              {"a": auction_id}).scalar_one()
+    assert stored == 1
+    conflict = place(client, ann, auction_id, 9000, key="k-1")
+    assert conflict.status_code == 409
+    assert conflict.get_json()["error"]["code"] == "idempotency_conflict"
+
+
+def test_concurrent_retries_with_one_key_place_one_bid(client, db, account, open_auction):
+    seller, ann = account("seller"), account("ann")
+    auction_id = open_auction(seller.id)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: place(client, ann, auction_id, 4000, key="same"),
+                                range(8)))
+    assert {a.status_code for a in answers} == {201}
+    assert len({a.get_json()["bid_id"] for a in answers}) == 1
+
+
+def test_many_bidders_at_once_give_the_sequential_result(client, db, account, open_auction):
+    seller = account("seller")
+    bidders = [account(f"b{i}") for i in range(10)]
+    auction_id = open_auction(seller.id, starting_price=100)
+    amounts = [(bidders[i % 10], 100 + 37 * i) for i in range(200)]
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda pair: place(client, pair[0], auction_id, pair[1]),
+                                amounts))
+    assert all(a.status_code in (201, 422) for a in answers), {a.status_code for a in answers}
+    accepted = [a.get_json() for a in answers if a.status_code == 201]
+    with db.engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT bidder_id, max_amount, price_after, seq, status FROM bidding.bids "
+            "WHERE auction_id = :a ORDER BY placed_at, seq NULLS LAST"), {"a": auction_id}).all()
+    assert len(rows) == len(accepted), "every 201 is a stored bid, and nothing else is"
+    # Replaying the stored bids in commit order through the rules gives the same final state.
+    now = datetime.now(UTC)
+    replay = AuctionState(auction_id=auction_id, seller_id=seller.id, starting_price=100,
+                          starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=1),
+                          current_price=100)
+    for row in rows:
+        replay = decide_bid(replay, str(row.bidder_id), row.max_amount, now).state
+        assert replay.current_price == row.price_after
+    final = client.get(f"/api/bids/auctions/{auction_id}").get_json()
+    assert (final["current_price"], final["leader_id"], final["bid_count"]) == (
+        replay.current_price, replay.leader_id, replay.bid_count)
+    prices = [row.price_after for row in rows]
+    assert prices == sorted(prices), "the price never goes down"
+
+
+def test_an_auction_closes_exactly_once_and_takes_no_bid_after(client, db, account,
+                                                               open_auction):
+    seller, ann, bob = account("seller"), account("ann"), account("bob")
+    auction_id = open_auction(seller.id, seconds=1.0)
+    assert place(client, ann, auction_id, 3000).status_code == 201
+    stop = threading.Event()
+    late_answers = []
+
+    def keep_bidding():
+        amount = 3100
+        while not stop.is_set():
+            late_answers.append((datetime.now(UTC), place(client, bob, auction_id, amount)))
+            amount += 100
+
+    bidder = threading.Thread(target=keep_bidding)
+    bidder.start()
+    closed = 0
+    deadline = datetime.now(UTC) + timedelta(seconds=10)
+    while not closed and datetime.now(UTC) < deadline:
+        with ThreadPoolExecutor(3) as pool:  # three closers racing each other
+            closed += sum(pool.map(lambda _: close_due_auctions(db), range(3)))
+    stop.set()
+    bidder.join()
+    assert closed == 1
+    [ended] = outbox_events(db, auction_id, "auction.ended")
+    state = client.get(f"/api/bids/auctions/{auction_id}").get_json()
+    assert state["status"] == "ended"
+    assert ended["data"]["outcome"] == "sold"
+    assert ended["data"]["winner_id"] == state["leader_id"] == state["winner_id"]
+    assert ended["data"]["price"] == state["current_price"]
+    with db.engine.connect() as conn:
+        after_end = conn.execute(text(
+            "SELECT count(*) FROM bidding.bids b JOIN bidding.auctions a ON a.id = b.auction_id "
+            "WHERE a.id = :a AND b.placed_at >= a.ends_at"), {"a": auction_id}).scalar_one()
+    assert after_end == 0, "no bid is accepted after the end"
+    assert place(client, bob, auction_id, 99_000).get_json()["error"]["code"] == (
+        "auction_not_live")
+    assert close_due_auctions(db) == 0
+
+
+def test_an_auction_without_bids_ends_unsold(db, account, open_auction):
+    auction_id = open_auction(account("seller").id, seconds=0.2)
+    import time
+
+    time.sleep(0.3)  # let the end pass (the database's clock decides)
+    assert close_due_auctions(db) >= 1
+    [ended] = outbox_events(db, auction_id, "auction.ended")
+    assert (ended["data"]["outcome"], ended["data"]["winner_id"]) == ("unsold_no_bids", None)
