@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import select
 import threading
+import time
 
 from sqlalchemy import select as sql_select
 from sqlalchemy import update
@@ -57,21 +58,28 @@ class OutboxRelay:
         return total
 
     def run(self, stopping: threading.Event) -> None:
-        """Relay until ``stopping`` is set: drain, then sleep until NOTIFY or the poll interval."""
+        """Relay until ``stopping`` is set: drain on every NOTIFY, and every ``poll_interval``
+        as a fallback (a lost notification costs at most that long)."""
         listener = None
+        due, next_poll = True, 0.0
         while not stopping.is_set():
             try:
                 if listener is None:
-                    listener = self._listen()
-                self.drain()
-                readable, _, _ = select.select([listener], [], [], self.poll_interval)
+                    listener, due = self._listen(), True
+                if due or time.monotonic() >= next_poll:
+                    self.drain()
+                    due, next_poll = False, time.monotonic() + self.poll_interval
+                wait = min(0.5, max(0.0, next_poll - time.monotonic()))
+                readable, _, _ = select.select([listener], [], [], wait)
                 if readable:
                     listener.poll()
-                    listener.notifies.clear()
+                    if listener.notifies:
+                        listener.notifies.clear()
+                        due = True
             except Exception:
                 log.exception("outbox relay failed; retrying", extra={"schema": self.db.schema})
                 listener = self._close(listener)
-                stopping.wait(self.poll_interval)
+                stopping.wait(min(self.poll_interval, 1.0))
         self._close(listener)
 
     def _listen(self):

@@ -1,0 +1,176 @@
+"""The event plumbing on real RabbitMQ and PostgreSQL: outbox relay, idempotent consumers,
+retries and the dead-letter queue."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+
+import pika
+import pytest
+
+from auction_common.bus import InProcessBus, RabbitBus, Subscription, topic_matches
+from auction_common.db import Database
+from auction_common.relay import OutboxRelay
+from bidding_service.models import metadata as bidding_metadata
+from tests.support.api import wait_for
+
+
+@pytest.fixture
+def db(bidding) -> Database:
+    """bidding_service's database, without schema validation (these events are made up)."""
+    return Database(bidding[1].db.engine, bidding_metadata, "test", schemas=None)
+
+
+@pytest.fixture
+def tap(amqp_url):
+    """A private queue on this run's vhost bound to one made-up event type; returns (type, get)."""
+    event_type = f"test.t{uuid.uuid4().hex[:8]}"
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    channel = connection.channel()
+    channel.exchange_declare("auction.events", exchange_type="topic", durable=True)
+    queue = channel.queue_declare("", exclusive=True).method.queue
+    channel.queue_bind(queue, "auction.events", routing_key=event_type)
+
+    def received() -> list[dict]:
+        messages = []
+        while True:
+            method, _, body = channel.basic_get(queue, auto_ack=True)
+            if method is None:
+                return messages
+            messages.append(json.loads(body))
+
+    yield event_type, received
+    connection.close()
+
+
+def commit_events(db: Database, event_type: str, count: int) -> list[str]:
+    with db.unit_of_work() as uow:
+        ids = [uow.publish(event_type, {"n": n})["id"] for n in range(count)]
+        uow.commit()
+    return ids
+
+
+def test_committed_events_reach_the_broker_in_order_and_are_marked_sent(db, amqp_url, tap):
+    event_type, received = tap
+    ids = commit_events(db, event_type, 5)
+    bus = RabbitBus(amqp_url)
+    OutboxRelay(db, bus).drain()
+    messages = wait_for(lambda: (got := received()) and got, message="relayed events")
+    assert [m["id"] for m in messages] == ids
+    assert OutboxRelay(db, bus).drain() == 0, "nothing is left to publish"
+    bus.stop()
+
+
+def test_a_rolled_back_unit_of_work_publishes_nothing(db, amqp_url, tap):
+    event_type, received = tap
+    with db.unit_of_work() as uow:
+        uow.publish(event_type, {"n": 1})
+        # no commit: leaving the block rolls back
+    bus = RabbitBus(amqp_url)
+    OutboxRelay(db, bus).drain()
+    bus.stop()
+    assert received() == []
+
+
+def test_a_running_relay_is_woken_by_the_commit(db, amqp_url, tap):
+    event_type, received = tap
+    bus = RabbitBus(amqp_url)
+    stopping = threading.Event()
+    relay = threading.Thread(target=OutboxRelay(db, bus, poll_interval=30).run, args=(stopping,))
+    relay.start()
+    try:
+        [event_id] = commit_events(db, event_type, 1)
+        # The fallback poll is 30 s away: only NOTIFY can deliver this in time.
+        messages = wait_for(received, timeout=10, message="event relayed after NOTIFY")
+        assert messages[0]["id"] == event_id
+    finally:
+        stopping.set()
+        relay.join()
+        bus.stop()
+
+
+def test_a_redelivered_event_is_applied_once(bidding):
+    db = bidding[1].db
+    event_id = str(uuid.uuid4())
+    claims = []
+    for _ in range(3):
+        with db.unit_of_work() as uow:
+            claims.append(uow.claim_event("test.consumer", event_id))
+            uow.commit()
+    assert claims == [True, False, False]
+
+
+def test_a_poison_message_lands_in_the_dead_letter_queue_and_can_be_replayed(amqp_url):
+    queue = f"test.poison.{uuid.uuid4().hex[:8]}"
+    event_type = f"test.p{uuid.uuid4().hex[:8]}"
+    attempts, handled = [], []
+    healthy = threading.Event()
+
+    def handler(envelope):
+        attempts.append(envelope["id"])
+        if not healthy.is_set():
+            raise ValueError("cannot handle this yet")
+        handled.append(envelope["id"])
+
+    bus = RabbitBus(amqp_url, max_attempts=3)
+    bus.subscribe(Subscription(queue, [event_type], handler))
+    bus.start()
+    try:
+        assert bus.ready[queue].wait(10)
+        envelope = {"id": str(uuid.uuid4()), "type": event_type, "version": 1,
+                    "occurred_at": "2026-01-01T00:00:00Z", "producer": "test", "data": {}}
+        bus.publish([envelope])
+        wait_for(lambda: _depth(amqp_url, f"{queue}.dlq") == 1, timeout=20,
+                 message="the message in the dead-letter queue")
+        assert len(attempts) == 3, "retried with back-off, then dead-lettered"
+        healthy.set()
+        assert bus.replay_dead_letters(queue) == 1
+        wait_for(lambda: handled == [envelope["id"]], timeout=10, message="replayed message")
+    finally:
+        bus.stop()
+
+
+def _depth(amqp_url: str, queue: str) -> int:
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        return connection.channel().queue_declare(queue, passive=True).method.message_count
+    finally:
+        connection.close()
+
+
+def test_the_in_process_bus_retries_then_dead_letters():
+    bus = InProcessBus(max_attempts=3)
+    calls = []
+
+    def flaky(envelope):
+        calls.append(envelope["id"])
+        if len(calls) < 2:
+            raise RuntimeError("first try fails")
+
+    def broken(envelope):
+        raise RuntimeError("always fails")
+
+    bus.subscribe(Subscription("flaky", ["thing.happened"], flaky))
+    bus.subscribe(Subscription("broken", ["thing.#"], broken))
+    bus.start()
+    try:
+        bus.publish([{"id": "e1", "type": "thing.happened", "data": {}}])
+        wait_for(lambda: len(calls) == 2, message="a retry after the first failure")
+        wait_for(lambda: bus.dead_letters.get("broken"), message="a dead letter")
+    finally:
+        bus.stop()
+
+
+@pytest.mark.parametrize("pattern, key, matches", [
+    ("bid.placed", "bid.placed", True),
+    ("bid.*", "bid.placed", True),
+    ("bid.*", "bid.placed.extra", False),
+    ("#", "anything.at.all", True),
+    ("auction.#", "auction", True),
+    ("*.ended", "auction.ended", True),
+    ("bid.placed", "bid.outbid", False),
+])
+def test_topic_routing_matches_amqp(pattern, key, matches):
+    assert topic_matches(pattern, key) is matches
