@@ -1,0 +1,244 @@
+"""The platform's JSON API over HTTP, as seen by one signed-in (or anonymous) browser.
+
+One helper per endpoint. Calls that need the user forward the access token as
+``Authorization: Bearer``; when the API answers 401 ``token_expired`` the client refreshes the
+token pair once (``POST /api/auth/refresh``) and retries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import requests
+
+#: Connect timeout (seconds); the read timeout comes from the settings.
+CONNECT_TIMEOUT = 3.05
+
+
+@dataclass(eq=False)
+class ApiError(Exception):
+    """An error answer of the API: ``{"error": {"code", "message", "details"}}``."""
+
+    status: int
+    code: str
+    message: str
+    details: Any = None
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.code}: {self.message}"
+
+    @property
+    def field_errors(self) -> dict[str, str]:
+        """Validation messages by field name (``details`` is a list of ``{field, message}``)."""
+        errors: dict[str, str] = {}
+        if isinstance(self.details, list):
+            for item in self.details:
+                if isinstance(item, dict) and item.get("field") and item.get("message"):
+                    name = str(item["field"]).split(".")[-1]
+                    errors.setdefault(name, str(item["message"]))
+        return errors
+
+
+class ApiUnavailable(ApiError):
+    """The API could not be reached, timed out, or failed on its side (5xx)."""
+
+    def __init__(self, message: str = "The auction service is unavailable right now."):
+        super().__init__(503, "api_unavailable", message)
+
+
+class TokenHolder(Protocol):
+    """Where one browser's tokens live while a request is answered (see ``frontend.auth``)."""
+
+    access_token: str | None
+    refresh_token: str | None
+
+    def replace(self, pair: dict) -> None:
+        """Keep a new token pair (the body of a login or refresh answer)."""
+
+    def clear(self) -> None:
+        """Forget both tokens: the user is signed out."""
+
+
+class RefreshFunction(Protocol):
+    def __call__(self, refresh_token: str, call: Any) -> dict: ...
+
+
+def _direct_refresh(refresh_token: str, call) -> dict:
+    return call(refresh_token)
+
+
+@dataclass
+class ApiClient:
+    """The API for one browser request: ``base_url`` is ``API_URL``; ``tokens`` may be empty."""
+
+    base_url: str
+    http: requests.Session
+    tokens: TokenHolder | None = None
+    timeout: float = 10.0
+    request_id: str | None = None
+    #: Wraps the refresh call (the app shares one refresh among concurrent requests).
+    coordinate_refresh: RefreshFunction = field(default=_direct_refresh)
+
+    # -- accounts -------------------------------------------------------------------------------
+
+    def register(self, email: str, password: str, display_name: str) -> dict:
+        """Create an account (201, the public user)."""
+        body = {"email": email, "password": password, "display_name": display_name}
+        return self._call("POST", "/api/auth/register", json=body)
+
+    def login(self, email: str, password: str) -> dict:
+        """Exchange credentials for a token pair and the user; keeps the pair in ``tokens``."""
+        pair = self._call("POST", "/api/auth/login", json={"email": email, "password": password})
+        if self.tokens is not None:
+            self.tokens.replace(pair)
+        return pair
+
+    def logout(self) -> None:
+        """Revoke the refresh token (its whole family) and forget both tokens."""
+        if self.tokens is None:
+            return
+        refresh_token = self.tokens.refresh_token
+        self.tokens.clear()
+        if refresh_token:
+            self._call("POST", "/api/auth/logout", json={"refresh_token": refresh_token})
+
+    def me(self) -> dict:
+        """The signed-in account ``{id, email, display_name, role}``."""
+        return self._call("GET", "/api/users/me", auth="required")
+
+    # -- catalog --------------------------------------------------------------------------------
+
+    def list_auctions(self, cursor: str | None = None, limit: int | None = None) -> dict:
+        """A page of auctions: ``{"items": [...], "next_cursor": ...}``."""
+        params = {key: value for key, value in (("cursor", cursor), ("limit", limit)) if value}
+        return self._call("GET", "/api/auctions", params=params, auth="optional")
+
+    def auction_categories(self) -> list[dict]:
+        """The categories a listing can have: ``[{"id", "name"}, ...]``."""
+        return self._call("GET", "/api/auctions/categories").get("items", [])
+
+    def create_auction(self, listing: dict) -> dict:
+        """List an item (201 with its ``id``); ``listing`` is the API's body."""
+        return self._call("POST", "/api/auctions", json=listing, auth="required")
+
+    def get_auction(self, auction_id: str) -> dict:
+        """One listing of the catalog."""
+        return self._call("GET", f"/api/auctions/{_segment(auction_id)}", auth="optional")
+
+    # -- bidding --------------------------------------------------------------------------------
+
+    def auction_state(self, auction_id: str) -> dict:
+        """The live state of an auction (price, leader, minimum next bid, end, ``seq``)."""
+        return self._call("GET", f"/api/bids/auctions/{_segment(auction_id)}", auth="optional")
+
+    def place_bid(self, auction_id: str, amount: int, idempotency_key: str | None = None) -> dict:
+        """Bid ``amount`` minor units; a retry with the same key returns the first answer."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return self._call(
+            "POST", "/api/bids", json={"auction_id": auction_id, "amount": amount},
+            headers=headers, auth="required",
+        )
+
+    # -- notifications --------------------------------------------------------------------------
+
+    def notifications(self) -> list[dict]:
+        """The user's in-app notifications, newest first."""
+        return self._call("GET", "/api/notifications", auth="required").get("items", [])
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, *, json: Any = None, params: dict | None = None,
+              headers: dict | None = None, auth: str = "none") -> Any:
+        """Send, refreshing the token once on ``token_expired``; the decoded body or ApiError.
+
+        ``auth`` is ``"none"``, ``"optional"`` (forward the token when there is one) or
+        ``"required"`` (401 ``login_required`` without tokens, before any call).
+        """
+        tokens = self.tokens if auth != "none" else None
+        if tokens is not None and not tokens.access_token and tokens.refresh_token:
+            self._refresh()
+        if auth == "required" and (tokens is None or not tokens.access_token):
+            raise ApiError(401, "login_required", "Please sign in first.")
+        bearer = tokens.access_token if tokens is not None else None
+        response = self._send(method, path, json, params, headers, bearer)
+        if bearer and _is_expired_token(response) and tokens.refresh_token:
+            if self._refresh():
+                response = self._send(method, path, json, params, headers, tokens.access_token)
+            elif auth == "optional":
+                response = self._send(method, path, json, params, headers, None)
+        elif bearer and response.status_code == 401 and auth == "optional":
+            # A token the API no longer accepts (revoked, unknown user): carry on as a visitor.
+            tokens.clear()
+            response = self._send(method, path, json, params, headers, None)
+        return _decode(response)
+
+    def _refresh(self) -> bool:
+        """Rotate the token pair; False (and no tokens) when the refresh token is refused."""
+        refresh_token = self.tokens.refresh_token
+
+        def call(token: str) -> dict:
+            answer = self._send("POST", "/api/auth/refresh", {"refresh_token": token}, None,
+                                None, None)
+            return _decode(answer)
+
+        try:
+            pair = self.coordinate_refresh(refresh_token, call)
+        except ApiError as exc:
+            if exc.status in (400, 401, 403, 422):
+                self.tokens.clear()
+                return False
+            raise
+        self.tokens.replace(pair)
+        return True
+
+    def _send(self, method: str, path: str, json: Any, params: dict | None,
+              headers: dict | None, bearer: str | None) -> requests.Response:
+        sent_headers = {"Accept": "application/json", **(headers or {})}
+        if bearer:
+            sent_headers["Authorization"] = f"Bearer {bearer}"
+        if self.request_id:
+            sent_headers["X-Request-Id"] = self.request_id
+        try:
+            return self.http.request(
+                method, self.base_url + path, json=json, params=params, headers=sent_headers,
+                timeout=(CONNECT_TIMEOUT, self.timeout), allow_redirects=False,
+            )
+        except requests.RequestException:
+            raise ApiUnavailable() from None
+
+
+def _segment(value: str) -> str:
+    """An id as one safe path segment (ids are UUIDs; anything else cannot escape the path)."""
+    return requests.utils.quote(str(value), safe="")
+
+
+def _is_expired_token(response: requests.Response) -> bool:
+    if response.status_code != 401:
+        return False
+    try:
+        return response.json()["error"]["code"] == "token_expired"
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
+def _decode(response: requests.Response) -> Any:
+    """The JSON body of a 2xx answer (``{}`` for 204), else the matching :class:`ApiError`."""
+    if 200 <= response.status_code < 300:
+        if response.status_code == 204 or not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiUnavailable("The auction service sent an unreadable answer.") from None
+    if response.status_code >= 500:
+        raise ApiUnavailable()
+    try:
+        error = response.json()["error"]
+        return_error = ApiError(
+            response.status_code, str(error.get("code") or "error"),
+            str(error.get("message") or "The request was refused."), error.get("details"),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return_error = ApiError(response.status_code, "error", "The request was refused.")
+    raise return_error

@@ -1,0 +1,321 @@
+"""What the frontend does on its own: forms, CSRF, cookies, errors, formatting.
+
+Pages that show the API's data are covered end to end by the system tests.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from frontend.api_client import ApiError
+from frontend.auth import BrowserTokens, RefreshCoordinator, safe_next
+from frontend.money import format_money, major_units, parse_minor_units
+from frontend.presenters import (
+    FALLBACK_CATEGORIES,
+    auction_view,
+    bid_refused_message,
+    category_options,
+)
+from frontend.settings import FrontendSettings, load
+from frontend.times import iso_utc, time_left
+
+# -- money ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("minor", "currency", "shown"), [
+    (1250, "EUR", "EUR 12.50"),
+    (5, "USD", "USD 0.05"),
+    (0, "GBP", "GBP 0.00"),
+    (100, "EUR", "EUR 1.00"),
+    (123456789, "USD", "USD 1,234,567.89"),
+    (-250, "EUR", "EUR -2.50"),
+    (1500, "JPY", "JPY 1,500"),
+    (None, "EUR", "—"),
+])
+def test_money_is_shown_in_major_units_with_its_currency(minor, currency, shown):
+    assert format_money(minor, currency) == shown
+
+
+@pytest.mark.parametrize(("typed", "minor"), [
+    ("12.50", 1250), ("12.5", 1250), ("12", 1200), (" 0.01 ", 1), ("12,50", 1250),
+    ("1000000", 100000000),
+])
+def test_an_amount_typed_in_major_units_becomes_minor_units(typed, minor):
+    assert parse_minor_units(typed, "EUR") == minor
+
+
+@pytest.mark.parametrize(("typed", "reason"), [
+    ("", "Enter an amount"), ("abc", "such as 12.50"), ("12.345", "at most 2 decimal"),
+    ("0", "greater than zero"), ("-5", "greater than zero"), ("NaN", "such as 12.50"),
+    ("1,000.50", "such as 12.50"), ("Infinity", "such as 12.50"),
+])
+def test_an_amount_that_is_not_money_is_refused_with_a_reason(typed, reason):
+    with pytest.raises(ValueError, match=reason):
+        parse_minor_units(typed, "EUR")
+
+
+def test_the_bid_field_is_prefilled_in_major_units():
+    assert major_units(1300, "EUR") == "13.00"
+    assert major_units(7, "USD") == "0.07"
+
+
+# -- time -----------------------------------------------------------------------------------------
+
+NOW = datetime(2025, 1, 31, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("delta", "shown"), [
+    (timedelta(days=2, hours=4, minutes=3), "2d 4h"),
+    (timedelta(hours=3, minutes=5, seconds=9), "3h 05m"),
+    (timedelta(minutes=4, seconds=5), "4m 05s"),
+    (timedelta(seconds=0), "ended"),
+    (timedelta(minutes=-1), "ended"),
+])
+def test_time_left_is_compact(delta, shown):
+    assert time_left(NOW + delta, now=NOW) == shown
+
+
+def test_time_left_reads_the_apis_iso_strings():
+    assert time_left("2025-01-31T12:10:00Z", now=NOW) == "10m 00s"
+    assert time_left(None, now=NOW) == "—"
+
+
+def test_the_end_is_sent_as_iso_8601_utc_with_z():
+    assert iso_utc(datetime(2025, 1, 31, 13, 0, 5, 123, tzinfo=UTC)) == "2025-01-31T13:00:05Z"
+
+
+# -- pages ----------------------------------------------------------------------------------------
+
+
+def test_the_login_page_renders_a_form_with_a_csrf_token(client):
+    response = client.get("/login")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'id="login-form"' in page
+    assert 'name="csrf_token"' in page
+    assert 'id="nav-login"' in page and 'id="nav-register"' in page
+    assert 'href="/mailbox"' in page
+
+
+def test_the_register_page_renders(client):
+    response = client.get("/register")
+    assert response.status_code == 200
+    assert 'id="register-form"' in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/login", "/register", "/logout", "/sell",
+                                  "/auctions/abc/bid"])
+def test_a_post_without_the_csrf_token_is_refused_with_a_clear_page(browser, path):
+    browser.csrf_token()
+    response = browser.post_form(path, {"email": "a@example.com"}, with_token=False)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 403
+    assert 'id="error-page"' in page
+    assert "security token" in page
+
+
+def test_a_post_with_another_sessions_token_is_refused(app, browser):
+    other = app.test_client()
+    foreign = other.get("/login").get_data(as_text=True).split('name="csrf-token" content="')[1]
+    foreign = foreign.split('"')[0]
+    browser.csrf_token()
+    response = browser.client.post("/login", data={"csrf_token": foreign, "email": "a@b.c"})
+    assert response.status_code == 403
+
+
+def test_the_pages_script_gets_a_json_refusal_without_the_csrf_header(browser):
+    browser.csrf_token()
+    response = browser.client.post("/auctions/abc/bid", data={"amount": "10"},
+                                   headers={"Accept": "application/json"})
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "csrf_failed"
+
+
+def test_the_csrf_token_is_accepted_as_a_header(browser):
+    token = browser.csrf_token()
+    response = browser.client.post("/auctions/abc/bid", data={"amount": "10"},
+                                   headers={"Accept": "application/json", "X-CSRF-Token": token})
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "login_required"
+
+
+def test_a_login_form_left_empty_says_what_is_missing(browser):
+    response = browser.post_form("/login", {"email": "ann@example.com", "password": ""})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Enter a password." in page
+    assert 'value="ann@example.com"' in page
+
+
+def test_when_the_api_is_down_the_form_says_so_and_keeps_what_was_typed(browser):
+    response = browser.post_form("/register", {
+        "email": "ann@example.com", "display_name": "Ann", "password": "s3cret-password",
+    })
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503
+    assert "unavailable" in page
+    assert 'value="ann@example.com"' in page and 'value="Ann"' in page
+    assert "s3cret-password" not in page
+
+
+def test_the_auction_list_says_when_the_service_is_unavailable(client):
+    response = client.get("/")
+    assert response.status_code == 503
+    assert "unavailable" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/sell", "/me/notifications"])
+def test_pages_for_members_send_visitors_to_sign_in(client, path):
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/login?next={path}"
+
+
+def test_a_bid_from_a_visitor_without_script_goes_to_sign_in_and_back_to_the_auction(browser):
+    token = browser.csrf_token()
+    response = browser.client.post(
+        "/auctions/abc/bid", data={"amount": "10", "csrf_token": token},
+        headers={"Referer": "http://localhost/auctions/abc"},
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/auctions/abc"
+
+
+def test_logout_clears_the_token_cookies_even_when_the_api_is_down(browser):
+    browser.client.set_cookie("access_token", "a")
+    browser.client.set_cookie("refresh_token", "r")
+    response = browser.post_form("/logout", {})
+    assert response.status_code == 302
+    cleared = [h for h in response.headers.getlist("Set-Cookie")
+               if h.startswith(("access_token=;", "refresh_token=;"))]
+    assert len(cleared) == 2
+    assert all("HttpOnly" in h and "SameSite=Lax" in h for h in cleared)
+
+
+def test_answers_carry_security_headers_and_a_locked_down_session_cookie(client):
+    response = client.get("/login")
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY"
+    session_cookie = next(h for h in response.headers.getlist("Set-Cookie")
+                          if h.startswith("session="))
+    assert "HttpOnly" in session_cookie and "SameSite=Lax" in session_cookie
+
+
+def test_the_frontend_reports_itself_alive(client):
+    assert client.get("/healthz").get_json()["status"] == "ok"
+
+
+@pytest.mark.parametrize(("target", "safe"), [
+    ("/auctions/1", "/auctions/1"), ("/?cursor=x", "/?cursor=x"), (None, "/"),
+    ("https://evil.example/", "/"), ("//evil.example/", "/"), ("/\\evil.example", "/"),
+    ("javascript:alert(1)", "/"),
+])
+def test_redirects_after_sign_in_stay_on_this_site(target, safe):
+    assert safe_next(target) == safe
+
+
+# -- settings -------------------------------------------------------------------------------------
+
+
+def test_settings_need_the_api_url(monkeypatch):
+    monkeypatch.delenv("API_URL", raising=False)
+    with pytest.raises(SystemExit, match="API_URL"):
+        load()
+
+
+def test_settings_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("API_URL", "http://gateway:8080/")
+    monkeypatch.setenv("COOKIE_SECURE", "true")
+    settings = load()
+    assert settings.api_url == "http://gateway:8080"
+    assert settings.cookie_secure is True
+    assert "dev-only" not in repr(FrontendSettings(api_url="http://x"))
+
+
+# -- what the pages show --------------------------------------------------------------------------
+
+LISTING = {"id": "a1", "title": "Lamp", "description": "Brass", "seller_id": "s1",
+           "currency": "EUR", "starting_price": 1000, "ends_at": "2025-01-31T13:00:00Z",
+           "status": "live", "current_price": 1000, "bid_count": 0, "category": "home"}
+
+
+def test_an_auction_without_live_state_yet_shows_the_catalog():
+    view = auction_view(LISTING, None, None, "2025-01-31T12:00:00Z")
+    assert (view["current_price"], view["bid_count"], view["min_next_bid"]) == (1000, 0, 1000)
+    assert view["min_next_bid_input"] == "10.00"
+    assert view["seq"] == 0 and view["has_live_state"] is False
+
+
+def test_the_live_state_wins_and_the_leader_is_recognised():
+    state = {"status": "live", "current_price": 1500, "bid_count": 2, "leader_id": "u1",
+             "min_next_bid": 1600, "ends_at": "2025-01-31T13:02:00Z", "seq": 7,
+             "server_time": "2025-01-31T12:00:01Z"}
+    view = auction_view(LISTING, state, {"id": "u1", "display_name": "Ann"}, "x")
+    assert view["is_leader"] is True and view["is_seller"] is False
+    assert (view["current_price"], view["min_next_bid"], view["seq"]) == (1500, 1600, 7)
+    assert view["ends_at"] == "2025-01-31T13:02:00Z"
+    assert view["server_time"] == "2025-01-31T12:00:01Z"
+
+
+def test_a_too_low_bid_says_the_minimum():
+    message = bid_refused_message("too_low", "Too low", {"min_next_bid": 1300}, "EUR")
+    assert message == "Your bid is too low: bid at least EUR 13.00."
+
+
+def test_categories_fall_back_to_the_fixed_list():
+    assert [c["id"] for c in category_options(None)] == list(FALLBACK_CATEGORIES)
+    assert category_options([{"id": "art", "name": "Art"}]) == [{"id": "art", "name": "Art"}]
+
+
+def test_validation_details_become_messages_by_field():
+    error = ApiError(422, "validation_error", "Invalid", [
+        {"field": "body.email", "message": "not an email"},
+        {"field": "password", "message": "too short"},
+    ])
+    assert error.field_errors == {"email": "not an email", "password": "too short"}
+
+
+# -- tokens ---------------------------------------------------------------------------------------
+
+
+def test_a_refresh_answer_replaces_both_tokens_and_the_user():
+    tokens = BrowserTokens("old-access", "old-refresh")
+    tokens.replace({"access_token": "a2", "refresh_token": "r2",
+                    "user": {"id": 7, "display_name": "Ann", "email": "ann@example.com"}})
+    assert (tokens.access_token, tokens.refresh_token, tokens.changed) == ("a2", "r2", True)
+    assert tokens.user == {"id": "7", "display_name": "Ann"}
+
+
+def test_concurrent_requests_share_one_refresh_of_the_same_token():
+    coordinator = RefreshCoordinator()
+    calls = []
+
+    def refresh(token: str) -> dict:
+        calls.append(token)
+        time.sleep(0.05)
+        return {"access_token": "new", "refresh_token": "rotated"}
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(coordinator.refresh("r", refresh)))
+               for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls == ["r"]
+    assert results == [{"access_token": "new", "refresh_token": "rotated"}] * 5
+
+
+def test_a_failed_refresh_is_not_remembered():
+    coordinator = RefreshCoordinator()
+
+    def refused(token: str) -> dict:
+        raise ApiError(401, "invalid_refresh_token", "no")
+
+    with pytest.raises(ApiError):
+        coordinator.refresh("r", refused)
+    assert coordinator.refresh("r", lambda token: {"access_token": "ok"}) == {"access_token": "ok"}

@@ -1,0 +1,65 @@
+"""``make run``'s one-process mode: the same story, a clean stop, data that survives."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from tests.support.api import Api, wait_for
+from tools.services import ROOT
+from tools.stack import free_port
+
+from .flow import run_auction_story
+
+pytestmark = pytest.mark.embedded
+
+
+def start_embedded(var_dir, port: int) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update({"VAR_DIR": str(var_dir), "PORT": str(port), "PYTHONPATH": str(ROOT)})
+    process = subprocess.Popen([sys.executable, "-m", "tools.embedded"], cwd=ROOT, env=env,
+                               stdout=open(var_dir / "embedded.log", "ab"),
+                               stderr=subprocess.STDOUT)
+
+    def healthy():
+        assert process.poll() is None, (var_dir / "embedded.log").read_text()[-3000:]
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok
+        except requests.RequestException:
+            return False
+
+    wait_for(healthy, timeout=60, interval=0.2, message="the embedded platform to start")
+    return process
+
+
+def stop(process: subprocess.Popen) -> int:
+    process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    return process.wait(timeout=30)
+
+
+def test_the_embedded_mode_runs_the_story_stops_cleanly_and_keeps_its_data(tmp_path):
+    port = free_port()
+    process = start_embedded(tmp_path, port)
+    try:
+        story = run_auction_story(f"http://127.0.0.1:{port}")
+        page = requests.get(f"http://127.0.0.1:{port}/mailbox", timeout=10)
+        assert page.status_code == 200 and "outbid" in page.text.lower()
+    finally:
+        exit_code = stop(process)
+    assert exit_code == 0
+    assert not (tmp_path / "pgdata" / "postmaster.pid").exists(), "the database stopped too"
+
+    process = start_embedded(tmp_path, port)
+    try:
+        api = Api(f"http://127.0.0.1:{port}")
+        listing = api.get(f"/api/auctions/{story['auction']['id']}")
+        assert listing.status_code == 200
+        assert listing.json()["current_price"] == 3100
+        assert wait_for(lambda: api.mailbox(), message="caught mail kept across restarts")
+    finally:
+        assert stop(process) == 0
