@@ -8,6 +8,7 @@ account), every service falls back to the given account, still one schema each.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -140,3 +141,12 @@ def amqp_url(vhost: str, host: str = "127.0.0.1", port: int = 5672) -> str:
     from urllib.parse import quote
 
     return f"amqp://guest:guest@{host}:{port}/{quote(vhost, safe='')}"
+
+
+def apt_install(*packages: str) -> None:
+    """Install Debian packages (refreshing the package lists once if they are stale)."""
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    command = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
+    if subprocess.run(command, env=env, stdout=subprocess.DEVNULL).returncode != 0:
+        subprocess.run(["apt-get", "update"], env=env, stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(command, env=env, stdout=subprocess.DEVNULL, check=True)

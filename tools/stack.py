@@ -46,9 +46,7 @@ def find_nginx(install: bool = True) -> str:
         if not found:
             raise RuntimeError("nginx is not installed")
         return found
-    subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "nginx"], check=True,
-                   env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-                   stdout=subprocess.DEVNULL)
+    provision.apt_install("nginx")
     return find_nginx(install=False)
 
 
@@ -262,9 +260,7 @@ def _ensure_rabbitmq() -> None:
     if provision.rabbitmq_answers():
         return
     if shutil.which("rabbitmq-server") is None:
-        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "rabbitmq-server"],
-                       check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-                       stdout=subprocess.DEVNULL)
+        provision.apt_install("rabbitmq-server")
     subprocess.run(["rabbitmq-server", "-detached"], check=False)
     deadline = time.monotonic() + 90
     while not provision.rabbitmq_answers():
