@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
 from flask import Blueprint, current_app, jsonify
 from flask_jwt_extended import create_access_token
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, EmailStr, Field, StringConstraints
 
 from auction_common.api import OpenApi
 from auction_common.auth import current_user_id
 from auction_common.errors import ApiError
-from auction_common.keys import jwk
+from auction_common.keys import jwk, key_id
 
 from . import handlers
 
@@ -22,7 +23,9 @@ api = OpenApi("user_service", description="Accounts, authentication and tokens."
 class RegisterBody(BaseModel):
     email: EmailStr = Field(max_length=254)
     password: str = Field(max_length=256)
-    display_name: str = Field(min_length=1, max_length=60)
+    # Stripped before the length check: a name of only spaces is no name.
+    display_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                   max_length=60)]
 
 
 class LoginBody(BaseModel):
@@ -69,6 +72,8 @@ def _token_pair(user: dict, refresh_token: str) -> dict:
     access = create_access_token(
         identity=user["id"],
         additional_claims={"role": user["role"]},
+        # Names the JWKS key that verifies it, so verifiers can pick it (and keys can rotate).
+        additional_headers={"kid": key_id(settings.public_key_pem())},
         expires_delta=timedelta(seconds=settings.access_token_ttl_seconds),
     )
     return {

@@ -1,0 +1,1 @@
+"""Benchmarks: programs that print figures and save JSON, as ratios against a baseline."""

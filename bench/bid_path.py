@@ -1,0 +1,199 @@
+"""``python -m bench.bid_path``: accepted bids per second and latency on the bid path.
+
+Starts the local distributed shape (nginx, gunicorn services, RabbitMQ, PostgreSQL) on its own
+database, then for 1, 4, 16 and 64 concurrent bidders measures POST /api/bids through the
+gateway on one hot auction and spread over 1,000 auctions, beside raw PostgreSQL doing the
+same transaction (lock the row, read the clock, update it, insert the bid and an outbox row,
+NOTIFY, commit) from the same machine in the same run. Every accepted bid is durable before
+its 201 (synchronous commit is left on). Writes bench/results/bid_path.{json,md}.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import psycopg2
+import requests
+from sqlalchemy.engine import make_url
+
+from tests.support.api import Api, wait_for
+from tools import provision
+from tools.services import ROOT
+from tools.stack import Stack, _local_postgres, free_port
+
+from .load import run_load
+
+RESULTS = ROOT / "bench" / "results"
+CONCURRENCY = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "1,4,16,64").split(",")]
+SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
+SPREAD = int(os.environ.get("BENCH_AUCTIONS", "1000"))
+T0 = time.time()
+
+
+def rising_amount(client: int) -> int:
+    """Amounts that keep rising faster than the increments, so most bids are acceptable."""
+    return 100_000 + int((time.time() - T0) * 20_000_000) + client
+
+
+def _platform_factory(base_url: str, tokens: list[str], auctions: list[str]):
+    local = threading.local()
+
+    def make_request(client: int, sequence: int) -> bool:
+        session = getattr(local, "session", None) or requests.Session()
+        local.session = session
+        auction = auctions[(client * 7919 + sequence) % len(auctions)]
+        response = session.post(
+            f"{base_url}/api/bids", json={"auction_id": auction, "amount": rising_amount(client)},
+            headers={"Authorization": f"Bearer {tokens[client % len(tokens)]}"}, timeout=30)
+        if response.status_code >= 500:
+            raise RuntimeError(response.text)
+        return response.status_code == 201
+
+    return make_request
+
+
+RAW_SCHEMA = """
+DROP SCHEMA IF EXISTS bench_raw CASCADE;
+CREATE SCHEMA bench_raw;
+CREATE TABLE bench_raw.auctions (id uuid PRIMARY KEY, seller_id uuid NOT NULL,
+  current_price bigint NOT NULL, bid_count int NOT NULL DEFAULT 0, leader_id uuid,
+  leader_max bigint, seq bigint NOT NULL DEFAULT 0, ends_at timestamptz NOT NULL,
+  closed boolean NOT NULL DEFAULT false);
+CREATE TABLE bench_raw.bids (id uuid PRIMARY KEY, auction_id uuid NOT NULL,
+  bidder_id uuid NOT NULL, max_amount bigint NOT NULL, price_after bigint NOT NULL, seq bigint,
+  placed_at timestamptz NOT NULL);
+CREATE INDEX ON bench_raw.bids (auction_id, seq);
+CREATE TABLE bench_raw.outbox (position bigserial PRIMARY KEY, id uuid NOT NULL UNIQUE,
+  type text NOT NULL, payload jsonb NOT NULL, published_at timestamptz);
+"""
+
+
+def _raw_factory(dsn: str, bidders: list[str], auctions: list[str]):
+    local = threading.local()
+
+    def make_request(client: int, sequence: int) -> bool:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = psycopg2.connect(dsn)
+        auction = auctions[(client * 7919 + sequence) % len(auctions)]
+        bidder, amount = bidders[client % len(bidders)], rising_amount(client)
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT current_price, leader_id, leader_max, seq, ends_at, bid_count "
+                        "FROM bench_raw.auctions WHERE id = %s FOR UPDATE", (auction,))
+            price, leader, leader_max, seq, ends_at, count = cur.fetchone()
+            cur.execute("SELECT clock_timestamp()")
+            now = cur.fetchone()[0]
+            if now >= ends_at or (leader_max is not None and amount <= price):
+                return False
+            seq += 1
+            price = leader_max if leader_max is not None else price
+            cur.execute("UPDATE bench_raw.auctions SET current_price = %s, leader_id = %s, "
+                        "leader_max = %s, seq = %s, bid_count = %s WHERE id = %s",
+                        (price, bidder, amount, seq, count + 1, auction))
+            bid_id = str(uuid.uuid4())
+            cur.execute("INSERT INTO bench_raw.bids VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                        (bid_id, auction, bidder, amount, price, seq, now))
+            cur.execute("INSERT INTO bench_raw.outbox (id, type, payload) VALUES (%s, %s, %s)",
+                        (str(uuid.uuid4()), "bid.placed", json.dumps(
+                            {"auction_id": auction, "bid_id": bid_id, "seq": seq,
+                             "current_price": price})))
+            cur.execute("SELECT pg_notify('outbox_bench_raw', '')")
+        return True
+
+    return make_request
+
+
+def _raw_auctions(dsn: str, count: int, create_schema: bool = False) -> list[str]:
+    """``count`` live auctions in the baseline's own schema (created first if asked)."""
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    ids = [str(uuid.uuid4()) for _ in range(count)]
+    ends = datetime.now(UTC) + timedelta(hours=2)
+    with conn.cursor() as cur:
+        if create_schema:
+            cur.execute(RAW_SCHEMA)
+        cur.executemany("INSERT INTO bench_raw.auctions (id, seller_id, current_price, ends_at) "
+                        "VALUES (%s, %s, 1000, %s)", [(i, str(uuid.uuid4()), ends) for i in ids])
+    conn.close()
+    return ids
+
+
+def main() -> None:
+    """Run every scenario, print the table, save JSON and markdown."""
+    run = uuid.uuid4().hex[:8]
+    database, vhost = f"bench_{run}", f"bench_{run}"
+    state = ROOT / "var" / f"bench-{run}"
+    admin = _local_postgres(state)
+    stack = Stack(state, gateway_port=free_port(), admin_database_url=admin, database=database,
+                  vhost=vhost, web_workers=int(os.environ.get("BENCH_WEB_WORKERS", "2")))
+    print("starting the local distributed shape ...", flush=True)
+    stack.start()
+    try:
+        api = Api(stack.url)
+        seller = api.register("seller")
+        bidders = [api.register(f"bidder{i}") for i in range(max(CONCURRENCY))]
+        print(f"listing {SPREAD + 1} auctions ...", flush=True)
+        hot = seller.create_auction(seconds=7200, starting_price=1000)["id"]
+        spread = [seller.create_auction(seconds=7200, starting_price=1000)["id"]
+                  for _ in range(SPREAD)]
+        for auction in (hot, spread[-1]):
+            api.wait_until_biddable(auction, timeout=120)
+        wait_for(lambda: all(api.live_state(a).status_code == 200 for a in spread[::50]),
+                 timeout=120, message="every auction in bidding_service")
+        dsn = (make_url(admin).set(database=database, drivername="postgresql")
+               .render_as_string(hide_password=False))
+        raw_hot = _raw_auctions(dsn, 1, create_schema=True)
+        raw_spread = _raw_auctions(dsn, SPREAD)
+        tokens = [b.tokens["access_token"] for b in bidders]
+        ids = [b.id for b in bidders]
+        rows = []
+        for scenario, platform_auctions, raw_auctions in (
+                ("hot auction", [hot], raw_hot), (f"{SPREAD} auctions", spread, raw_spread)):
+            for concurrency in CONCURRENCY:
+                ours = run_load(functools.partial(_platform_factory, stack.url, tokens,
+                                                  platform_auctions), concurrency, SECONDS)
+                raw = run_load(functools.partial(_raw_factory, dsn, ids, raw_auctions),
+                               concurrency, SECONDS)
+                row = {"scenario": scenario, "concurrency": concurrency,
+                       "platform": ours.as_dict(), "raw_postgresql": raw.as_dict(),
+                       "throughput_ratio": round(ours.accepted_per_second
+                                                 / max(raw.accepted_per_second, 1e-9), 3),
+                       "p99_ratio": round(ours.p99_ms / raw.p99_ms, 2)}
+                rows.append(row)
+                print(f"{scenario:>15} c={concurrency:<3} platform {ours.accepted_per_second:7.1f}"
+                      f" bids/s p50 {ours.p50_ms:6.1f} ms p99 {ours.p99_ms:7.1f} ms | raw PG "
+                      f"{raw.accepted_per_second:7.1f} tx/s p99 {raw.p99_ms:6.1f} ms | ratio "
+                      f"{row['throughput_ratio']:.2f} (errors {ours.errors})", flush=True)
+        save(rows)
+    finally:
+        stack.stop()
+        provision.drop_database(admin, database)
+        provision.delete_rabbitmq_vhost(vhost)
+
+
+def save(rows: list[dict]) -> None:
+    """bench/results/bid_path.json and a markdown table."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    meta = {"when": datetime.now(UTC).isoformat(), "seconds_per_run": SECONDS,
+            "cpus": os.cpu_count(), "note": "load generator shares the machine"}
+    (RESULTS / "bid_path.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    lines = ["| scenario | bidders | platform bids/s | p50 ms | p99 ms | raw PG tx/s | raw p99 ms "
+             "| throughput ratio | p99 ratio |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        p, b = r["platform"], r["raw_postgresql"]
+        lines.append(f"| {r['scenario']} | {r['concurrency']} | {p['accepted_per_second']} | "
+                     f"{p['p50_ms']} | {p['p99_ms']} | {b['accepted_per_second']} | {b['p99_ms']} "
+                     f"| {r['throughput_ratio']} | {r['p99_ratio']} |")
+    (RESULTS / "bid_path.md").write_text(
+        f"# Bid path ({meta['when']}, {SECONDS:.0f} s per run, {meta['cpus']} CPUs)\n\n"
+        + "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

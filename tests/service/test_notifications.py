@@ -1,0 +1,264 @@
+"""notification_service on real PostgreSQL and a real SMTP server: in-app notices and email."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from auction_common.events import EventSchemas, isoformat, make_envelope
+from bidding_service.app import EVENT_SCHEMAS as BIDDING_EVENT_SCHEMAS
+from mailsink.smtp import start_smtp
+from mailsink.store import Mailbox
+from notification_service.app import EVENT_SCHEMAS, build_parts
+from notification_service.consumers import notification_consumer
+from notification_service.delivery import deliver_pending_emails
+from tests.support.api import wait_for
+
+PUBLIC_URL = "http://auctions.test"
+
+
+@pytest.fixture(scope="module")
+def client(notifications):
+    return notifications[0].test_client()
+
+
+@pytest.fixture(scope="module")
+def db(notifications):
+    return notifications[1].db
+
+
+@pytest.fixture(scope="module")
+def deliver(db):
+    """Hand an event to the real notification consumer, as the broker would."""
+    return notification_consumer(db, PUBLIC_URL)
+
+
+@pytest.fixture(scope="module")
+def announce(users, deliver):
+    """Deliver an account's real ``user.registered`` event (from user_service's outbox)."""
+
+    def announce(user) -> None:
+        with users[1].db.engine.connect() as conn:
+            event = conn.execute(text(
+                "SELECT payload FROM users.outbox WHERE type = 'user.registered' "
+                "AND payload->'data'->>'user_id' = :u"), {"u": user.id}).scalar_one()
+        deliver(event)
+
+    return announce
+
+
+def outbid(user_id: str, title: str = "Brass lamp", price: int = 1550,
+           auction_id: str | None = None, seq: int = 2) -> dict:
+    """A ``bid.outbid`` envelope as bidding_service publishes it (checked against its schema)."""
+    envelope = make_envelope("bid.outbid", {
+        "auction_id": auction_id or str(uuid.uuid4()), "seq": seq, "user_id": user_id,
+        "title": title, "currency": "EUR", "current_price": price, "min_next_bid": price + 50,
+        "ends_at": isoformat(datetime.now(UTC) + timedelta(hours=1)),
+    }, producer="bidding_service")
+    EventSchemas(BIDDING_EVENT_SCHEMAS).validate(envelope)
+    return envelope
+
+
+def notices(client, user) -> list[dict]:
+    """GET /api/notifications as ``user``."""
+    answer = client.get("/api/notifications", headers=user.headers)
+    assert answer.status_code == 200, answer.get_json()
+    return answer.get_json()["items"]
+
+
+def deliveries(db, user_id: str) -> list:
+    """The email deliveries of a user, oldest first."""
+    with db.engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT id, status, attempts, last_error, next_attempt_at, sent_at "
+            "FROM notifications.email_deliveries WHERE user_id = :u ORDER BY created_at"),
+            {"u": user_id}).all()
+
+
+class MailSink:
+    """The project's SMTP sink on a port of its own, which a test may stop and start again."""
+
+    def __init__(self, path):
+        self.mailbox = Mailbox(path)
+        self.controller = start_smtp(self.mailbox)
+        self.port = self.controller.port
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def start(self) -> None:
+        self.controller = start_smtp(self.mailbox, port=self.port)
+
+    def mails_to(self, address: str) -> list[dict]:
+        return [mail for mail in self.mailbox.items() if address in mail["to"]]
+
+
+@pytest.fixture
+def sink(tmp_path):
+    sink = MailSink(tmp_path / "mail.jsonl")
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def send_emails(settings_for, sink):
+    """Run one pass of the delivery job against ``sink``; returns how many were sent."""
+    settings = settings_for("notification_service", smtp_port=sink.port, smtp_timeout_seconds=5)
+    delivery_db = build_parts(settings).db
+    yield lambda: deliver_pending_emails(delivery_db, settings)
+    delivery_db.engine.dispose()
+
+
+def send_until(send_emails, condition, message: str):
+    """Run the delivery job until ``condition`` holds (other tests' mail may share a batch)."""
+
+    def one_pass():
+        send_emails()
+        return condition()
+
+    return wait_for(one_pass, timeout=15, message=message)
+
+
+# --- in-app notifications -----------------------------------------------------------------
+
+
+def test_an_outbid_bidder_sees_a_notification_naming_the_auction(client, account, announce,
+                                                                 deliver):
+    ann, bob = account("ann"), account("bob")
+    announce(ann)
+    event = outbid(ann.id, title="Brass lamp", price=1550)
+    deliver(event)
+    [notice] = notices(client, ann)
+    assert notice["kind"] == "outbid"
+    assert "Brass lamp" in notice["title"]
+    assert "EUR 15.50" in notice["body"]
+    assert notice["data"]["auction_id"] == event["data"]["auction_id"]
+    assert notice["read_at"] is None
+    assert notices(client, bob) == []
+
+
+def test_a_redelivered_event_gives_one_notification(client, db, account, deliver):
+    ann = account("ann")
+    event = outbid(ann.id)
+    deliver(event)
+    deliver(event)
+    assert len(notices(client, ann)) == 1
+    assert len(deliveries(db, ann.id)) == 1
+    with db.engine.connect() as conn:
+        claimed = conn.execute(text("SELECT count(*) FROM notifications.inbox "
+                                    "WHERE event_id = :e"), {"e": event["id"]}).scalar_one()
+    assert claimed == 1
+
+
+def test_a_new_notification_is_announced_with_notification_created(client, db, account,
+                                                                   deliver):
+    ann = account("ann")
+    deliver(outbid(ann.id, title="Oak table"))
+    [notice] = notices(client, ann)
+    with db.engine.connect() as conn:
+        [event] = conn.execute(text(
+            "SELECT payload FROM notifications.outbox WHERE type = 'notification.created' "
+            "AND payload->'data'->>'user_id' = :u"), {"u": ann.id}).scalars().all()
+    EventSchemas(EVENT_SCHEMAS).validate(event)
+    assert event["data"]["notification_id"] == notice["id"]
+    assert (event["data"]["kind"], event["data"]["title"]) == ("outbid", notice["title"])
+
+
+def test_the_winner_is_told_they_won(client, account, announce, deliver):
+    seller, ann, bob = account("seller"), account("ann"), account("bob")
+    announce(ann)
+    deliver(make_envelope("auction.ended", {
+        "auction_id": str(uuid.uuid4()), "seq": 5, "outcome": "sold", "winner_id": ann.id,
+        "price": 123_450, "currency": "EUR", "title": "Oak table", "seller_id": seller.id,
+        "ended_at": isoformat(datetime.now(UTC)),
+    }, producer="bidding_service"))
+    [notice] = notices(client, ann)
+    assert notice["kind"] == "won"
+    assert "Oak table" in notice["title"]
+    assert "EUR 1,234.50" in notice["body"]
+    assert notices(client, bob) == []
+
+
+def test_marking_a_notification_read_is_only_for_its_owner(client, account, deliver):
+    ann, bob = account("ann"), account("bob")
+    deliver(outbid(ann.id))
+    [notice] = notices(client, ann)
+    someone_else = client.post(f"/api/notifications/{notice['id']}/read", headers=bob.headers)
+    assert someone_else.status_code == 404
+    assert someone_else.get_json()["error"]["code"] == "notification_not_found"
+    assert notices(client, ann)[0]["read_at"] is None
+    mine = client.post(f"/api/notifications/{notice['id']}/read", headers=ann.headers)
+    assert mine.status_code == 204
+    assert notices(client, ann)[0]["read_at"] is not None
+    unknown = client.post(f"/api/notifications/{uuid.uuid4()}/read", headers=ann.headers)
+    assert unknown.status_code == 404
+
+
+def test_notifications_need_a_token(client):
+    answer = client.get("/api/notifications")
+    assert answer.status_code == 401
+    assert answer.get_json()["error"]["code"] == "unauthorized"
+
+
+# --- email ---------------------------------------------------------------------------------
+
+
+def test_an_outbid_email_arrives_with_the_new_price(db, account, announce, deliver, sink,
+                                                    send_emails):
+    ann = account("ann")
+    announce(ann)
+    event = outbid(ann.id, title="Tom & Jerry <figurines>", price=1550)
+    deliver(event)
+    [mail] = send_until(send_emails, lambda: sink.mails_to(ann.email), "the outbid email")
+    assert mail["subject"] == "You have been outbid on Tom & Jerry <figurines>"
+    assert "Hello ann" in mail["text"]
+    assert "EUR 15.50" in mail["text"]
+    assert f"{PUBLIC_URL}/auctions/{event['data']['auction_id']}" in mail["text"]
+    assert "Tom &amp; Jerry &lt;figurines&gt;" in mail["html"], "the HTML part escapes the title"
+    [delivery] = deliveries(db, ann.id)
+    assert (delivery.status, delivery.attempts) == ("sent", 1)
+    assert delivery.sent_at is not None
+
+
+def test_an_email_is_retried_while_the_mail_server_is_down(db, account, announce, deliver,
+                                                           sink, send_emails):
+    ann = account("ann")
+    announce(ann)
+    deliver(outbid(ann.id, price=1550))
+    sink.stop()
+    send_until(send_emails, lambda: deliveries(db, ann.id)[0].attempts == 1, "a failed attempt")
+    [delivery] = deliveries(db, ann.id)
+    assert delivery.status == "pending"
+    assert delivery.last_error
+    assert delivery.next_attempt_at > datetime.now(UTC), "the retry waits for its back-off"
+    send_emails()
+    assert deliveries(db, ann.id)[0].attempts == 1, "no retry before the back-off has passed"
+
+    sink.start()
+    # Skip the back-off rather than sleep through it: the retry is due now.
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE notifications.email_deliveries SET next_attempt_at = now() "
+                          "WHERE id = :d"), {"d": delivery.id})
+    [mail] = send_until(send_emails, lambda: sink.mails_to(ann.email), "the retried email")
+    assert "EUR 15.50" in mail["text"]
+    [delivery] = deliveries(db, ann.id)
+    assert (delivery.status, delivery.attempts) == ("sent", 2)
+
+
+def test_an_email_waits_until_the_users_address_is_known(db, account, announce, deliver, sink,
+                                                         send_emails):
+    ann = account("ann")
+    deliver(outbid(ann.id))  # before user.registered reaches notification_service
+    send_emails()
+    [delivery] = deliveries(db, ann.id)
+    assert (delivery.status, delivery.attempts) == ("pending", 0)
+    assert sink.mails_to(ann.email) == []
+    announce(ann)
+    [mail] = send_until(send_emails, lambda: sink.mails_to(ann.email), "the waiting email")
+    assert mail["subject"] == "You have been outbid on Brass lamp"
+    assert deliveries(db, ann.id)[0].status == "sent"
