@@ -64,6 +64,10 @@ def create_auction(db: Database, seller_id: str, listing: dict, settings) -> dic
             "starting_price": auction.starting_price,
             "starts_at": isoformat(auction.starts_at),
             "ends_at": isoformat(auction.ends_at),
+            "reserve_price": None,
+            "buy_now_price": None,
+            "increments": None,
+            "anti_sniping_seconds": 120,
         })
         uow.commit()
         return auction_view(auction, now)
