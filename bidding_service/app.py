@@ -15,7 +15,7 @@ from auction_common.events import EventSchemas
 from auction_common.health import health_blueprint, instrument
 from auction_common.runtime import ServiceParts, periodic
 
-from .consumers import catalog_consumer
+from .consumers import catalog_consumer, users_consumer
 from .handlers import close_due_auctions
 from .models import metadata
 from .routes import api, bp
@@ -31,7 +31,8 @@ def build_parts(settings: BiddingSettings) -> ServiceParts:
     schemas = EventSchemas(EVENT_SCHEMAS) if settings.validate_events else None
     db = Database(engine, metadata, "bidding_service", schemas)
     closer = periodic(settings.closer_interval_seconds, partial(close_due_auctions, db))
-    return ServiceParts(name="bidding_service", db=db, consumers=[catalog_consumer(db)],
+    return ServiceParts(name="bidding_service", db=db,
+                        consumers=[catalog_consumer(db), users_consumer(db)],
                         jobs={"closer": closer})
 
 

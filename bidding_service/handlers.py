@@ -1,99 +1,66 @@
-"""Use cases of bidding_service: placing a bid, closing due auctions, reading state."""
+"""Use cases of bidding_service: bid, buy now, close, cancel, and the reads."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
 from auction_common.db import Database, UnitOfWork
-from auction_common.events import isoformat, utcnow
+from auction_common.events import isoformat
 from auction_common.problems import Problem
 
 from . import repository
-from .domain import AuctionState, BidRejected, decide_bid, decide_close
+from .domain import (
+    AuctionState,
+    BidDecision,
+    BidRejected,
+    CloseDecision,
+    decide_bid,
+    decide_buy_now,
+    decide_cancel,
+    decide_close,
+    mask_name,
+)
+
+log = logging.getLogger(__name__)
+Answer = tuple[int, dict]
 
 
-def _money_fields(state: AuctionState) -> dict:
-    return {"current_price": state.current_price, "min_next_bid": state.min_next_bid()}
-
-
-def _publish_bid_events(uow: UnitOfWork, state: AuctionState, bid_id: uuid.UUID, title: str,
-                        currency: str, outbid_user_id: str | None, now: datetime) -> None:
-    uow.publish("bid.placed", {
-        "auction_id": state.auction_id, "bid_id": str(bid_id), "seq": state.seq,
-        "current_price": state.current_price, "currency": currency,
-        "bid_count": state.bid_count, "leader_id": state.leader_id,
-        "min_next_bid": state.min_next_bid(), "ends_at": isoformat(state.ends_at),
-        "placed_at": isoformat(now),
-    })
-    if outbid_user_id:
-        uow.publish("bid.outbid", {
-            "auction_id": state.auction_id, "seq": state.seq, "user_id": outbid_user_id,
-            "title": title, "currency": currency, "current_price": state.current_price,
-            "min_next_bid": state.min_next_bid(), "ends_at": isoformat(state.ends_at),
-        })
-
-
-def _fingerprint(auction_id: str, amount: int) -> str:
-    return hashlib.sha256(json.dumps([auction_id, amount]).encode()).hexdigest()
-
-
-def place_bid(db: Database, bidder_id: str, auction_id: uuid.UUID, amount: int,
-              idempotency_key: str | None = None) -> tuple[int, dict]:
-    """Decide a bid under the auction row's lock; returns (HTTP status, body).
-
-    The bid, the new state and the events are committed together. With an idempotency key,
-    the first answer (acceptance or refusal) is stored in the same transaction and every
-    retry gets it back instead of placing a second bid.
-    """
-    fingerprint = _fingerprint(str(auction_id), amount)
-    if idempotency_key:
-        replay = _replay(db, bidder_id, idempotency_key, fingerprint)
-        if replay is not None:
-            return replay
-    with db.unit_of_work() as uow:
-        session = uow.session
-        locked = repository.lock_auction(session, auction_id)
-        if locked is None:
-            answer = _refusal(Problem(422, "auction_not_found", "No such auction."))
-        else:
-            state, title, currency = locked
-            now = repository.database_now(session)
-            try:
-                decision = decide_bid(state, bidder_id, amount, now)
-            except BidRejected as rejection:
-                answer = _refusal(rejection)
-            else:
-                new = decision.state
-                bid_id = uuid.uuid4()
-                repository.save_state(session, new)
-                repository.insert_bid(session, bid_id, new, bidder_id, amount, decision.status,
-                                      new.seq if decision.visible else None, now)
-                if decision.visible:
-                    _publish_bid_events(uow, new, bid_id, title, currency,
-                                        decision.outbid_user_id, now)
-                answer = (201, {
-                    "bid_id": str(bid_id), "auction_id": new.auction_id,
-                    "status": decision.status, "your_max": amount, **_money_fields(new),
-                    "currency": currency, "ends_at": isoformat(new.ends_at), "seq": new.seq,
-                })
-        if idempotency_key and not repository.store_idempotent_response(
-            session, bidder_id, idempotency_key, fingerprint, answer[0], answer[1]
-        ):
-            session.rollback()
-            return _replay(db, bidder_id, idempotency_key, fingerprint)
-        uow.commit()
-        return answer
-
-
-def _refusal(problem: Problem) -> tuple[int, dict]:
+def _refusal(problem: Problem) -> Answer:
     return problem.status, {"error": {"code": problem.code, "message": problem.message,
                                       "details": problem.details}}
 
 
-def _replay(db: Database, user_id: str, key: str, fingerprint: str) -> tuple[int, dict] | None:
+def _fingerprint(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def _idempotent(db: Database, user_id: str, key: str | None, fingerprint: str,
+                decide: Callable[[UnitOfWork], tuple[Answer, bool]]) -> Answer:
+    """Run ``decide`` in one unit of work; with a key, store its answer in the same
+    transaction and replay it on every retry (a concurrent twin waits, then replays).
+    ``decide`` returns (answer, storable): refusals that may change with time (an auction not
+    known yet) are not stored."""
+    if key:
+        replay = _replay(db, user_id, key, fingerprint)
+        if replay is not None:
+            return replay
+    with db.unit_of_work() as uow:
+        answer, storable = decide(uow)
+        if key and storable and not repository.store_idempotent_response(
+            uow.session, user_id, key, fingerprint, *answer
+        ):
+            uow.session.rollback()
+            return _replay(db, user_id, key, fingerprint)
+        uow.commit()
+        return answer
+
+
+def _replay(db: Database, user_id: str, key: str, fingerprint: str) -> Answer | None:
     with db.unit_of_work() as uow:
         stored = repository.find_idempotent_response(uow.session, user_id, key)
     if stored is None:
@@ -106,42 +73,148 @@ def _replay(db: Database, user_id: str, key: str, fingerprint: str) -> tuple[int
     return stored.status_code, stored.body
 
 
+def _check_bidder(uow: UnitOfWork, user_id: str) -> None:
+    if repository.bidder_status(uow.session, user_id) == "suspended":
+        raise BidRejected(403, "user_suspended", "Your account is suspended.")
+
+
+def place_bid(db: Database, bidder_id: str, auction_id: uuid.UUID, amount: int,
+              idempotency_key: str | None = None) -> Answer:
+    """Decide a bid under the auction row's lock; returns (HTTP status, body).
+
+    The bid, its history lines, the new state and the events are committed together."""
+
+    def decide(uow: UnitOfWork) -> tuple[Answer, bool]:
+        try:
+            _check_bidder(uow, bidder_id)
+        except BidRejected as rejection:
+            return _refusal(rejection), True
+        locked = repository.lock_auction(uow.session, auction_id)
+        if locked is None:
+            return _refusal(Problem(422, "auction_not_found", "No such auction.")), False
+        state, row, now = locked
+        try:
+            decision = decide_bid(state, bidder_id, amount, now)
+        except BidRejected as rejection:
+            return _refusal(rejection), True
+        bid_id = uuid.uuid4()
+        new = decision.state
+        repository.save_state(uow.session, new)
+        status = decision.status if decision.visible else "raised"
+        repository.record_bid(uow.session, bid_id, new, bidder_id, amount, status,
+                              decision.entries, now)
+        if decision.visible:
+            _publish_bid(uow, decision, bid_id, row.title, row.currency, now)
+        return (201, {
+            "bid_id": str(bid_id), "auction_id": new.auction_id, "status": decision.status,
+            "your_max": amount, "current_price": new.current_price,
+            "min_next_bid": new.min_next_bid(), "currency": row.currency,
+            "reserve_met": new.reserve_met, "ends_at": isoformat(new.ends_at), "seq": new.seq,
+        }), True
+
+    return _idempotent(db, bidder_id, idempotency_key,
+                       _fingerprint("bid", auction_id, amount), decide)
+
+
+def _publish_bid(uow: UnitOfWork, decision: BidDecision, bid_id: uuid.UUID, title: str,
+                 currency: str, now: datetime) -> None:
+    state = decision.state
+    uow.publish("bid.placed", {
+        "auction_id": state.auction_id, "bid_id": str(bid_id), "seq": state.seq,
+        "current_price": state.current_price, "currency": currency,
+        "bid_count": state.bid_count, "leader_id": state.leader_id,
+        "min_next_bid": state.min_next_bid(), "reserve_met": state.reserve_met,
+        "ends_at": isoformat(state.ends_at), "placed_at": isoformat(now),
+    })
+    if decision.extended:
+        uow.publish("auction.extended", {
+            "auction_id": state.auction_id, "seq": state.seq,
+            "ends_at": isoformat(state.ends_at),
+        })
+    if decision.outbid_user_id:
+        uow.publish("bid.outbid", {
+            "auction_id": state.auction_id, "seq": state.seq, "user_id": decision.outbid_user_id,
+            "title": title, "currency": currency, "current_price": state.current_price,
+            "min_next_bid": state.min_next_bid(), "ends_at": isoformat(state.ends_at),
+        })
+
+
+def buy_now(db: Database, buyer_id: str, auction_id: uuid.UUID,
+            idempotency_key: str | None = None) -> Answer:
+    """Buy at the Buy-It-Now price under the row lock: the auction ends at once."""
+
+    def decide(uow: UnitOfWork) -> tuple[Answer, bool]:
+        try:
+            _check_bidder(uow, buyer_id)
+        except BidRejected as rejection:
+            return _refusal(rejection), True
+        locked = repository.lock_auction(uow.session, auction_id)
+        if locked is None:
+            return _refusal(Problem(404, "auction_not_found", "No such auction.")), False
+        state, row, now = locked
+        try:
+            decision = decide_buy_now(state, buyer_id, now)
+        except BidRejected as rejection:
+            return _refusal(rejection), True
+        bid_id = uuid.uuid4()
+        repository.record_bid(uow.session, bid_id, decision.state, buyer_id,
+                              decision.price, "bought", decision.entries, now)
+        _finish(uow, decision, row, now)
+        return (201, {
+            "bid_id": str(bid_id), "auction_id": state.auction_id, "status": "won",
+            "price": decision.price, "currency": row.currency, "seq": decision.state.seq,
+        }), True
+
+    return _idempotent(db, buyer_id, idempotency_key, _fingerprint("buy", auction_id), decide)
+
+
+def _finish(uow: UnitOfWork, decision: CloseDecision, row, now: datetime) -> None:
+    """Record an end (close, buy-now or cancel) and announce ``auction.ended`` once."""
+    state = decision.state
+    repository.mark_closed(uow.session, state, decision.outcome, decision.winner_id, now)
+    uow.publish("auction.ended", {
+        "auction_id": state.auction_id, "seq": state.seq, "outcome": decision.outcome,
+        "winner_id": decision.winner_id, "price": decision.price, "currency": row.currency,
+        "title": row.title, "seller_id": state.seller_id, "ended_at": isoformat(now),
+    })
+
+
 def close_due_auctions(db: Database, limit: int = 100) -> int:
     """Close every auction past its end, each exactly once; returns how many were closed.
 
-    Rows are locked with SKIP LOCKED, so several closers (and bids in flight) never block
-    each other; the decision uses the database's clock read under the lock.
-    """
+    Rows are locked with SKIP LOCKED, so several closers (and bids in flight) never block each
+    other; each close is decided with the database's clock read under the lock, in its own
+    savepoint so that one failing auction cannot hold back the others."""
+    closed = 0
     with db.unit_of_work() as uow:
-        session = uow.session
-        closed = 0
-        for auction_id in repository.lock_due_auctions(session, limit):
-            state, title, currency = repository.lock_auction(session, auction_id)
-            now = repository.database_now(session)
-            decision = decide_close(state, now)
-            if decision is None:
-                continue
-            repository.mark_closed(session, decision.state, decision.outcome,
-                                   decision.winner_id, now)
-            uow.publish("auction.ended", {
-                "auction_id": state.auction_id, "seq": decision.state.seq,
-                "outcome": decision.outcome, "winner_id": decision.winner_id,
-                "price": decision.price, "currency": currency, "title": title,
-                "seller_id": state.seller_id, "ended_at": isoformat(now),
-            })
-            closed += 1
+        for auction_id in repository.lock_due_auctions(uow.session, limit):
+            try:
+                with uow.session.begin_nested():
+                    state, row, now = repository.lock_auction(uow.session, auction_id)
+                    decision = decide_close(state, now)
+                    if decision is None:
+                        continue
+                    _finish(uow, decision, row, now)
+                    closed += 1
+            except Exception:
+                log.exception("could not close auction", extra={"auction_id": str(auction_id)})
         uow.commit()
-        return closed
+    return closed
 
 
-def auction_state(db: Database, auction_id: uuid.UUID) -> dict:
-    """The public live state of an auction; 404 ``auction_not_found``."""
-    with db.unit_of_work() as uow:
-        found = repository.read_auction(uow.session, auction_id)
-        now = repository.database_now(uow.session)
-    if found is None:
-        raise Problem(404, "auction_not_found", "No such auction.")
-    state, row = found
+def cancel_auction(uow: UnitOfWork, auction_id: uuid.UUID) -> None:
+    """The seller withdrew the listing: stop bidding at once (``auction.ended`` cancelled)."""
+    locked = repository.lock_auction(uow.session, auction_id)
+    if locked is None:
+        return
+    state, row, now = locked
+    decision = decide_cancel(state)
+    if decision is not None:
+        _finish(uow, decision, row, now)
+
+
+def public_state(state: AuctionState, row, now: datetime) -> dict:
+    """The live state as everyone may see it (never the reserve amount or a maximum)."""
     return {
         "auction_id": state.auction_id,
         "status": state.status(now),
@@ -150,10 +223,61 @@ def auction_state(db: Database, auction_id: uuid.UUID) -> dict:
         "bid_count": state.bid_count,
         "leader_id": state.leader_id,
         "min_next_bid": state.min_next_bid(),
+        "has_reserve": state.reserve_price is not None,
+        "reserve_met": state.reserve_met,
+        "buy_now_price": state.buy_now_price if state.buy_now_available else None,
         "starts_at": isoformat(state.starts_at),
         "ends_at": isoformat(state.ends_at),
         "seq": state.seq,
         "outcome": row.outcome,
         "winner_id": str(row.winner_id) if row.winner_id else None,
-        "server_time": isoformat(now if now else utcnow()),
+        "server_time": isoformat(now),
     }
+
+
+def auction_state(db: Database, auction_id: uuid.UUID) -> dict:
+    """The public live state of an auction; 404 ``auction_not_found``."""
+    with db.unit_of_work() as uow:
+        found = repository.read_auction(uow.session, auction_id)
+    if found is None:
+        raise Problem(404, "auction_not_found", "No such auction.")
+    return public_state(*found)
+
+
+def bid_history(db: Database, auction_id: uuid.UUID, after_seq: int, limit: int) -> dict:
+    """Public history lines after ``after_seq`` (what a client fetches after a gap)."""
+    with db.unit_of_work() as uow:
+        found = repository.read_auction(uow.session, auction_id)
+        if found is None:
+            raise Problem(404, "auction_not_found", "No such auction.")
+        rows = repository.history(uow.session, auction_id, after_seq, limit + 1)
+    page, next_cursor = rows[:limit], None
+    if len(rows) > limit:
+        # Never split one decision's lines across pages: the cursor is a whole seq.
+        whole = [r for r in page if r.seq != rows[limit].seq]
+        page = whole or page
+        next_cursor = str(page[-1].seq)
+    items = [{
+        "bid_id": str(r.bid_id), "seq": r.seq, "bidder": mask_name(r.display_name),
+        "current_price": r.current_price, "placed_at": isoformat(r.placed_at), "auto": r.auto,
+    } for r in page]
+    return {"auction_id": str(auction_id), "items": items, "next_cursor": next_cursor,
+            "seq": found[0].seq}
+
+
+def my_bids(db: Database, user_id: str, limit: int, before: datetime | None) -> dict:
+    """Each auction a user bid on: leading / outbid / won / lost, with their maximum."""
+    with db.unit_of_work() as uow:
+        rows = repository.my_auctions(uow.session, user_id, limit + 1, before)
+    items = []
+    for r in rows[:limit]:
+        if r.closed:
+            status = "won" if r.winner_id and str(r.winner_id) == user_id else "lost"
+        else:
+            status = "leading" if r.leader_id and str(r.leader_id) == user_id else "outbid"
+        items.append({"auction_id": str(r.id), "title": r.title, "status": status,
+                      "your_max": r.my_max, "current_price": r.current_price,
+                      "currency": r.currency, "ends_at": isoformat(r.ends_at),
+                      "outcome": r.outcome, "last_bid_at": isoformat(r.last_bid_at)})
+    next_cursor = items[-1]["last_bid_at"] if len(rows) > limit else None
+    return {"items": items, "next_cursor": next_cursor}

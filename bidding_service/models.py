@@ -32,6 +32,11 @@ class LiveAuction(Base):
     title: Mapped[str] = mapped_column(String(120))
     currency: Mapped[str] = mapped_column(String(3))
     starting_price: Mapped[int] = mapped_column(BigInteger)
+    reserve_price: Mapped[int | None] = mapped_column(BigInteger)
+    buy_now_price: Mapped[int | None] = mapped_column(BigInteger)
+    #: The listing's own price bands [[from, increment], ...]; NULL = the default table.
+    increments: Mapped[list | None] = mapped_column(JSONB)
+    anti_sniping_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
@@ -47,20 +52,46 @@ class LiveAuction(Base):
 
 
 class Bid(Base):
-    """An accepted bid: the bidder's maximum and the visible price right after it."""
+    """An accepted bid as its bidder submitted it: their (secret) maximum, or a buy-now."""
 
     __tablename__ = "bids"
     __table_args__ = (Index("ix_bids_auction_seq", "auction_id", "seq"),
-                      Index("ix_bids_bidder", "bidder_id"))
+                      Index("ix_bids_bidder", "bidder_id", "auction_id"))
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     auction_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     bidder_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     max_amount: Mapped[int] = mapped_column(BigInteger)
     price_after: Mapped[int] = mapped_column(BigInteger)
+    #: leading | outbid | raised (a secret raise of one's own maximum) | bought
     status: Mapped[str] = mapped_column(String(20))
     seq: Mapped[int | None] = mapped_column(BigInteger)
     placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HistoryEntry(Base):
+    """A line of the public bid history; ``bid_count`` counts these."""
+
+    __tablename__ = "bid_history"
+
+    auction_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bid_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    bidder_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    current_price: Mapped[int] = mapped_column(BigInteger)
+    auto: Mapped[bool] = mapped_column(Boolean)
+    placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Bidder(Base):
+    """A replica of what bidding needs about a user (from user.registered / user.updated)."""
+
+    __tablename__ = "bidders"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(60))
+    status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
 
 
 class IdempotentResponse(Base):

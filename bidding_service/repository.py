@@ -1,75 +1,96 @@
-"""All SQL of bidding_service's hot path: lock, read the database clock, write."""
+"""All SQL of bidding_service. The hot path takes the row lock and reads the database's clock
+in one statement, and writes in as few statements as it can: lock hold time is the ceiling of
+a hot auction."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 
 from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from .domain import AuctionState
+from .domain import DEFAULT_INCREMENTS, AuctionState, Entry
+from .models import IdempotentResponse
 
-_STATE_COLUMNS = """id, seller_id, starting_price, starts_at, ends_at, closed, current_price,
-    bid_count, leader_id, leader_max, seq, title, currency"""
+_STATE_COLUMNS = """id, seller_id, starting_price, reserve_price, buy_now_price, increments,
+    anti_sniping_seconds, starts_at, ends_at, closed, current_price, bid_count, leader_id,
+    leader_max, seq, title, currency, outcome, winner_id"""
 
 
-def _state(row) -> AuctionState:
+def state_of(row) -> AuctionState:
+    """The domain's view of an auctions row."""
     return AuctionState(
         auction_id=str(row.id), seller_id=str(row.seller_id), starting_price=row.starting_price,
-        starts_at=row.starts_at, ends_at=row.ends_at, closed=row.closed,
-        current_price=row.current_price, bid_count=row.bid_count,
-        leader_id=str(row.leader_id) if row.leader_id else None, leader_max=row.leader_max,
-        seq=row.seq,
+        reserve_price=row.reserve_price, buy_now_price=row.buy_now_price,
+        increments=tuple(tuple(band) for band in row.increments) if row.increments
+        else DEFAULT_INCREMENTS,
+        anti_sniping_seconds=row.anti_sniping_seconds, starts_at=row.starts_at,
+        ends_at=row.ends_at, closed=row.closed, current_price=row.current_price,
+        bid_count=row.bid_count, leader_id=str(row.leader_id) if row.leader_id else None,
+        leader_max=row.leader_max, seq=row.seq,
     )
 
 
 def lock_auction(session: Session, auction_id: uuid.UUID):
-    """Lock the auction's row (the serialization point); returns (state, title, currency)."""
+    """Lock the auction's row (the serialization point) and read the database's clock AFTER
+    the lock is granted (the materialized CTE finishes locking before the outer SELECT
+    projects). Returns (state, row, now) or None."""
     row = session.execute(
-        text(f"SELECT {_STATE_COLUMNS} FROM bidding.auctions WHERE id = :id FOR UPDATE"),
+        text(f"""WITH locked AS MATERIALIZED (
+                    SELECT {_STATE_COLUMNS} FROM bidding.auctions WHERE id = :id FOR UPDATE)
+                 SELECT locked.*, clock_timestamp() AS db_now FROM locked"""),
         {"id": auction_id},
     ).first()
     if row is None:
         return None
-    return _state(row), row.title, row.currency
+    return state_of(row), row, row.db_now
 
 
 def read_auction(session: Session, auction_id: uuid.UUID):
-    """The auction's state without locking (reads); (state, row) or None."""
+    """(state, row, now) without locking, for reads; None when unknown."""
     row = session.execute(
-        text(f"SELECT {_STATE_COLUMNS}, outcome, winner_id FROM bidding.auctions WHERE id = :id"),
+        text(f"SELECT {_STATE_COLUMNS}, clock_timestamp() AS db_now FROM bidding.auctions "
+             "WHERE id = :id"),
         {"id": auction_id},
     ).first()
-    return (_state(row), row) if row is not None else None
-
-
-def database_now(session: Session) -> datetime:
-    """The database's clock, read after taking the lock: the one clock every decision uses."""
-    return session.execute(text("SELECT clock_timestamp()")).scalar_one()
+    return (state_of(row), row, row.db_now) if row is not None else None
 
 
 def save_state(session: Session, state: AuctionState) -> None:
     """Write the decided state back to the locked row."""
     session.execute(
         text("""UPDATE bidding.auctions SET current_price = :price, bid_count = :count,
-                leader_id = :leader, leader_max = :leader_max, seq = :seq, ends_at = :ends_at
-                WHERE id = :id"""),
+                leader_id = :leader, leader_max = :leader_max, seq = :seq, ends_at = :ends_at,
+                closed = :closed WHERE id = :id"""),
         {"price": state.current_price, "count": state.bid_count, "leader": state.leader_id,
          "leader_max": state.leader_max, "seq": state.seq, "ends_at": state.ends_at,
-         "id": state.auction_id},
+         "closed": state.closed, "id": state.auction_id},
     )
 
 
-def insert_bid(session: Session, bid_id: uuid.UUID, state: AuctionState, bidder_id: str,
-               amount: int, status: str, seq: int | None, now: datetime) -> None:
-    """Store an accepted bid."""
+def record_bid(session: Session, bid_id: uuid.UUID, state: AuctionState, bidder_id: str,
+               amount: int, status: str, entries: tuple[Entry, ...], now: datetime) -> None:
+    """Store the submitted bid and the public history lines it added, in one statement."""
+    history = [{"p": i, "bidder": e.bidder_id, "price": e.current_price, "auto": e.auto}
+               for i, e in enumerate(entries)]
     session.execute(
-        text("""INSERT INTO bidding.bids
-                (id, auction_id, bidder_id, max_amount, price_after, status, seq, placed_at)
-                VALUES (:id, :auction, :bidder, :amount, :price, :status, :seq, :now)"""),
+        text("""WITH bid AS (
+                    INSERT INTO bidding.bids
+                        (id, auction_id, bidder_id, max_amount, price_after, status, seq,
+                         placed_at)
+                    VALUES (:id, :auction, :bidder, :amount, :price, :status, :seq, :now))
+                INSERT INTO bidding.bid_history
+                    (auction_id, seq, position, bid_id, bidder_id, current_price, auto,
+                     placed_at)
+                SELECT :auction, :seq, e.p, :id, e.bidder, e.price, e.auto, :now
+                FROM jsonb_to_recordset(CAST(:history AS jsonb))
+                     AS e(p int, bidder uuid, price bigint, auto boolean)"""),
         {"id": bid_id, "auction": state.auction_id, "bidder": bidder_id, "amount": amount,
-         "price": state.current_price, "status": status, "seq": seq, "now": now},
+         "price": state.current_price, "status": status,
+         "seq": state.seq if entries else None, "now": now, "history": json.dumps(history)},
     )
 
 
@@ -78,9 +99,12 @@ def mark_closed(session: Session, state: AuctionState, outcome: str, winner_id: 
     """Record the close on the locked row."""
     session.execute(
         text("""UPDATE bidding.auctions SET closed = true, outcome = :outcome,
-                winner_id = :winner, seq = :seq, closed_at = :now WHERE id = :id"""),
+                winner_id = :winner, seq = :seq, closed_at = :now, current_price = :price,
+                leader_id = :leader, leader_max = :leader_max, bid_count = :count
+                WHERE id = :id"""),
         {"outcome": outcome, "winner": winner_id, "seq": state.seq, "now": now,
-         "id": state.auction_id},
+         "price": state.current_price, "leader": state.leader_id,
+         "leader_max": state.leader_max, "count": state.bid_count, "id": state.auction_id},
     )
 
 
@@ -92,6 +116,40 @@ def lock_due_auctions(session: Session, limit: int) -> list[uuid.UUID]:
                 ORDER BY ends_at LIMIT :limit FOR UPDATE SKIP LOCKED"""),
         {"limit": limit},
     ).scalars())
+
+
+def bidder_status(session: Session, user_id: str) -> str | None:
+    """``active``/``suspended`` from the replica of user events, or None when unknown."""
+    return session.execute(
+        text("SELECT status FROM bidding.bidders WHERE user_id = :id"), {"id": user_id}
+    ).scalar()
+
+
+def history(session: Session, auction_id: uuid.UUID, after_seq: int, limit: int):
+    """Public history lines after ``after_seq``, oldest first, with display names."""
+    return session.execute(
+        text("""SELECT h.bid_id, h.seq, h.position, h.current_price, h.auto, h.placed_at,
+                       b.display_name
+                FROM bidding.bid_history h
+                LEFT JOIN bidding.bidders b ON b.user_id = h.bidder_id
+                WHERE h.auction_id = :id AND h.seq > :after
+                ORDER BY h.seq, h.position LIMIT :limit"""),
+        {"id": auction_id, "after": after_seq, "limit": limit},
+    ).all()
+
+
+def my_auctions(session: Session, user_id: str, limit: int, before: datetime | None):
+    """Each auction a user bid on: their maximum and the auction's state, newest bid first."""
+    return session.execute(
+        text("""SELECT a.id, a.title, a.currency, a.current_price, a.ends_at, a.closed,
+                       a.leader_id, a.winner_id, a.outcome, mine.my_max, mine.last_bid_at
+                FROM (SELECT auction_id, max(max_amount) AS my_max, max(placed_at) AS last_bid_at
+                      FROM bidding.bids WHERE bidder_id = :user GROUP BY auction_id) mine
+                JOIN bidding.auctions a ON a.id = mine.auction_id
+                WHERE CAST(:before AS timestamptz) IS NULL OR mine.last_bid_at < :before
+                ORDER BY mine.last_bid_at DESC LIMIT :limit"""),
+        {"user": user_id, "limit": limit, "before": before},
+    ).all()
 
 
 def find_idempotent_response(session: Session, user_id: str, key: str):
@@ -106,10 +164,6 @@ def find_idempotent_response(session: Session, user_id: str, key: str):
 def store_idempotent_response(session: Session, user_id: str, key: str, fingerprint: str,
                               status_code: int, body: dict) -> bool:
     """Remember an answer; False when a concurrent request with the same key stored first."""
-    from sqlalchemy.dialects.postgresql import insert
-
-    from .models import IdempotentResponse
-
     statement = (
         insert(IdempotentResponse)
         .values(user_id=uuid.UUID(user_id), key=key, fingerprint=fingerprint,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Literal
 
 from flask import Blueprint, current_app, jsonify, request
@@ -31,7 +32,17 @@ class BidAnswer(BaseModel):
     current_price: int
     min_next_bid: int
     currency: str
+    reserve_met: bool
     ends_at: str
+    seq: int
+
+
+class BuyNowAnswer(BaseModel):
+    bid_id: str
+    auction_id: str
+    status: Literal["won"]
+    price: int
+    currency: str
     seq: int
 
 
@@ -43,6 +54,9 @@ class LiveState(BaseModel):
     bid_count: int
     leader_id: str | None
     min_next_bid: int
+    has_reserve: bool
+    reserve_met: bool
+    buy_now_price: int | None = Field(description="Offered while Buy It Now is available.")
     starts_at: str
     ends_at: str
     seq: int
@@ -51,20 +65,89 @@ class LiveState(BaseModel):
     server_time: str
 
 
+class HistoryQuery(BaseModel):
+    after_seq: int = Field(default=0, ge=0)
+    limit: int = Field(default=50, ge=2, le=200)
+
+
+class HistoryItem(BaseModel):
+    bid_id: str
+    seq: int
+    bidder: str = Field(description="The bidder's display name, masked: a***e")
+    current_price: int = Field(description="The visible price after this entry")
+    placed_at: str
+    auto: bool = Field(description="Placed by the system for a proxy maximum")
+
+
+class History(BaseModel):
+    auction_id: str
+    items: list[HistoryItem]
+    next_cursor: str | None = Field(description="Pass as after_seq for the next page")
+    seq: int
+
+
+class MineQuery(BaseModel):
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: datetime | None = None
+
+
+class MyAuction(BaseModel):
+    auction_id: str
+    title: str
+    status: Literal["leading", "outbid", "won", "lost"]
+    your_max: int
+    current_price: int
+    currency: str
+    ends_at: str
+    outcome: str | None
+    last_bid_at: str
+
+
+class MyAuctions(BaseModel):
+    items: list[MyAuction]
+    next_cursor: str | None
+
+
 def _db():
     return current_app.extensions["db"]
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key) <= 200:
+        raise ApiError(422, "validation_error", "Idempotency-Key must be 1 to 200 characters.",
+                       [{"field": "Idempotency-Key", "message": "1 to 200 characters"}])
+    return key
 
 
 @api.route(bp, "/api/bids", "POST", summary="Bid (your secret maximum; proxy bidding)",
            body=NewBid, response=BidAnswer, status=201, auth=True, errors=(409,), tag="bids")
 def place(body: NewBid):
     bidder = current_user_id()
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not 1 <= len(key) <= 200:
-        raise ApiError(422, "validation_error", "Idempotency-Key must be 1 to 200 characters.",
-                       [{"field": "Idempotency-Key", "message": "1 to 200 characters"}])
-    status, answer = handlers.place_bid(_db(), bidder, body.auction_id, body.amount, key)
+    status, answer = handlers.place_bid(_db(), bidder, body.auction_id, body.amount,
+                                        _idempotency_key())
     return jsonify(answer), status
+
+
+@api.route(bp, "/api/bids/auctions/<uuid:auction_id>/buy-now", "POST",
+           summary="Buy It Now: ends the auction at once", response=BuyNowAnswer, status=201,
+           auth=True, errors=(404, 409), tag="bids")
+def buy_now(auction_id: uuid.UUID):
+    status, answer = handlers.buy_now(_db(), current_user_id(), auction_id, _idempotency_key())
+    return jsonify(answer), status
+
+
+@api.route(bp, "/api/bids/auctions/<uuid:auction_id>/history", "GET",
+           summary="Public bid history after a seq (names masked)", query=HistoryQuery,
+           response=History, errors=(404,), tag="bids")
+def history(auction_id: uuid.UUID, query: HistoryQuery):
+    return jsonify(handlers.bid_history(_db(), auction_id, query.after_seq, query.limit))
+
+
+@api.route(bp, "/api/bids/mine", "GET", summary="Auctions I bid on, with my status",
+           query=MineQuery, response=MyAuctions, auth=True, tag="bids")
+def mine(query: MineQuery):
+    return jsonify(handlers.my_bids(_db(), current_user_id(), query.limit, query.cursor))
 
 
 @api.route(bp, "/api/bids/auctions/<uuid:auction_id>", "GET", summary="Live state of an auction",

@@ -66,6 +66,7 @@ class Account:
     """A user signed in through user_service's real endpoints."""
 
     def __init__(self, user_client, name: str):
+        self.name = name
         self.email = f"{name}.{uuid.uuid4().hex[:8]}@example.com"
         self.password = "correct horse 42"
         registered = user_client.post("/api/auth/register", json={
@@ -95,7 +96,7 @@ def open_auction(bidding):
     consumer = catalog_consumer(parts.db)
 
     def make(seller_id: str, starting_price: int = 1000, seconds: float = 600,
-             starts_in: float = -1) -> str:
+             starts_in: float = -1, **pricing) -> str:
         now = datetime.now(UTC)
         auction_id = str(uuid.uuid4())
         consumer(make_envelope("auction.created", {
@@ -103,6 +104,8 @@ def open_auction(bidding):
             "category": "home", "currency": "EUR", "starting_price": starting_price,
             "starts_at": isoformat(now + timedelta(seconds=starts_in)),
             "ends_at": isoformat(now + timedelta(seconds=seconds)),
+            "reserve_price": None, "buy_now_price": None, "increments": None,
+            "anti_sniping_seconds": 0, **pricing,
         }, producer="auction_service"))
         return auction_id
 

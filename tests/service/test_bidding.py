@@ -14,6 +14,7 @@ from auction_common.events import EventSchemas
 from bidding_service.app import EVENT_SCHEMAS
 from bidding_service.domain import AuctionState, decide_bid
 from bidding_service.handlers import close_due_auctions
+from tests.support.api import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -210,9 +211,7 @@ def test_an_auction_closes_exactly_once_and_takes_no_bid_after(client, db, accou
 
 def test_an_auction_without_bids_ends_unsold(db, account, open_auction):
     auction_id = open_auction(account("seller").id, seconds=0.2)
-    import time
-
-    time.sleep(0.3)  # let the end pass (the database's clock decides)
-    assert close_due_auctions(db) >= 1
+    wait_for(lambda: close_due_auctions(db) or outbox_events(db, auction_id, "auction.ended"),
+             timeout=10, message="the closer to end the auction")
     [ended] = outbox_events(db, auction_id, "auction.ended")
     assert (ended["data"]["outcome"], ended["data"]["winner_id"]) == ("unsold_no_bids", None)

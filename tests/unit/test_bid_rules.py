@@ -12,8 +12,10 @@ from bidding_service.domain import (
     AuctionState,
     BidRejected,
     decide_bid,
+    decide_buy_now,
     decide_close,
     increment_for,
+    mask_name,
 )
 
 from .reference_model import ReferenceAuction
@@ -24,7 +26,7 @@ SELLER, ANN, BOB, CAT = "seller", "ann", "bob", "cat"
 
 def auction(**changes) -> AuctionState:
     fields = dict(auction_id="a1", seller_id=SELLER, starting_price=1000, starts_at=T0,
-                  ends_at=T0 + timedelta(minutes=10), current_price=1000)
+                  ends_at=T0 + timedelta(minutes=10))
     fields.update(changes)
     return AuctionState(**fields)
 
@@ -139,40 +141,117 @@ def test_closing_without_bids_is_unsold():
     assert (decision.outcome, decision.winner_id, decision.price) == ("unsold_no_bids", None, None)
 
 
+def test_a_maximum_reaching_the_reserve_lifts_the_price_to_the_reserve():
+    state = auction(reserve_price=5000)
+    first = bid(state, ANN, 3000)
+    assert (first.state.current_price, first.state.reserve_met) == (1000, False)
+    second = bid(first.state, ANN, 6000)
+    assert (second.state.current_price, second.state.reserve_met) == (5000, True)
+    assert second.visible, "reaching the reserve is public news"
+
+
+def test_reserve_not_met_ends_unsold():
+    state = bid(auction(reserve_price=5000), ANN, 3000).state
+    decision = decide_close(state, at(600))
+    assert (decision.outcome, decision.winner_id) == ("unsold_reserve_not_met", None)
+
+
+def test_buy_now_ends_the_auction_at_once_until_the_first_bid():
+    decision = decide_buy_now(auction(buy_now_price=9000), BOB, at(5))
+    assert (decision.outcome, decision.winner_id, decision.price) == ("sold", BOB, 9000)
+    assert decision.state.closed
+    after_a_bid = bid(auction(buy_now_price=9000), ANN, 1000).state
+    with pytest.raises(BidRejected) as caught:
+        decide_buy_now(after_a_bid, BOB, at(6))
+    assert caught.value.code == "buy_now_unavailable"
+
+
+def test_buy_now_stays_until_the_reserve_is_met():
+    state = bid(auction(buy_now_price=9000, reserve_price=5000), ANN, 3000).state
+    assert state.buy_now_available
+    assert not bid(state, ANN, 5000).state.buy_now_available
+
+
+def test_a_bid_inside_the_last_window_extends_the_end():
+    state = auction(anti_sniping_seconds=120)
+    early = bid(state, ANN, 2000, seconds=100)
+    assert not early.extended and early.state.ends_at == state.ends_at
+    late = bid(early.state, BOB, 3000, seconds=550)
+    assert late.extended
+    assert late.state.ends_at == at(550 + 120)
+
+
+def test_a_lower_maximum_adds_two_history_lines():
+    state = bid(auction(), ANN, 5000).state
+    decision = bid(state, BOB, 2000)
+    assert [(e.bidder_id, e.current_price, e.auto) for e in decision.entries] == [
+        (BOB, 2000, False), (ANN, 2050, True)]
+    assert decision.state.bid_count == 3
+
+
+@pytest.mark.parametrize("name, masked", [("alice", "a***e"), ("al", "a***"), ("", "***")])
+def test_bidder_names_are_masked_in_public(name, masked):
+    assert mask_name(name) == masked
+
+
+custom_bands = st.lists(st.tuples(st.integers(1, 50_000), st.integers(1, 2_000)), max_size=4)
+
 actions = st.lists(
     st.tuples(
+        st.sampled_from(["bid", "bid", "bid", "bid", "buy"]),
         st.sampled_from([SELLER, ANN, BOB, CAT]),
         st.integers(min_value=900, max_value=30_000),
-        st.floats(min_value=0, max_value=90),  # seconds to wait before this bid
+        st.floats(min_value=0, max_value=90),  # seconds to wait before this action
     ),
     max_size=40,
 )
 
 
-@settings(max_examples=400, deadline=None)
-@given(actions=actions, starting_price=st.integers(min_value=1, max_value=20_000))
-def test_the_engine_agrees_with_the_reference_model(actions, starting_price):
-    state = auction(starting_price=starting_price, current_price=starting_price,
-                    starts_at=at(5), ends_at=at(600))
-    model = ReferenceAuction(SELLER, starting_price, 5, 600)
+@settings(max_examples=500, deadline=None)
+@given(actions=actions, starting_price=st.integers(min_value=1, max_value=20_000),
+       reserve=st.one_of(st.none(), st.integers(1, 30_000)),
+       buy_now=st.one_of(st.none(), st.integers(1, 40_000)),
+       window=st.sampled_from([0, 30, 120]), bands=custom_bands)
+def test_the_engine_agrees_with_the_reference_model(actions, starting_price, reserve, buy_now,
+                                                     window, bands):
+    table = tuple(sorted({0: 5, **dict(bands)}.items()))
+    state = auction(starting_price=starting_price, starts_at=at(5), ends_at=at(600),
+                    reserve_price=reserve, buy_now_price=buy_now, anti_sniping_seconds=window,
+                    increments=table)
+    model = ReferenceAuction(SELLER, starting_price, 5, 600, reserve=reserve, buy_now=buy_now,
+                             window=window, bands=list(table))
     now = 0.0
     last_price = state.current_price
-    for bidder, amount, wait in actions:
+    for kind, who, amount, wait in actions:
         now += wait
-        expected = model.bid(bidder, amount, now)
+        if closing := decide_close(state, at(now)):
+            assert (closing.outcome, closing.winner_id, closing.price) == model.close(now)
+            state = closing.state
+        expected = model.buy(who, now) if kind == "buy" else model.bid(who, amount, now)
         try:
-            decision = decide_bid(state, bidder, amount, at(now))
+            if kind == "buy":
+                decision = decide_buy_now(state, who, at(now))
+                assert (decision.outcome, decision.winner_id, decision.price) == model.outcome
+                state = decision.state
+                continue
+            decision = decide_bid(state, who, amount, at(now))
         except BidRejected as rejection:
             assert rejection.code == expected
             continue
         assert decision.status == expected
         state = decision.state
         assert state.leader_id == model.leader()
-        assert state.current_price == model.price
+        assert state.current_price == model.current_price()
         assert state.bid_count == model.count
+        assert state.reserve_met == model.reserve_met()
+        assert state.ends_at == at(model.ends_at)
         assert state.current_price >= last_price, "the price never goes down"
         assert state.current_price <= state.leader_max
         last_price = state.current_price
-    closing = decide_close(state, at(max(now, 600)))
-    expected_close = model.close(max(now, 600))
-    assert (closing.outcome, closing.winner_id, closing.price) == expected_close
+    final = max(now, state.ends_at.timestamp() - T0.timestamp())
+    closing = decide_close(state, at(final))
+    expected_close = model.close(final)
+    if closing is None:
+        assert expected_close is None and model.closed
+    else:
+        assert (closing.outcome, closing.winner_id, closing.price) == expected_close

@@ -1,0 +1,220 @@
+"""bidding_service's complete rules through its HTTP API on real PostgreSQL: reserve, Buy It
+Now, anti-sniping, history, my bids, suspended users, edits and cancellations."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from auction_common.events import make_envelope
+from bidding_service.consumers import catalog_consumer, users_consumer
+from bidding_service.handlers import close_due_auctions
+from tests.support.api import wait_for
+
+
+@pytest.fixture(scope="module")
+def client(bidding):
+    return bidding[0].test_client()
+
+
+@pytest.fixture(scope="module")
+def db(bidding):
+    return bidding[1].db
+
+
+def place(client, who, auction_id, amount, key=None):
+    headers = dict(who.headers, **({"Idempotency-Key": key} if key else {}))
+    return client.post("/api/bids", json={"auction_id": auction_id, "amount": amount},
+                       headers=headers)
+
+
+def buy(client, who, auction_id, key=None):
+    headers = dict(who.headers, **({"Idempotency-Key": key} if key else {}))
+    return client.post(f"/api/bids/auctions/{auction_id}/buy-now", headers=headers)
+
+
+def state(client, auction_id):
+    return client.get(f"/api/bids/auctions/{auction_id}").get_json()
+
+
+def events(db, auction_id, event_type):
+    with db.engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT payload FROM bidding.outbox WHERE type = :t "
+            "AND payload->'data'->>'auction_id' = :a ORDER BY position"),
+            {"t": event_type, "a": auction_id}).scalars().all()
+
+
+def tell_users(db, account, status="active"):
+    users_consumer(db)(make_envelope("user.updated", {
+        "user_id": account.id, "email": account.email, "display_name": account.name,
+        "role": "user", "status": status}, producer="user_service"))
+
+
+def test_the_public_state_says_whether_the_reserve_is_met_never_its_amount(
+        client, account, open_auction):
+    seller, ann = account("seller"), account("ann")
+    auction_id = open_auction(seller.id, reserve_price=5000)
+    assert place(client, ann, auction_id, 3000).get_json()["reserve_met"] is False
+    shown = state(client, auction_id)
+    assert (shown["has_reserve"], shown["reserve_met"], shown["current_price"]) == (
+        True, False, 1000)
+    assert "reserve_price" not in shown and "5000" not in str(shown.values())
+    place(client, ann, auction_id, 6000)
+    shown = state(client, auction_id)
+    assert (shown["reserve_met"], shown["current_price"]) == (True, 5000)
+
+
+def test_buy_now_ends_the_auction_for_the_buyer_and_tells_everyone(
+        client, db, account, open_auction):
+    seller, bob = account("seller"), account("bob")
+    auction_id = open_auction(seller.id, buy_now_price=9000)
+    assert state(client, auction_id)["buy_now_price"] == 9000
+    answer = buy(client, bob, auction_id, key="buy-1")
+    assert answer.status_code == 201
+    assert (answer.get_json()["status"], answer.get_json()["price"]) == ("won", 9000)
+    assert buy(client, bob, auction_id, key="buy-1").get_json() == answer.get_json()
+    [ended] = events(db, auction_id, "auction.ended")
+    assert (ended["data"]["outcome"], ended["data"]["winner_id"], ended["data"]["price"]) == (
+        "sold", bob.id, 9000)
+    shown = state(client, auction_id)
+    assert (shown["status"], shown["winner_id"]) == ("ended", bob.id)
+    assert place(client, account("cat"), auction_id, 99_000).get_json()["error"]["code"] == (
+        "auction_not_live")
+
+
+def test_buy_now_disappears_with_the_first_bid(client, account, open_auction):
+    seller, ann, bob = account("seller"), account("ann"), account("bob")
+    auction_id = open_auction(seller.id, buy_now_price=9000)
+    place(client, ann, auction_id, 1000)
+    assert state(client, auction_id)["buy_now_price"] is None
+    refused = buy(client, bob, auction_id)
+    assert refused.status_code == 409
+    assert refused.get_json()["error"]["code"] == "buy_now_unavailable"
+    assert buy(client, bob, uuid.uuid4()).status_code == 404
+
+
+def test_a_bid_in_the_last_window_extends_the_end_and_says_so(client, db, account,
+                                                               open_auction):
+    seller, ann = account("seller"), account("ann")
+    auction_id = open_auction(seller.id, seconds=30, anti_sniping_seconds=120)
+    before = state(client, auction_id)["ends_at"]
+    answer = place(client, ann, auction_id, 2000).get_json()
+    assert answer["ends_at"] > before
+    [extended] = events(db, auction_id, "auction.extended")
+    assert extended["data"]["ends_at"] == answer["ends_at"]
+    assert extended["data"]["seq"] == answer["seq"]
+
+
+def test_the_history_shows_every_line_with_masked_names_and_auto_bids(
+        client, db, account, open_auction):
+    seller, ann, bob = account("seller"), account("ann"), account("bob")
+    for who in (ann, bob):
+        tell_users(db, who)
+    auction_id = open_auction(seller.id)
+    place(client, ann, auction_id, 5000)
+    place(client, bob, auction_id, 2000)
+    history = client.get(f"/api/bids/auctions/{auction_id}/history").get_json()
+    lines = [(i["bidder"], i["current_price"], i["auto"], i["seq"]) for i in history["items"]]
+    assert lines == [(masked(ann), 1000, False, 1), (masked(bob), 2000, False, 2),
+                     (masked(ann), 2050, True, 2)]
+    assert state(client, auction_id)["bid_count"] == len(lines)
+    later = client.get(f"/api/bids/auctions/{auction_id}/history?after_seq=1").get_json()
+    assert [i["seq"] for i in later["items"]] == [2, 2]
+
+
+def masked(account) -> str:
+    return f"{account.name[0]}***{account.name[-1]}"
+
+
+def test_history_pages_never_split_a_decision(client, account, open_auction):
+    seller, ann, bob = account("seller"), account("ann"), account("bob")
+    auction_id = open_auction(seller.id, starting_price=100)
+    place(client, ann, auction_id, 100_000)
+    for amount in (200, 400, 800):
+        place(client, bob, auction_id, amount)  # each adds two lines with one seq
+    seen, cursor = [], "0"
+    while cursor is not None:
+        page = client.get(
+            f"/api/bids/auctions/{auction_id}/history?after_seq={cursor}&limit=2").get_json()
+        seen += [(i["seq"], i["current_price"]) for i in page["items"]]
+        cursor = page["next_cursor"]
+    assert len(seen) == len(set(seen)) == state(client, auction_id)["bid_count"] == 7
+
+
+def test_my_bids_say_leading_outbid_won_or_lost(client, db, account, open_auction):
+    seller, ann, bob = account("seller"), account("ann"), account("bob")
+    auction_id = open_auction(seller.id, seconds=1.5)
+    place(client, ann, auction_id, 2000)
+    place(client, bob, auction_id, 3000)
+
+    def mine(who):
+        items = client.get("/api/bids/mine", headers=who.headers).get_json()["items"]
+        return {i["auction_id"]: (i["status"], i["your_max"]) for i in items}[auction_id]
+
+    assert mine(ann) == ("outbid", 2000)
+    assert mine(bob) == ("leading", 3000)
+    wait_for(lambda: close_due_auctions(db) or mine(bob)[0] == "won", timeout=10,
+             message="the closer to end the auction")
+    assert mine(ann)[0] == "lost"
+    assert mine(bob)[0] == "won"
+
+
+def test_a_suspended_user_cannot_bid(client, db, account, open_auction):
+    seller, ann = account("seller"), account("ann")
+    auction_id = open_auction(seller.id)
+    tell_users(db, ann, status="suspended")
+    refused = place(client, ann, auction_id, 2000)
+    assert refused.status_code == 403
+    assert refused.get_json()["error"]["code"] == "user_suspended"
+    tell_users(db, ann, status="active")
+    assert place(client, ann, auction_id, 2000).status_code == 201
+
+
+def test_an_unknown_auction_refusal_is_not_remembered_for_the_key(client, db, account):
+    seller, ann = account("seller"), account("ann")
+    auction_id = str(uuid.uuid4())
+    assert place(client, ann, auction_id, 2000, key="early").status_code == 422
+    catalog_consumer(db)(make_envelope("auction.created", {
+        "auction_id": auction_id, "seller_id": seller.id, "title": "Late", "category": "home",
+        "currency": "EUR", "starting_price": 1000, "starts_at": "2020-01-01T00:00:00Z",
+        "ends_at": "2099-01-01T00:00:00Z", "reserve_price": None, "buy_now_price": None,
+        "increments": None, "anti_sniping_seconds": 0}, producer="auction_service"))
+    assert place(client, ann, auction_id, 2000, key="early").status_code == 201
+
+
+def test_listing_edits_apply_until_the_first_bid_and_cancel_stops_bidding(
+        client, db, account, open_auction):
+    seller, ann = account("seller"), account("ann")
+    auction_id = open_auction(seller.id)
+    edit = {"auction_id": auction_id, "title": "Lamp, brass", "starting_price": 3000,
+            "reserve_price": None, "buy_now_price": None,
+            "increments": [{"from": 0, "increment": 500}], "anti_sniping_seconds": 0,
+            "starts_at": "2020-01-01T00:00:00Z", "ends_at": "2099-01-01T00:00:00Z"}
+    consumer = catalog_consumer(db)
+    consumer(make_envelope("auction.updated", edit, producer="auction_service"))
+    assert state(client, auction_id)["min_next_bid"] == 3000
+    place(client, ann, auction_id, 9000)
+    assert state(client, auction_id)["min_next_bid"] == 3500, "the listing's own increments"
+    consumer(make_envelope("auction.updated", {**edit, "starting_price": 10},
+                           producer="auction_service"))
+    assert state(client, auction_id)["current_price"] == 3000, "no repricing after a bid"
+    consumer(make_envelope("auction.cancelled", {
+        "auction_id": auction_id, "seller_id": seller.id,
+        "cancelled_at": "2026-01-01T00:00:00Z"}, producer="auction_service"))
+    assert state(client, auction_id)["status"] == "ended"
+    [ended] = events(db, auction_id, "auction.ended")
+    assert ended["data"]["outcome"] == "cancelled"
+
+
+def test_an_auction_whose_reserve_is_not_met_ends_unsold(client, db, account, open_auction):
+    seller, ann = account("seller"), account("ann")
+    auction_id = open_auction(seller.id, seconds=1.0, reserve_price=50_000)
+    place(client, ann, auction_id, 3000)
+    wait_for(lambda: close_due_auctions(db) or events(db, auction_id, "auction.ended"),
+             timeout=10, message="the closer to end the auction")
+    [ended] = events(db, auction_id, "auction.ended")
+    assert (ended["data"]["outcome"], ended["data"]["winner_id"]) == (
+        "unsold_reserve_not_met", None)
