@@ -16,7 +16,7 @@ from auction_common.runtime import ServiceParts
 
 from .consumers import read_model_consumer
 from .models import metadata
-from .routes import api, bp
+from .routes import api, bp, media
 from .settings import AuctionSettings, load
 
 SERVICE_DIR = Path(__file__).parent
@@ -37,6 +37,7 @@ def create_app(settings: AuctionSettings | None = None,
     settings = settings or load()
     parts = parts or build_parts(settings)
     app = Flask("auction_service")
+    # JSON bodies stay small; the photo upload route raises its own request's limit.
     app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
     app.extensions["settings"] = settings
     app.extensions["db"] = parts.db
@@ -46,6 +47,7 @@ def create_app(settings: AuctionSettings | None = None,
     if settings.event_bus == "rabbitmq":
         checks["broker"] = create_bus(settings).ping
     app.register_blueprint(bp)
+    app.register_blueprint(media)
     app.register_blueprint(health_blueprint("auction_service", checks, api.document,
                                             ("/api/auctions",)))
     instrument(app, "auction_service")

@@ -21,13 +21,17 @@ def _newer(event_data: dict):
 
 
 def record_bid(uow: UnitOfWork, event: dict) -> None:
-    """``bid.placed``: the new price, bid count and leader."""
+    """``bid.placed``: the new price, bid count, leader, end, and whether the reserve is met
+    (public knowledge; the amount is not)."""
     data = event["data"]
-    uow.session.execute(_newer(data).values(
+    values = dict(
         current_price=data["current_price"], bid_count=data["bid_count"],
         leader_id=uuid.UUID(data["leader_id"]), ends_at=datetime.fromisoformat(data["ends_at"]),
         last_seq=data["seq"],
-    ))
+    )
+    if "reserve_met" in data:
+        values["reserve_met"] = data["reserve_met"]
+    uow.session.execute(_newer(data).values(**values))
 
 
 def record_extension(uow: UnitOfWork, event: dict) -> None:
@@ -39,13 +43,15 @@ def record_extension(uow: UnitOfWork, event: dict) -> None:
 
 
 def record_end(uow: UnitOfWork, event: dict) -> None:
-    """``auction.ended``: outcome, winner and final price."""
+    """``auction.ended``: outcome (``sold`` by bids or Buy-It-Now, ``unsold_no_bids``,
+    ``unsold_reserve_not_met``), winner and final price."""
     data = event["data"]
+    winner = data["winner_id"]
     uow.session.execute(_newer(data).values(
-        outcome=data["outcome"], winner_id=uuid.UUID(data["winner_id"]) if data["winner_id"]
-        else None, current_price=data["price"] if data["price"] is not None
-        else Auction.current_price, ended_at=datetime.fromisoformat(data["ended_at"]),
-        last_seq=data["seq"],
+        outcome=data["outcome"], reserve_met=data["outcome"] == "sold",
+        winner_id=uuid.UUID(winner) if winner else None,
+        current_price=data["price"] if data["price"] is not None else Auction.current_price,
+        ended_at=datetime.fromisoformat(data["ended_at"]), last_seq=data["seq"],
     ))
 
 

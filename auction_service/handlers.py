@@ -1,57 +1,121 @@
-"""Use cases of auction_service."""
+"""Use cases of the catalog's listings: list an item, edit it, cancel it, read and search."""
 
 from __future__ import annotations
 
-import base64
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
-from auction_common.db import Database
+from auction_common.db import Database, UnitOfWork
 from auction_common.events import isoformat, utcnow
 from auction_common.problems import Problem
 
-from .domain import check_schedule, public_status
+from . import queries
+from .domain import (
+    ListingInvalid,
+    Terms,
+    append_to_description,
+    check_changeable,
+    check_listing,
+    resolve_end,
+)
 from .models import Auction
+from .settings import AuctionSettings
+from .views import auction_view, status_of
+
+#: What bidding_service keeps of a listing: a change to any of these emits ``auction.updated``.
+BIDDING_TERMS = ("title", "starting_price", "reserve_price", "buy_now_price", "increments",
+                 "anti_sniping_seconds", "starts_at", "ends_at")
+#: The only change a seller may make once a listing has bids.
+EDITABLE_AFTER_FIRST_BID = frozenset({"append_description"})
 
 
-def auction_view(auction: Auction, now: datetime | None = None) -> dict:
-    """The public view of a listing (never any hidden pricing rule)."""
-    now = now or utcnow()
+def terms_of(auction: Auction) -> Terms:
+    """The seller's terms of a stored listing."""
+    return Terms(
+        title=auction.title, description=auction.description, category=auction.category,
+        condition=auction.condition, currency=auction.currency,
+        starting_price=auction.starting_price, reserve_price=auction.reserve_price,
+        buy_now_price=auction.buy_now_price, increments=auction.increments,
+        anti_sniping_seconds=auction.anti_sniping_seconds, starts_at=auction.starts_at,
+        ends_at=auction.ends_at,
+    )
+
+
+def _schedule(listing: dict, starts_at: datetime) -> datetime:
+    """The end from ``ends_at`` or ``duration_seconds`` (exactly one of them)."""
+    ends_at, duration = listing.get("ends_at"), listing.get("duration_seconds")
+    if ends_at is None and duration is None:
+        raise ListingInvalid([{"field": "ends_at",
+                               "message": "Give ends_at or duration_seconds."}])
+    if ends_at is not None and duration is not None:
+        raise ListingInvalid([{"field": "duration_seconds",
+                               "message": "Give ends_at or duration_seconds, not both."}])
+    try:
+        return resolve_end(starts_at, ends_at, duration)
+    except OverflowError:  # a start in year 9999 plus a duration
+        raise ListingInvalid([{"field": "starts_at",
+                               "message": "starts_at is too far in the future."}]) from None
+
+
+def _bidding_snapshot(auction: Auction) -> dict:
+    """``auction.updated``'s data: everything bidding_service decides with."""
     return {
-        "id": str(auction.id),
-        "seller_id": str(auction.seller_id),
-        "title": auction.title,
-        "description": auction.description,
-        "category": auction.category,
-        "currency": auction.currency,
-        "starting_price": auction.starting_price,
-        "current_price": auction.current_price,
-        "bid_count": auction.bid_count,
-        "leader_id": str(auction.leader_id) if auction.leader_id else None,
-        "starts_at": isoformat(auction.starts_at),
-        "ends_at": isoformat(auction.ends_at),
-        "created_at": isoformat(auction.created_at),
-        "status": public_status(auction.starts_at, auction.ends_at, now,
-                                auction.cancelled_at is not None, auction.outcome is not None),
-        "outcome": auction.outcome,
-        "winner_id": str(auction.winner_id) if auction.winner_id else None,
+        "auction_id": str(auction.id), "title": auction.title,
+        "starting_price": auction.starting_price, "reserve_price": auction.reserve_price,
+        "buy_now_price": auction.buy_now_price, "increments": auction.increments,
+        "anti_sniping_seconds": auction.anti_sniping_seconds,
+        "starts_at": isoformat(auction.starts_at), "ends_at": isoformat(auction.ends_at),
     }
 
 
-def create_auction(db: Database, seller_id: str, listing: dict, settings) -> dict:
+def _view(uow: UnitOfWork, auction: Auction, now: datetime, settings: AuctionSettings,
+          for_seller: bool) -> dict:
+    images = queries.images_of(uow.session, [auction.id])[auction.id]
+    return auction_view(auction, now, images, settings.media_url, for_seller)
+
+
+def locked_listing(uow: UnitOfWork, auction_id: uuid.UUID) -> Auction:
+    """The listing, its row locked until the unit of work ends; 404 when there is none.
+
+    The lock orders a seller's change against the read model's bid events for the listing."""
+    auction = uow.session.scalars(
+        select(Auction).where(Auction.id == auction_id).with_for_update()).first()
+    if auction is None:
+        raise Problem(404, "auction_not_found", "No such auction.")
+    return auction
+
+
+def check_seller(auction: Auction, user_id: str) -> None:
+    """403 unless ``user_id`` listed the item."""
+    if str(auction.seller_id) != user_id:
+        raise Problem(403, "not_your_auction", "Only the seller may change this listing.")
+
+
+def create_auction(db: Database, seller_id: str, listing: dict,
+                   settings: AuctionSettings) -> dict:
     """List an item and announce it with ``auction.created`` (one transaction)."""
     now = utcnow()
     starts_at = listing.get("starts_at") or now
-    check_schedule(starts_at, listing["ends_at"], now, settings.auction_min_duration_seconds,
-                   settings.auction_max_duration_seconds)
-    auction = Auction(
-        id=uuid.uuid4(), seller_id=uuid.UUID(seller_id), title=listing["title"].strip(),
-        description=listing.get("description", ""), category=listing["category"],
+    terms = Terms(
+        title=listing["title"].strip(), description=listing.get("description") or "",
+        category=listing["category"], condition=listing.get("condition"),
         currency=listing["currency"], starting_price=listing["starting_price"],
-        starts_at=starts_at, ends_at=listing["ends_at"], current_price=listing["starting_price"],
-        bid_count=0, last_seq=0, created_at=now,
+        reserve_price=listing.get("reserve_price"), buy_now_price=listing.get("buy_now_price"),
+        increments=listing.get("increments"),
+        anti_sniping_seconds=listing["anti_sniping_seconds"], starts_at=starts_at,
+        ends_at=_schedule(listing, starts_at),
+    )
+    check_listing(terms, now, settings.schedule_limits)
+    auction = Auction(
+        id=uuid.uuid4(), seller_id=uuid.UUID(seller_id), title=terms.title,
+        description=terms.description, category=terms.category, condition=terms.condition,
+        currency=terms.currency, starting_price=terms.starting_price,
+        reserve_price=terms.reserve_price, buy_now_price=terms.buy_now_price,
+        increments=terms.increments, anti_sniping_seconds=terms.anti_sniping_seconds,
+        starts_at=terms.starts_at, ends_at=terms.ends_at, current_price=terms.starting_price,
+        bid_count=0, reserve_met=False, watchers_count=0, last_seq=0, created_at=now,
     )
     with db.unit_of_work() as uow:
         uow.session.add(auction)
@@ -62,67 +126,106 @@ def create_auction(db: Database, seller_id: str, listing: dict, settings) -> dic
             "category": auction.category,
             "currency": auction.currency,
             "starting_price": auction.starting_price,
+            "reserve_price": auction.reserve_price,
+            "buy_now_price": auction.buy_now_price,
+            "increments": auction.increments,
+            "anti_sniping_seconds": auction.anti_sniping_seconds,
             "starts_at": isoformat(auction.starts_at),
             "ends_at": isoformat(auction.ends_at),
-            "reserve_price": None,
-            "buy_now_price": None,
-            "increments": None,
-            "anti_sniping_seconds": 120,
         })
         uow.commit()
-        return auction_view(auction, now)
+        return auction_view(auction, now, [], settings.media_url, for_seller=True)
 
 
-def get_auction(db: Database, auction_id: uuid.UUID) -> dict:
-    """One listing, or 404 ``auction_not_found``."""
+def update_auction(db: Database, auction_id: uuid.UUID, user_id: str, changes: dict,
+                   settings: AuctionSettings) -> dict:
+    """The seller edits a listing: anything until the first bid, then only adds to the
+    description. Emits ``auction.updated`` when something bidding_service keeps changed."""
+    now = utcnow()
+    with db.unit_of_work() as uow:
+        auction = locked_listing(uow, auction_id)
+        check_seller(auction, user_id)
+        check_changeable(status_of(auction, now), auction.bid_count, set(changes),
+                         EDITABLE_AFTER_FIRST_BID)
+        before = terms_of(auction)
+        plain = {field: changes[field] for field in (
+            "title", "description", "category", "condition", "starting_price", "reserve_price",
+            "buy_now_price", "increments", "anti_sniping_seconds", "starts_at") if field in changes}
+        if "title" in plain:
+            plain["title"] = plain["title"].strip()
+        if plain.get("starts_at") is None and "starts_at" in plain:
+            plain["starts_at"] = now
+        terms = before.changed(**plain)
+        if "ends_at" in changes or "duration_seconds" in changes:
+            terms = terms.changed(ends_at=_schedule(changes, terms.starts_at))
+        if changes.get("append_description"):
+            terms = terms.changed(description=append_to_description(
+                terms.description, changes["append_description"], now))
+        check_listing(terms, now, settings.schedule_limits,
+                      check_start=terms.starts_at != before.starts_at)
+        if terms != before:
+            for field, value in vars(terms).items():
+                setattr(auction, field, value)
+            if auction.bid_count == 0:
+                auction.current_price = auction.starting_price
+            auction.updated_at = now
+            if any(getattr(terms, f) != getattr(before, f) for f in BIDDING_TERMS):
+                uow.publish("auction.updated", _bidding_snapshot(auction))
+            uow.commit()
+        return _view(uow, auction, now, settings, for_seller=True)
+
+
+def cancel_auction(db: Database, auction_id: uuid.UUID, user_id: str,
+                   settings: AuctionSettings) -> dict:
+    """The seller withdraws a listing that has no bid yet; emits ``auction.cancelled``."""
+    now = utcnow()
+    with db.unit_of_work() as uow:
+        auction = locked_listing(uow, auction_id)
+        check_seller(auction, user_id)
+        check_changeable(status_of(auction, now), 0, set(), frozenset())
+        if auction.bid_count > 0:
+            raise Problem(409, "listing_locked", "The listing has bids: it can no longer be "
+                                                 "cancelled.")
+        auction.cancelled_at = now
+        auction.updated_at = now
+        uow.publish("auction.cancelled", {
+            "auction_id": str(auction.id), "seller_id": str(auction.seller_id),
+            "cancelled_at": isoformat(now),
+        })
+        uow.commit()
+        return _view(uow, auction, now, settings, for_seller=True)
+
+
+def get_auction(db: Database, auction_id: uuid.UUID, viewer_id: str | None,
+                settings: AuctionSettings) -> dict:
+    """One listing, or 404 ``auction_not_found``; the seller sees their own reserve, a signed-in
+    viewer whether they watch it."""
+    now = utcnow()
     with db.unit_of_work() as uow:
         auction = uow.session.get(Auction, auction_id)
         if auction is None:
             raise Problem(404, "auction_not_found", "No such auction.")
-        return auction_view(auction)
+        view = _view(uow, auction, now, settings,
+                     for_seller=viewer_id is not None and str(auction.seller_id) == viewer_id)
+        if viewer_id is not None:
+            view["watching"] = queries.is_watching(uow.session, uuid.UUID(viewer_id),
+                                                   auction.id)
+        return view
 
 
-def encode_cursor(auction: Auction) -> str:
-    """An opaque cursor pointing just after ``auction`` in newest-first order."""
-    raw = f"{auction.created_at.isoformat()}|{auction.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """The position a cursor points after; 422 when it is not one of ours."""
-    try:
-        created, ident = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(created), uuid.UUID(ident)
-    except (ValueError, UnicodeDecodeError):
-        raise Problem(422, "validation_error", "The cursor is not valid.",
-                      [{"field": "cursor", "message": "not a cursor from this API"}]) from None
-
-
-def list_auctions(db: Database, limit: int, cursor: str | None, category: str | None,
-                  seller_id: uuid.UUID | None, status: str | None) -> dict:
-    """Newest listings first, with keyset pagination (stable while listings are added)."""
+def search_auctions(db: Database, filters: queries.Filters, sort: str | None, limit: int,
+                    cursor: str | None, settings: AuctionSettings,
+                    for_seller: bool = False) -> dict:
+    """A page of listings: ``{"items": [...], "next_cursor": ...}`` (``None`` on the last)."""
+    if sort is None:
+        sort = "relevance" if filters.q else "newly_listed"
+    if sort == "relevance" and not filters.q:
+        raise Problem(422, "validation_error", "sort=relevance needs a search (q).",
+                      [{"field": "sort", "message": "relevance needs q"}])
     now = utcnow()
-    query = select(Auction).order_by(Auction.created_at.desc(), Auction.id.desc())
-    if cursor:
-        created, ident = decode_cursor(cursor)
-        query = query.where(or_(Auction.created_at < created,
-                                and_(Auction.created_at == created, Auction.id < ident)))
-    if category:
-        query = query.where(Auction.category == category)
-    if seller_id:
-        query = query.where(Auction.seller_id == seller_id)
-    if status == "live":
-        query = query.where(Auction.cancelled_at.is_(None), Auction.outcome.is_(None),
-                            Auction.starts_at <= now, Auction.ends_at > now)
-    elif status == "scheduled":
-        query = query.where(Auction.cancelled_at.is_(None), Auction.starts_at > now)
-    elif status == "ended":
-        query = query.where(Auction.cancelled_at.is_(None),
-                            or_(Auction.outcome.is_not(None), Auction.ends_at <= now))
-    elif status == "cancelled":
-        query = query.where(Auction.cancelled_at.is_not(None))
     with db.unit_of_work() as uow:
-        rows = uow.session.scalars(query.limit(limit + 1)).all()
-        items = [auction_view(a, now) for a in rows[:limit]]
-        next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+        auctions, next_cursor = queries.search(uow.session, filters, sort, limit, cursor, now)
+        images = queries.images_of(uow.session, [a.id for a in auctions])
+        items = [auction_view(a, now, images[a.id], settings.media_url, for_seller)
+                 for a in auctions]
     return {"items": items, "next_cursor": next_cursor}

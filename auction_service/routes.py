@@ -1,119 +1,204 @@
-"""HTTP routes of auction_service."""
+"""HTTP routes of auction_service: parse, call a use case, answer."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Literal
 
-from flask import Blueprint, current_app, jsonify
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from flask import Blueprint, current_app, jsonify, request, send_from_directory
+from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from auction_common.api import OpenApi
 from auction_common.auth import current_user_id
+from auction_common.problems import Problem
 
-from . import handlers
-from .domain import CATEGORIES, CATEGORY_IDS, CURRENCIES
+from . import handlers, photos, watchlist
+from .api_models import (
+    AuctionChanges,
+    AuctionOut,
+    AuctionPage,
+    ImageList,
+    ImageOrder,
+    ImageOut,
+    MineQuery,
+    NamedList,
+    NewAuction,
+    PageQuery,
+    SearchQuery,
+    WatchState,
+)
+from .domain import CATEGORIES, CONDITIONS
+from .imaging import MAX_IMAGE_BYTES
+from .queries import Filters
 
 bp = Blueprint("auctions", __name__)
-api = OpenApi("auction_service", description="The catalog: listings, schedule, search.")
+media = Blueprint("media", __name__)
+api = OpenApi("auction_service",
+              description="The catalog: listings, photos, schedule, search, watchlists.")
 
-MAX_PRICE = 10**12
-
-
-class NewAuction(BaseModel):
-    title: str = Field(min_length=3, max_length=120)
-    description: str = Field(default="", max_length=10_000)
-    category: str
-    currency: str = Field(min_length=3, max_length=3)
-    starting_price: int = Field(gt=0, le=MAX_PRICE, description="Minor units (cents).")
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime
-
-    @field_validator("category")
-    @classmethod
-    def _known_category(cls, value: str) -> str:
-        if value not in CATEGORY_IDS:
-            raise ValueError(f"unknown category; one of {', '.join(sorted(CATEGORY_IDS))}")
-        return value
-
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, value: str) -> str:
-        if value.upper() not in CURRENCIES:
-            raise ValueError(f"unsupported currency; one of {', '.join(sorted(CURRENCIES))}")
-        return value.upper()
-
-
-class AuctionOut(BaseModel):
-    id: str
-    seller_id: str
-    title: str
-    description: str
-    category: str
-    currency: str
-    starting_price: int
-    current_price: int
-    bid_count: int
-    leader_id: str | None
-    starts_at: str
-    ends_at: str
-    created_at: str | None
-    status: Literal["scheduled", "live", "ended", "cancelled"]
-    outcome: str | None
-    winner_id: str | None
-
-
-class AuctionPage(BaseModel):
-    items: list[AuctionOut]
-    next_cursor: str | None
-
-
-class ListQuery(BaseModel):
-    limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=200)
-    category: str | None = Field(default=None, max_length=40)
-    seller_id: uuid.UUID | None = None
-    status: Literal["scheduled", "live", "ended", "cancelled"] | None = None
-
-
-class Category(BaseModel):
-    id: str
-    name: str
-
-
-class CategoryList(BaseModel):
-    items: list[Category]
+#: Room for the multipart framing around a photo of the maximum size.
+UPLOAD_REQUEST_MAX = MAX_IMAGE_BYTES + 64 * 1024
+TOO_LARGE = f"A photo may be at most {MAX_IMAGE_BYTES // (1024 * 1024)} MB."
 
 
 def _db():
     return current_app.extensions["db"]
 
 
+def _settings():
+    return current_app.extensions["settings"]
+
+
+def _viewer_id() -> str | None:
+    """The signed-in user, if the request carries a token (a bad token is still a 401)."""
+    verify_jwt_in_request(optional=True)
+    identity = get_jwt_identity()
+    return str(identity) if identity else None
+
+
 @api.route(bp, "/api/auctions/categories", "GET", summary="The categories a listing may use",
-           response=CategoryList, tag="catalog")
+           response=NamedList, tag="catalog")
 def categories():
     return jsonify({"items": [{"id": c, "name": n} for c, n in CATEGORIES]})
+
+
+@api.route(bp, "/api/auctions/conditions", "GET", summary="The conditions an item may be in",
+           response=NamedList, tag="catalog")
+def conditions():
+    return jsonify({"items": [{"id": c, "name": n} for c, n in CONDITIONS]})
 
 
 @api.route(bp, "/api/auctions", "POST", summary="List an item for auction", body=NewAuction,
            response=AuctionOut, status=201, auth=True, tag="catalog")
 def create(body: NewAuction):
     seller = current_user_id()
-    auction = handlers.create_auction(
-        _db(), seller, body.model_dump(), current_app.extensions["settings"]
-    )
+    auction = handlers.create_auction(_db(), seller, body.model_dump(by_alias=True),
+                                      _settings())
     return jsonify(auction), 201
 
 
-@api.route(bp, "/api/auctions", "GET", summary="Browse listings, newest first",
-           query=ListQuery, response=AuctionPage, tag="catalog")
-def browse(query: ListQuery):
-    return jsonify(handlers.list_auctions(
-        _db(), query.limit, query.cursor, query.category, query.seller_id, query.status
-    ))
+@api.route(bp, "/api/auctions", "GET",
+           summary="Search and browse listings (full text, filters, sorts, cursor pages)",
+           query=SearchQuery, response=AuctionPage, tag="catalog")
+def browse(query: SearchQuery):
+    if (query.min_price is not None and query.max_price is not None
+            and query.min_price > query.max_price):
+        raise Problem(422, "validation_error", "max_price is below min_price.",
+                      [{"field": "max_price", "message": "must not be below min_price"}])
+    filters = Filters(q=query.q if query.q and query.q.strip() else None,
+                      category=query.category, status=query.status, seller_id=query.seller_id,
+                      currency=query.currency.upper() if query.currency else None,
+                      min_price=query.min_price, max_price=query.max_price)
+    return jsonify(handlers.search_auctions(_db(), filters, query.sort, query.limit,
+                                            query.cursor, _settings()))
+
+
+@api.route(bp, "/api/auctions/mine", "GET",
+           summary="The signed-in seller's listings, with reserve, price, bids and watchers",
+           query=MineQuery, response=AuctionPage, auth=True, tag="selling")
+def mine(query: MineQuery):
+    seller = current_user_id()
+    filters = Filters(seller_id=uuid.UUID(seller), status=query.status)
+    return jsonify(handlers.search_auctions(_db(), filters, query.sort, query.limit,
+                                            query.cursor, _settings(), for_seller=True))
+
+
+@api.route(bp, "/api/auctions/watching", "GET", summary="The signed-in user's watchlist",
+           query=PageQuery, response=AuctionPage, auth=True, tag="watchlist")
+def watching(query: PageQuery):
+    user = current_user_id()
+    return jsonify(watchlist.watching(_db(), user, query.limit, query.cursor, _settings()))
 
 
 @api.route(bp, "/api/auctions/<uuid:auction_id>", "GET", summary="One listing",
-           response=AuctionOut, errors=(404,), tag="catalog")
+           response=AuctionOut, errors=(401, 404), tag="catalog")
 def show(auction_id: uuid.UUID):
-    return jsonify(handlers.get_auction(_db(), auction_id))
+    return jsonify(handlers.get_auction(_db(), auction_id, _viewer_id(), _settings()))
+
+
+@api.route(bp, "/api/auctions/<uuid:auction_id>", "PATCH",
+           summary="Edit a listing (everything until the first bid, then add to the description)",
+           body=AuctionChanges, response=AuctionOut, auth=True, errors=(403, 404, 409),
+           tag="selling")
+def edit(auction_id: uuid.UUID, body: AuctionChanges):
+    seller = current_user_id()
+    changes = body.model_dump(by_alias=True, exclude_unset=True)
+    return jsonify(handlers.update_auction(_db(), auction_id, seller, changes, _settings()))
+
+
+@api.route(bp, "/api/auctions/<uuid:auction_id>/cancel", "POST",
+           summary="Cancel a listing that has no bid yet", response=AuctionOut, auth=True,
+           errors=(403, 404, 409), tag="selling")
+def cancel(auction_id: uuid.UUID):
+    seller = current_user_id()
+    return jsonify(handlers.cancel_auction(_db(), auction_id, seller, _settings()))
+
+
+@api.route(bp, "/api/auctions/<uuid:auction_id>/images", "POST",
+           summary="Add a photo (multipart field `file`: JPEG, PNG or WebP, at most 10 MB)",
+           response=ImageOut, status=201, auth=True, errors=(403, 404, 409, 413, 415, 422),
+           tag="selling")
+def upload_image(auction_id: uuid.UUID):
+    seller = current_user_id()
+    # Only this route takes large bodies; the app's limit stays small for JSON.
+    request.max_content_length = UPLOAD_REQUEST_MAX
+    if request.mimetype != "multipart/form-data":
+        raise Problem(415, "unsupported_media_type",
+                      "Send the photo as multipart/form-data in the field 'file'.")
+    try:
+        upload = request.files.get("file")
+    except RequestEntityTooLarge:
+        raise Problem(413, "image_too_large", TOO_LARGE) from None
+    if upload is None:
+        raise Problem(422, "validation_error", "Send the photo in the field 'file'.",
+                      [{"field": "file", "message": "missing"}])
+    data = upload.read(MAX_IMAGE_BYTES + 1)
+    if len(data) > MAX_IMAGE_BYTES:
+        raise Problem(413, "image_too_large", TOO_LARGE)
+    image = photos.add_photo(_db(), auction_id, seller, data, _settings())
+    return jsonify(image), 201
+
+
+api.paths["/api/auctions/{auction_id}/images"]["post"]["requestBody"] = {
+    "required": True,
+    "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["file"],
+        "properties": {"file": {"type": "string", "format": "binary"}},
+    }}},
+}
+
+
+@api.route(bp, "/api/auctions/<uuid:auction_id>/images/<uuid:image_id>", "DELETE",
+           summary="Remove a photo", status=204, auth=True, errors=(403, 404, 409),
+           tag="selling")
+def delete_image(auction_id: uuid.UUID, image_id: uuid.UUID):
+    seller = current_user_id()
+    photos.remove_photo(_db(), auction_id, image_id, seller, _settings())
+    return "", 204
+
+
+@api.route(bp, "/api/auctions/<uuid:auction_id>/images/order", "PUT",
+           summary="Put the photos in this order (every photo once)", body=ImageOrder,
+           response=ImageList, auth=True, errors=(403, 404, 409), tag="selling")
+def order_images(auction_id: uuid.UUID, body: ImageOrder):
+    seller = current_user_id()
+    items = photos.reorder_photos(_db(), auction_id, body.image_ids, seller, _settings())
+    return jsonify({"items": items})
+
+
+@api.route(bp, "/api/auctions/<uuid:auction_id>/watch", "PUT", summary="Watch a listing",
+           response=WatchState, auth=True, errors=(404, 409), tag="watchlist")
+def watch(auction_id: uuid.UUID):
+    return jsonify(watchlist.watch(_db(), auction_id, current_user_id()))
+
+
+@api.route(bp, "/api/auctions/<uuid:auction_id>/watch", "DELETE", summary="Stop watching",
+           response=WatchState, auth=True, errors=(404,), tag="watchlist")
+def unwatch(auction_id: uuid.UUID):
+    return jsonify(watchlist.unwatch(_db(), auction_id, current_user_id()))
+
+
+@media.get("/media/<path:filename>")
+def media_file(filename: str):
+    """Photos, for the embedded mode (the gateway serves ``/media/`` itself elsewhere)."""
+    return send_from_directory(_settings().media_root, filename, max_age=7 * 24 * 3600)

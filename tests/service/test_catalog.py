@@ -64,14 +64,15 @@ def show(client, auction_id: str) -> dict:
     return answer.get_json()
 
 
-def bid_placed(auction: dict, seq: int, price: int, leader_id: str, bid_count: int) -> dict:
+def bid_placed(auction: dict, seq: int, price: int, leader_id: str, bid_count: int,
+               reserve_met: bool = True) -> dict:
     """A ``bid.placed`` envelope as bidding_service publishes it."""
     now = datetime.now(UTC)
     return make_envelope("bid.placed", {
         "auction_id": auction["id"], "bid_id": str(uuid.uuid4()), "seq": seq,
         "current_price": price, "currency": auction["currency"], "bid_count": bid_count,
         "leader_id": leader_id, "min_next_bid": price + 50, "ends_at": auction["ends_at"],
-        "placed_at": isoformat(now),
+        "placed_at": isoformat(now), "reserve_met": reserve_met,
     }, producer="bidding_service")
 
 
@@ -105,7 +106,8 @@ def test_a_new_listing_is_live_at_its_starting_price(client, account):
     assert auction["current_price"] == auction["starting_price"] == 2500
     assert auction["bid_count"] == 0
     assert auction["leader_id"] is None
-    assert show(client, auction["id"]) == auction
+    public = {field: value for field, value in auction.items() if field != "reserve_price"}
+    assert show(client, auction["id"]) == public
 
 
 def test_a_new_listing_is_announced_with_auction_created(client, db, account):

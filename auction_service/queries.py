@@ -1,0 +1,198 @@
+"""Reading the catalog: search, browse orders, keyset cursors, photos and watchlists (SQL).
+
+Every order ends in ``id`` so that it is total, and a cursor carries the sort key and the id of
+the last row it returned: the next page starts strictly after that row, whatever was listed
+meanwhile, so paging neither repeats nor skips a listing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, Select, and_, cast, func, literal_column, or_, select, tuple_
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from auction_common.problems import Problem
+
+from .domain import split_search
+from .models import SEARCH_CONFIG, Auction, AuctionImage, Watch
+
+#: Sort name -> (key, descending). ``relevance`` only with ``q`` (and then the default).
+SORTS: dict[str, tuple[Any, bool]] = {
+    "newly_listed": (Auction.created_at, True),
+    "ending_soon": (Auction.ends_at, False),
+    "price_asc": (Auction.current_price, False),
+    "price_desc": (Auction.current_price, True),
+    "most_bids": (Auction.bid_count, True),
+    "relevance": (None, True),
+}
+_KEY_TYPES = {"newly_listed": "time", "ending_soon": "time", "price_asc": "int",
+              "price_desc": "int", "most_bids": "int", "relevance": "float", "watched": "time"}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a search or browse asks for (all optional)."""
+
+    q: str | None = None
+    category: str | None = None
+    status: str | None = None
+    seller_id: uuid.UUID | None = None
+    currency: str | None = None
+    min_price: int | None = None
+    max_price: int | None = None
+
+
+def cursor_error() -> Problem:
+    return Problem(422, "validation_error", "The cursor is not valid.",
+                   [{"field": "cursor", "message": "not a cursor from this API for this sort"}])
+
+
+def encode_cursor(sort: str, key: Any, ident: uuid.UUID) -> str:
+    """An opaque cursor just after the row with sort key ``key`` and id ``ident``."""
+    value = key.isoformat() if isinstance(key, datetime) else key
+    raw = json.dumps({"s": sort, "k": value, "i": str(ident)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
+    """The (key, id) a cursor points after; 422 naming ``cursor`` when it is not one of ours
+    or was made for another sort."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+        if not isinstance(data, dict) or data.get("s") != sort:
+            raise ValueError
+        key, kind = data["k"], _KEY_TYPES[sort]
+        if kind == "time":
+            key = datetime.fromisoformat(key)
+            if key.tzinfo is None:
+                raise ValueError
+        elif kind == "int" and (type(key) is not int):
+            raise ValueError
+        elif kind == "float" and type(key) not in (int, float):
+            raise ValueError
+        return key, uuid.UUID(data["i"])
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError, binascii.Error):
+        raise cursor_error() from None
+
+
+def text_query(q: str) -> ColumnElement | None:
+    """A tsquery for what the user typed: web-search syntax ("quoted phrases", -not, or),
+    with the word being typed matched as a prefix. ``None`` when nothing is searchable."""
+    config = literal_column(f"'{SEARCH_CONFIG}'::regconfig")
+    terms = split_search(q)
+    parts = []
+    if terms.complete.strip():
+        parts.append(func.websearch_to_tsquery(config, terms.complete))
+    if terms.prefix:
+        parts.append(func.to_tsquery(config, terms.prefix + ":*"))
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    return parts[0].op("||" if terms.either else "&&")(parts[1])
+
+
+def status_condition(status: str, now: datetime) -> ColumnElement:
+    """The rows whose :func:`~auction_service.domain.public_status` is ``status`` at ``now``."""
+    open_ = and_(Auction.cancelled_at.is_(None), Auction.outcome.is_(None))
+    return {
+        "live": and_(open_, Auction.starts_at <= now, Auction.ends_at > now),
+        "scheduled": and_(open_, Auction.starts_at > now, Auction.ends_at > now),
+        "ended": and_(Auction.cancelled_at.is_(None),
+                      or_(Auction.outcome.is_not(None), Auction.ends_at <= now)),
+        "cancelled": Auction.cancelled_at.is_not(None),
+    }[status]
+
+
+def search(session: Session, filters: Filters, sort: str, limit: int, cursor: str | None,
+           now: datetime) -> tuple[list[Auction], str | None]:
+    """One page of listings matching ``filters`` in ``sort`` order, and the next cursor.
+
+    ``ending_soon`` without a status shows listings still to end (live or scheduled):
+    soonest-ending among long-finished ones is no use to anyone."""
+    key, descending = SORTS[sort]
+    query = select(Auction)
+    if filters.q is not None:
+        tsquery = text_query(filters.q)
+        if tsquery is None:
+            return [], None
+        query = query.where(Auction.search_vector.op("@@")(tsquery))
+        if sort == "relevance":
+            key = cast(func.ts_rank(Auction.search_vector, tsquery), Float(precision=53))
+            query = query.add_columns(key.label("rank"))
+    if filters.category:
+        query = query.where(Auction.category == filters.category)
+    if filters.seller_id:
+        query = query.where(Auction.seller_id == filters.seller_id)
+    if filters.currency:
+        query = query.where(Auction.currency == filters.currency)
+    if filters.min_price is not None:
+        query = query.where(Auction.current_price >= filters.min_price)
+    if filters.max_price is not None:
+        query = query.where(Auction.current_price <= filters.max_price)
+    if filters.status:
+        query = query.where(status_condition(filters.status, now))
+    elif sort == "ending_soon":
+        query = query.where(Auction.cancelled_at.is_(None), Auction.outcome.is_(None),
+                            Auction.ends_at > now)
+    if cursor:
+        after_key, after_id = decode_cursor(cursor, sort)
+        position = tuple_(key, Auction.id)
+        boundary = tuple_(after_key, after_id)
+        query = query.where(position < boundary if descending else position > boundary)
+    order = (key.desc(), Auction.id.desc()) if descending else (key.asc(), Auction.id.asc())
+    rows = session.execute(query.order_by(*order).limit(limit + 1)).all()
+    auctions = [row[0] for row in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        last_key = last.rank if sort == "relevance" else getattr(last[0], key.key)
+        next_cursor = encode_cursor(sort, last_key, last[0].id)
+    return auctions, next_cursor
+
+
+def watched(session: Session, user_id: uuid.UUID, limit: int, cursor: str | None
+            ) -> tuple[list[tuple[Auction, datetime]], str | None]:
+    """What a user watches, most recently watched first, with when they started."""
+    query: Select = (select(Auction, Watch.created_at)
+                     .join(Watch, Watch.auction_id == Auction.id)
+                     .where(Watch.user_id == user_id))
+    if cursor:
+        after_key, after_id = decode_cursor(cursor, "watched")
+        query = query.where(tuple_(Watch.created_at, Watch.auction_id)
+                            < tuple_(after_key, after_id))
+    query = query.order_by(Watch.created_at.desc(), Watch.auction_id.desc()).limit(limit + 1)
+    rows = [(auction, watched_at) for auction, watched_at in session.execute(query).all()]
+    next_cursor = None
+    if len(rows) > limit:
+        auction, watched_at = rows[limit - 1]
+        next_cursor = encode_cursor("watched", watched_at, auction.id)
+    return rows[:limit], next_cursor
+
+
+def images_of(session: Session, auction_ids: Sequence[uuid.UUID]
+              ) -> dict[uuid.UUID, list[AuctionImage]]:
+    """The photos of each listing, in their order."""
+    found: dict[uuid.UUID, list[AuctionImage]] = defaultdict(list)
+    if auction_ids:
+        for image in session.scalars(select(AuctionImage)
+                                     .where(AuctionImage.auction_id.in_(auction_ids))
+                                     .order_by(AuctionImage.auction_id, AuctionImage.position)):
+            found[image.auction_id].append(image)
+    return found
+
+
+def is_watching(session: Session, user_id: uuid.UUID, auction_id: uuid.UUID) -> bool:
+    """Whether the user watches the listing."""
+    return session.get(Watch, (user_id, auction_id)) is not None
