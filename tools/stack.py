@@ -93,6 +93,8 @@ class Stack:
     database: str = "auction"
     vhost: str = "/"
     web_workers: int = 2
+    #: Extra environment for every process (e.g. shorter minimum durations in tests).
+    extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
 
@@ -102,7 +104,7 @@ class Stack:
 
     def _env(self, extra: dict[str, str]) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "JWT_"))}
-        env.update({"PYTHONPATH": str(ROOT), "LOG_JSON": "true", **extra})
+        env.update({"PYTHONPATH": str(ROOT), "LOG_JSON": "true", **self.extra_env, **extra})
         return env
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:

@@ -70,8 +70,9 @@ def run_auction_story(base_url: str) -> dict:
         assert not anonymous.of("bid.outbid"), "private news stays private"
 
         state = api.live_state(auction["id"]).json()
+        # Three lines of history: alice at 2000, the system for alice at her 3000, bob at 3100.
         assert (state["current_price"], state["bid_count"], state["leader_id"]) == (
-            3100, 2, bob.id)
+            3100, 3, bob.id)
         notes = wait_for(alice.notifications, message="alice's in-app notification")
         assert "Brass telescope" in notes[0]["title"]
         mail = wait_for(lambda: [m for m in api.mailbox() if alice.email in m["to"]],
@@ -79,7 +80,7 @@ def run_auction_story(base_url: str) -> dict:
         assert "outbid" in mail[0]["subject"].lower()
         assert "EUR 31.00" in mail[0]["text"]
         listing = wait_for(lambda: (r := api.get(f"/api/auctions/{auction['id']}").json())
-                           ["bid_count"] == 2 and r, message="the catalog's read model")
+                           ["bid_count"] == 3 and r, message="the catalog's read model")
         assert listing["current_price"] == 3100
         home = api.get("/")
         assert home.status_code == 200 and "Brass telescope" in home.text
