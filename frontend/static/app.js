@@ -294,6 +294,10 @@
     banner.textContent = "You have been outbid" +
       (price !== null ? ": the price is now " + this.money(price) + "." : ".");
     banner.hidden = false;
+    // "Your bid was placed: you are the highest bidder" is no longer true: do not leave it.
+    var message = $("bid-message");
+    if (message && (message.classList.contains("is-success") ||
+                    message.querySelector(".flash-success"))) this.setMessage("", "");
   };
 
   AuctionPage.prototype.hideOutbid = function () {
