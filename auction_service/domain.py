@@ -228,7 +228,7 @@ class SearchTerms:
 
 
 def split_search(text: str) -> SearchTerms:
-    """Split what a user typed so that the last word matches as a prefix ("vint cam" finds
+    """Split what a user typed so that the last word matches as a prefix ("vintage cam" finds
     "vintage camera"), unless it is finished (a space follows), quoted or negated."""
     match = _LAST_WORD.search(text)
     if match is None or text.count('"') % 2 == 1:
