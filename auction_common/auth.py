@@ -1,9 +1,18 @@
-"""Access-token verification (RS256) for every service, with the platform's error body."""
+"""Access-token verification (RS256) for every service, with the platform's error body.
+
+Several public keys may verify tokens at once (``JWT_PUBLIC_KEY``/``JWT_PUBLIC_KEY_FILE`` and
+every ``*.pem`` in ``JWT_PUBLIC_KEYS_DIR``): a token names its key in the ``kid`` header, so the
+signing key can rotate without signing anybody out.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
+import jwt as pyjwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
 from flask_jwt_extended import (
     JWTManager,
@@ -13,6 +22,50 @@ from flask_jwt_extended import (
 )
 
 from .errors import ApiError, error_response
+from .keys import key_id, public_key_pem
+
+#: Claims every access token must carry (issuer and audience are checked besides).
+REQUIRED_CLAIMS = ("sub", "role", "jti", "iat", "exp")
+
+
+def canonical_public_key_pem(pem: str, source: str = "a public key") -> str:
+    """The RSA public key ``pem`` in one canonical PEM form, so that its ``kid`` is stable."""
+    try:
+        key = serialization.load_pem_public_key(pem.encode())
+    except ValueError:
+        raise RuntimeError(f"{source} is not a PEM public key") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise RuntimeError(f"{source} is not an RSA public key")
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
+def verification_keys(settings, private_key_pem: str | None = None) -> dict[str, str]:
+    """Every public key that verifies access tokens, by ``kid``; the first is the primary one
+    (it verifies tokens that name no key). With ``private_key_pem`` (the signing service), the
+    key that signs comes first."""
+    sources: list[tuple[str, str]] = []
+    if private_key_pem:
+        sources.append(("the signing key", public_key_pem(private_key_pem)))
+    if settings.jwt_public_key is not None:
+        sources.append(("JWT_PUBLIC_KEY", settings.jwt_public_key.get_secret_value()))
+    if settings.jwt_public_key_file is not None:
+        path = Path(settings.jwt_public_key_file)
+        sources.append((f"JWT_PUBLIC_KEY_FILE {path}", path.read_text()))
+    directory = getattr(settings, "jwt_public_keys_dir", None)
+    if directory is not None:
+        paths = sorted(Path(directory).glob("*.pem"))
+        if not paths:
+            raise RuntimeError(f"JWT_PUBLIC_KEYS_DIR {directory} holds no *.pem key")
+        sources += [(f"JWT_PUBLIC_KEYS_DIR {path}", path.read_text()) for path in paths]
+    if not sources:
+        raise RuntimeError("set JWT_PUBLIC_KEY, JWT_PUBLIC_KEY_FILE or JWT_PUBLIC_KEYS_DIR")
+    keys: dict[str, str] = {}
+    for source, pem in sources:
+        canonical = canonical_public_key_pem(pem, source)
+        keys.setdefault(key_id(canonical), canonical)
+    return keys
 
 
 def init_jwt(
@@ -21,11 +74,15 @@ def init_jwt(
     private_key_pem: str | None = None,
     access_token_lifetime: timedelta = timedelta(minutes=15),
 ) -> JWTManager:
-    """Verify RS256 tokens with the public key; sign them too when given the private key."""
+    """Verify RS256 tokens with the configured public keys (picked by ``kid``); sign them too
+    when given the private key. The keys are in ``app.extensions["jwt_verification_keys"]``."""
+    keys = verification_keys(settings, private_key_pem)
+    primary = next(iter(keys.values()))
+    app.extensions["jwt_verification_keys"] = keys
     app.config.update(
         JWT_ALGORITHM="RS256",
         JWT_DECODE_ALGORITHMS=["RS256"],
-        JWT_PUBLIC_KEY=settings.public_key_pem(),
+        JWT_PUBLIC_KEY=primary,
         JWT_PRIVATE_KEY=private_key_pem or "",
         JWT_ENCODE_ISSUER=settings.jwt_issuer,
         JWT_DECODE_ISSUER=settings.jwt_issuer,
@@ -36,6 +93,17 @@ def init_jwt(
         JWT_ERROR_MESSAGE_KEY="message",
     )
     jwt = JWTManager(app)
+
+    @jwt.decode_key_loader
+    def _key_named_by_token(header: dict, claims: dict) -> str:
+        # Called with the unverified token: refuse one lacking a required claim (PyJWT would
+        # accept a token without ``exp`` forever), then pick the key its ``kid`` names. An
+        # unknown kid gets the primary key, whose signature check then fails.
+        for claim in REQUIRED_CLAIMS:
+            if claim not in claims:
+                raise pyjwt.MissingRequiredClaimError(claim)
+        kid = header.get("kid")
+        return keys.get(kid, primary) if isinstance(kid, str) else primary
 
     @jwt.unauthorized_loader
     def _missing(reason: str):

@@ -1,4 +1,5 @@
-"""The command line every service shares: ``python -m <service> migrate|worker``."""
+"""The command line every service shares: ``python -m <service> migrate|worker`` (and the
+service's own commands, such as user_service's ``create-admin``)."""
 
 from __future__ import annotations
 
@@ -18,14 +19,25 @@ def service_main(
     load: Callable[[], object],
     build_parts: Callable[[object], ServiceParts],
     argv: list[str] | None = None,
+    extra_commands: dict[str, Callable[[object, list[str]], None]] | None = None,
 ) -> None:
     """Parse the command and run it: ``migrate`` the schema, or run the ``worker`` process
-    (outbox relay, consumers and jobs). The web process is ``gunicorn <service>.wsgi:app``."""
+    (outbox relay, consumers and jobs). The web process is ``gunicorn <service>.wsgi:app``.
+
+    ``extra_commands`` maps more command names to ``run(settings, arguments)``, which parses
+    the arguments that follow the command itself."""
+    extra_commands = extra_commands or {}
     parser = argparse.ArgumentParser(prog=f"python -m {name}")
-    parser.add_argument("command", choices=["migrate", "worker"])
+    parser.add_argument("command", choices=["migrate", "worker", *extra_commands])
+    parser.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.arguments and args.command not in extra_commands:
+        parser.error(f"{args.command} takes no arguments")
     settings = load()
     configure_logging(name, settings.log_level, settings.log_json)
+    if args.command in extra_commands:
+        extra_commands[args.command](settings, args.arguments)
+        return
     if args.command == "migrate":
         upgrade(service_dir, settings.database_url)
         return

@@ -26,6 +26,9 @@ class CommonSettings(BaseSettings):
     validate_events: bool = True
     jwt_public_key: SecretStr | None = None
     jwt_public_key_file: Path | None = None
+    #: More verification keys (``*.pem`` public keys), picked by the token's ``kid``: during a
+    #: key rotation it holds the old and the new key, so that nobody is signed out.
+    jwt_public_keys_dir: Path | None = None
     jwt_issuer: str = "auction-platform"
     jwt_audience: str = "auction-platform"
     log_level: str = "INFO"
