@@ -20,14 +20,9 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def check_password(password: str, min_length: int) -> None:
-    """Raise :class:`AccountError` unless the password is acceptable."""
-    if len(password) < min_length:
-        raise AccountError(
-            "weak_password",
-            f"The password must be at least {min_length} characters long.",
-            details=[{"field": "password", "message": f"at least {min_length} characters"}],
-        )
+#: Roles and statuses an account can have (also CHECK constraints in the database).
+ROLES = ("user", "admin")
+STATUSES = ("active", "suspended")
 
 
 def new_refresh_token() -> tuple[str, str]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, MetaData, String, func, text
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, MetaData, String, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from auction_common.db import messaging_tables
+
+from .domain import ROLES, STATUSES
 
 SCHEMA = "users"
 metadata = MetaData(schema=SCHEMA)
@@ -23,7 +25,11 @@ class User(Base):
     """An account. ``email`` is stored normalised (lower case), unique."""
 
     __tablename__ = "users"
-    __table_args__ = (Index("ux_users_email", text("lower(email)"), unique=True),)
+    __table_args__ = (
+        Index("ux_users_email", text("lower(email)"), unique=True),
+        CheckConstraint(f"role IN {ROLES!r}", name="ck_users_role"),
+        CheckConstraint(f"status IN {STATUSES!r}", name="ck_users_status"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     email: Mapped[str] = mapped_column(String(254))
@@ -49,6 +55,8 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Why: ``logout``, ``reuse`` (theft detected), ``password_change``, ``suspended``.
+    revoked_reason: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -6,35 +6,52 @@ from datetime import timedelta
 from typing import Annotated
 
 from flask import Blueprint, current_app, jsonify
-from flask_jwt_extended import create_access_token
-from pydantic import BaseModel, EmailStr, Field, StringConstraints
+from flask_jwt_extended import create_access_token, verify_jwt_in_request
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from auction_common.api import OpenApi
-from auction_common.auth import current_user_id
+from auction_common.auth import current_claims, current_user_id
 from auction_common.errors import ApiError
-from auction_common.keys import jwk, key_id
+from auction_common.keys import jwk
 
 from . import handlers
+from .domain import AccountError
 
 bp = Blueprint("users", __name__)
 api = OpenApi("user_service", description="Accounts, authentication and tokens.")
 
+#: Text a person types in one line: no control characters (PostgreSQL refuses NUL, and a
+#: newline in a name shown to others is a trick, not a name).
+_ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+# Stripped before the length check: a name of only spaces is no name.
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                               max_length=60, pattern=_ONE_LINE)]
+Password = Annotated[str, Field(max_length=256)]
+
 
 class RegisterBody(BaseModel):
     email: EmailStr = Field(max_length=254)
-    password: str = Field(max_length=256)
-    # Stripped before the length check: a name of only spaces is no name.
-    display_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                   max_length=60)]
+    password: Password
+    display_name: DisplayName
 
 
 class LoginBody(BaseModel):
-    email: str = Field(max_length=254)
-    password: str = Field(max_length=256)
+    email: Annotated[str, StringConstraints(max_length=254, pattern=_ONE_LINE)]
+    password: Password
 
 
 class RefreshBody(BaseModel):
     refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class UpdateMeBody(BaseModel):
+    """Any of: a new display name; a new password with the current one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: DisplayName | None = None
+    new_password: Password | None = None
+    current_password: Password | None = None
 
 
 class UserOut(BaseModel):
@@ -42,13 +59,19 @@ class UserOut(BaseModel):
     email: str
     display_name: str
     role: str = "user"
+    status: str = "active"
     created_at: str | None = None
 
 
 class PublicProfile(BaseModel):
+    """What anyone sees; an administrator also sees ``email``, ``role`` and ``status``."""
+
     id: str
     display_name: str
     member_since: str
+    email: str | None = None
+    role: str | None = None
+    status: str | None = None
 
 
 class TokenPair(BaseModel):
@@ -67,13 +90,19 @@ def _db():
     return current_app.extensions["db"]
 
 
-def _token_pair(user: dict, refresh_token: str) -> dict:
+def _passwords():
+    return current_app.extensions["passwords"]
+
+
+def _token_pair(user: dict, refresh_token: str, family_id: str) -> dict:
     settings = _settings()
     access = create_access_token(
         identity=user["id"],
-        additional_claims={"role": user["role"]},
+        # ``sid`` names the login session (the refresh-token family), so that a password
+        # change can sign out every session but this one.
+        additional_claims={"role": user["role"], "sid": family_id},
         # Names the JWKS key that verifies it, so verifiers can pick it (and keys can rotate).
-        additional_headers={"kid": key_id(settings.public_key_pem())},
+        additional_headers={"kid": current_app.extensions["jwt_signing_kid"]},
         expires_delta=timedelta(seconds=settings.access_token_ttl_seconds),
     )
     return {
@@ -85,30 +114,50 @@ def _token_pair(user: dict, refresh_token: str) -> dict:
     }
 
 
+def _signed_in_admin() -> bool:
+    """True when the request carries a valid token of an active administrator."""
+    try:
+        verify_jwt_in_request(optional=True)
+        claims = current_claims()
+    except Exception:
+        return False
+    if not claims or claims.get("role") != "admin":
+        return False
+    try:
+        return handlers.get_active_user(_db(), claims["sub"])["role"] == "admin"
+    except AccountError:
+        return False
+
+
+# --- authentication -----------------------------------------------------------------------
+
+
 @api.route(bp, "/api/auth/register", "POST", summary="Create an account", body=RegisterBody,
-           response=UserOut, status=201, errors=(409,), tag="auth")
+           response=UserOut, status=201, errors=(409, 429), tag="auth")
 def register(body: RegisterBody):
     user = handlers.register_user(
-        _db(), body.email, body.password, body.display_name, _settings().password_min_length
+        _db(), _passwords(), body.email, body.password, body.display_name,
+        _settings().password_min_length,
     )
     return jsonify(user), 201
 
 
 @api.route(bp, "/api/auth/login", "POST", summary="Exchange credentials for tokens",
-           body=LoginBody, response=TokenPair, errors=(401, 403), tag="auth")
+           body=LoginBody, response=TokenPair, errors=(401, 403, 429), tag="auth")
 def login(body: LoginBody):
-    user = handlers.authenticate(_db(), body.email, body.password)
-    refresh = handlers.issue_refresh_token(_db(), user["id"], _settings().refresh_token_ttl_seconds)
-    return jsonify(_token_pair(user, refresh))
+    user = handlers.authenticate(_db(), _passwords(), body.email, body.password)
+    token, family = handlers.issue_refresh_token(
+        _db(), user["id"], _settings().refresh_token_ttl_seconds)
+    return jsonify(_token_pair(user, token, family))
 
 
 @api.route(bp, "/api/auth/refresh", "POST", summary="Rotate a refresh token",
-           body=RefreshBody, response=TokenPair, errors=(401,), tag="auth")
+           body=RefreshBody, response=TokenPair, errors=(401, 403), tag="auth")
 def refresh(body: RefreshBody):
-    user, token = handlers.rotate_refresh_token(
+    user, token, family = handlers.rotate_refresh_token(
         _db(), body.refresh_token, _settings().refresh_token_ttl_seconds
     )
-    return jsonify(_token_pair(user, token))
+    return jsonify(_token_pair(user, token, family))
 
 
 @api.route(bp, "/api/auth/logout", "POST", summary="Revoke a refresh token",
@@ -121,15 +170,37 @@ def logout(body: RefreshBody):
 @api.route(bp, "/api/auth/.well-known/jwks.json", "GET", summary="Public keys verifying tokens",
            tag="auth")
 def jwks():
-    return jsonify({"keys": [jwk(_settings().public_key_pem())]})
+    keys = current_app.extensions["jwt_verification_keys"]
+    response = jsonify({"keys": [jwk(pem) for pem in keys.values()]})
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+# --- accounts -----------------------------------------------------------------------------
 
 
 @api.route(bp, "/api/users/me", "GET", summary="The signed-in account", response=UserOut,
-           auth=True, tag="users")
+           auth=True, errors=(403,), tag="users")
 def me():
-    user = handlers.get_user(_db(), current_user_id())
-    if user is None:
-        raise ApiError(401, "invalid_token", "The token's user does not exist.")
+    return jsonify(handlers.get_active_user(_db(), current_user_id()))
+
+
+@api.route(bp, "/api/users/me", "PATCH",
+           summary="Change the display name, or the password (signs out other sessions)",
+           body=UpdateMeBody, response=UserOut, auth=True, errors=(403, 429), tag="users")
+def update_me(body: UpdateMeBody):
+    user_id = current_user_id()
+    if body.display_name is None and body.new_password is None:
+        raise ApiError(422, "validation_error", "Nothing to change.",
+                       [{"field": "body", "message": "Send display_name or new_password."}])
+    if body.new_password is not None and body.current_password is None:
+        raise ApiError(422, "validation_error", "Changing the password needs the current one.",
+                       [{"field": "current_password", "message": "Field required"}])
+    user = handlers.update_account(
+        _db(), _passwords(), user_id, _settings().password_min_length,
+        session_family=current_claims().get("sid"), display_name=body.display_name,
+        new_password=body.new_password, current_password=body.current_password,
+    )
     return jsonify(user)
 
 
@@ -139,5 +210,22 @@ def profile(user_id: str):
     user = handlers.get_user(_db(), user_id)
     if user is None:
         raise ApiError(404, "user_not_found", "No such user.")
-    return jsonify({"id": user["id"], "display_name": user["display_name"],
-                    "member_since": user["created_at"]})
+    profile = {"id": user["id"], "display_name": user["display_name"],
+               "member_since": user["created_at"]}
+    if _signed_in_admin():
+        profile |= {"email": user["email"], "role": user["role"], "status": user["status"]}
+    return jsonify(profile)
+
+
+@api.route(bp, "/api/users/<user_id>/suspend", "POST",
+           summary="Suspend an account (administrators only)", response=UserOut, auth=True,
+           errors=(403, 404, 409), tag="users")
+def suspend_user(user_id: str):
+    return jsonify(handlers.set_status(_db(), current_user_id(), user_id, "suspended"))
+
+
+@api.route(bp, "/api/users/<user_id>/unsuspend", "POST",
+           summary="Restore a suspended account (administrators only)", response=UserOut,
+           auth=True, errors=(403, 404, 409), tag="users")
+def unsuspend_user(user_id: str):
+    return jsonify(handlers.set_status(_db(), current_user_id(), user_id, "active"))
