@@ -7,6 +7,7 @@ transaction too (the inbox), which makes redelivery harmless.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -21,7 +22,6 @@ from sqlalchemy import (
     Table,
     create_engine,
     func,
-    insert,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -138,19 +138,20 @@ class UnitOfWork:
         return self.session.execute(statement).first() is not None
 
     def commit(self) -> None:
-        """Write pending events to the outbox, wake the relay, and commit everything at once."""
+        """Write pending events to the outbox and wake the relay in one statement, then commit
+        everything at once (NOTIFY is delivered only when the transaction commits)."""
         assert self.session is not None
         if self.events:
             self.session.execute(
-                insert(self.db.outbox),
-                [
-                    {"id": uuid.UUID(e["id"]), "type": e["type"], "payload": e}
-                    for e in self.events
-                ],
-            )
-            # NOTIFY is delivered only when the transaction commits, never before.
-            self.session.execute(
-                text("SELECT pg_notify(:channel, '')"), {"channel": notify_channel(self.db.schema)}
+                text(f"""WITH written AS (
+                        INSERT INTO "{self.db.schema}".outbox (id, type, payload)
+                        SELECT CAST(e->>'id' AS uuid), e->>'type', e
+                        FROM jsonb_array_elements(CAST(:events AS jsonb))
+                             WITH ORDINALITY AS events(e, n)
+                        ORDER BY n
+                        RETURNING 1)
+                    SELECT pg_notify(:channel, '') FROM (SELECT count(*) FROM written) AS done"""),
+                {"events": json.dumps(self.events), "channel": notify_channel(self.db.schema)},
             )
         self.session.commit()
         self.events = []

@@ -99,10 +99,9 @@ def place_bid(db: Database, bidder_id: str, auction_id: uuid.UUID, amount: int,
             return _refusal(rejection), True
         bid_id = uuid.uuid4()
         new = decision.state
-        repository.save_state(uow.session, new)
         status = decision.status if decision.visible else "raised"
-        repository.record_bid(uow.session, bid_id, new, bidder_id, amount, status,
-                              decision.entries, now)
+        repository.save_bid(uow.session, bid_id, new, bidder_id, amount, status,
+                            decision.entries, now)
         if decision.visible:
             _publish_bid(uow, decision, bid_id, row.title, row.currency, now)
         return (201, {

@@ -59,39 +59,51 @@ def read_auction(session: Session, auction_id: uuid.UUID):
     return (state_of(row), row, row.db_now) if row is not None else None
 
 
-def save_state(session: Session, state: AuctionState) -> None:
-    """Write the decided state back to the locked row."""
-    session.execute(
-        text("""UPDATE bidding.auctions SET current_price = :price, bid_count = :count,
-                leader_id = :leader, leader_max = :leader_max, seq = :seq, ends_at = :ends_at,
-                closed = :closed WHERE id = :id"""),
-        {"price": state.current_price, "count": state.bid_count, "leader": state.leader_id,
-         "leader_max": state.leader_max, "seq": state.seq, "ends_at": state.ends_at,
-         "closed": state.closed, "id": state.auction_id},
-    )
+_SAVE_STATE = """UPDATE bidding.auctions SET current_price = :price, bid_count = :count,
+    leader_id = :leader, leader_max = :leader_max, seq = :seq, ends_at = :ends_at,
+    closed = :closed WHERE id = :auction"""
+
+
+def _state_params(state: AuctionState) -> dict:
+    return {"price": state.current_price, "count": state.bid_count, "leader": state.leader_id,
+            "leader_max": state.leader_max, "seq": state.seq, "ends_at": state.ends_at,
+            "closed": state.closed, "auction": state.auction_id}
+
+
+_BID_AND_HISTORY = """bid AS (
+        INSERT INTO bidding.bids
+            (id, auction_id, bidder_id, max_amount, price_after, status, seq, placed_at)
+        VALUES (:id, :auction, :bidder, :amount, :price, :status, :bid_seq, :now))
+    INSERT INTO bidding.bid_history
+        (auction_id, seq, position, bid_id, bidder_id, current_price, auto, placed_at)
+    SELECT :auction, :seq, e.p, :id, e.bidder, e.price, e.auto, :now
+    FROM jsonb_to_recordset(CAST(:history AS jsonb))
+         AS e(p int, bidder uuid, price bigint, auto boolean)"""
+
+
+def _bid_params(bid_id: uuid.UUID, state: AuctionState, bidder_id: str, amount: int,
+                status: str, entries: tuple[Entry, ...], now: datetime) -> dict:
+    history = [{"p": i, "bidder": e.bidder_id, "price": e.current_price, "auto": e.auto}
+               for i, e in enumerate(entries)]
+    return {**_state_params(state), "id": bid_id, "bidder": bidder_id, "amount": amount,
+            "status": status, "bid_seq": state.seq if entries else None, "now": now,
+            "history": json.dumps(history)}
+
+
+def save_bid(session: Session, bid_id: uuid.UUID, state: AuctionState, bidder_id: str,
+             amount: int, status: str, entries: tuple[Entry, ...], now: datetime) -> None:
+    """Write the new state, the submitted bid and its public history lines in ONE statement:
+    every round trip under the row lock is time the hot auction waits."""
+    session.execute(text(f"WITH state AS ({_SAVE_STATE}), {_BID_AND_HISTORY}"),
+                    _bid_params(bid_id, state, bidder_id, amount, status, entries, now))
 
 
 def record_bid(session: Session, bid_id: uuid.UUID, state: AuctionState, bidder_id: str,
                amount: int, status: str, entries: tuple[Entry, ...], now: datetime) -> None:
-    """Store the submitted bid and the public history lines it added, in one statement."""
-    history = [{"p": i, "bidder": e.bidder_id, "price": e.current_price, "auto": e.auto}
-               for i, e in enumerate(entries)]
-    session.execute(
-        text("""WITH bid AS (
-                    INSERT INTO bidding.bids
-                        (id, auction_id, bidder_id, max_amount, price_after, status, seq,
-                         placed_at)
-                    VALUES (:id, :auction, :bidder, :amount, :price, :status, :seq, :now))
-                INSERT INTO bidding.bid_history
-                    (auction_id, seq, position, bid_id, bidder_id, current_price, auto,
-                     placed_at)
-                SELECT :auction, :seq, e.p, :id, e.bidder, e.price, e.auto, :now
-                FROM jsonb_to_recordset(CAST(:history AS jsonb))
-                     AS e(p int, bidder uuid, price bigint, auto boolean)"""),
-        {"id": bid_id, "auction": state.auction_id, "bidder": bidder_id, "amount": amount,
-         "price": state.current_price, "status": status,
-         "seq": state.seq if entries else None, "now": now, "history": json.dumps(history)},
-    )
+    """Store a bid and its history lines without touching the auction row (buy-now, whose
+    close writes the row itself)."""
+    session.execute(text(f"WITH {_BID_AND_HISTORY}"),
+                    _bid_params(bid_id, state, bidder_id, amount, status, entries, now))
 
 
 def mark_closed(session: Session, state: AuctionState, outcome: str, winner_id: str | None,

@@ -146,9 +146,9 @@ class Stack:
             })
             subprocess.run([PYTHON, "-m", spec.package, "migrate"], cwd=ROOT, env=env, check=True)
             self._spawn(f"{spec.package}-web", [
-                PYTHON, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.ports[spec.package]}",
-                "--worker-class", "gthread", "--threads", "8", "--workers", str(self.web_workers),
-                "--access-logfile", "-", f"{spec.package}.wsgi:app",
+                PYTHON, "-m", "gunicorn", "-c", "python:auction_common.gunicorn_conf",
+                "--bind", f"127.0.0.1:{self.ports[spec.package]}",
+                "--workers", str(self.web_workers), f"{spec.package}.wsgi:app",
             ], env)
             self._spawn(f"{spec.package}-worker", [PYTHON, "-m", spec.package, "worker"], env)
             if spec.package == "bidding_service":
