@@ -1,11 +1,12 @@
-"""Register, sign in, sign out: forms over user_service's ``/api/auth`` routes."""
+"""Register, sign in, sign out, one's own account, public profiles: forms over user_service's
+``/api/auth`` and ``/api/users`` routes."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from .api_client import ApiError
-from .auth import api, safe_next
+from .auth import api, current_user, login_required, public_user, safe_next
 
 bp = Blueprint("account", __name__)
 
@@ -86,3 +87,86 @@ def logout():
         pass
     flash("You are signed out.", "info")
     return redirect(url_for("pages.index"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def settings():
+    """The signed-in user's account: change the display name, change the password."""
+    account = api().me()
+    forms = {"name": {"display_name": account["display_name"]}, "password": {}}
+    if request.method == "GET":
+        return render_template("account.html", account=account, forms=forms, errors={})
+
+    action = request.form.get("action")
+    if action == "name":
+        forms["name"] = {"display_name": request.form.get("display_name", "").strip()}
+        if not forms["name"]["display_name"]:
+            return _account_failure(account, forms, {"display_name": "Enter a display name."})
+        try:
+            updated = api().update_me(display_name=forms["name"]["display_name"])
+        except ApiError as exc:
+            return _account_failure(account, forms, exc.field_errors, exc)
+        g.tokens.user = public_user(updated)
+        g.tokens.changed = True
+        flash("Your display name is saved.", "success")
+        return redirect(url_for("account.settings"))
+    if action == "password":
+        current = request.form.get("current_password", "")
+        new = request.form.get("new_password", "")
+        errors = {}
+        if not current:
+            errors["current_password"] = "Enter your current password."
+        if not new:
+            errors["new_password"] = "Enter a new password."
+        elif new != request.form.get("confirm_password", ""):
+            errors["confirm_password"] = "The two new passwords differ."
+        if errors:
+            return _account_failure(account, forms, errors)
+        try:
+            api().update_me(new_password=new, current_password=current)
+        except ApiError as exc:
+            return _account_failure(account, forms, exc.field_errors, exc)
+        flash("Your password is changed. Your other sessions are signed out.", "success")
+        return redirect(url_for("account.settings"))
+    return _account_failure(account, forms, {}, message="Choose what to change.")
+
+
+def _account_failure(account: dict, forms: dict, errors: dict, exc: ApiError | None = None,
+                     message: str = "Please correct the fields below."):
+    """Re-render the account page with field errors (a refused token still signs out)."""
+    if exc is not None and exc.status == 401:
+        raise exc
+    status = 422
+    if exc is not None:
+        message = exc.message
+        status = exc.status if 400 <= exc.status < 500 else 503
+    return render_template("account.html", account=account, forms=forms, errors=errors,
+                           message=message), status
+
+
+@bp.get("/users/<user_id>")
+def profile(user_id: str):
+    """A public profile; an administrator also sees the status and may suspend or restore."""
+    user = api().user_profile(user_id)
+    viewer = current_user()
+    can_moderate = bool(viewer and viewer.get("role") == "admin" and user.get("status")
+                        and str(viewer.get("id")) != str(user["id"]))
+    return render_template("profile.html", profile=user, can_moderate=can_moderate)
+
+
+@bp.post("/users/<user_id>/status")
+@login_required
+def moderate(user_id: str):
+    """Suspend (``action=suspend``) or restore (``action=unsuspend``) an account."""
+    action = request.form.get("action")
+    if action not in ("suspend", "unsuspend"):
+        flash("Choose suspend or restore.", "error")
+        return redirect(url_for("account.profile", user_id=user_id))
+    user = api().set_user_suspended(user_id, suspended=action == "suspend")
+    if user.get("status") == "suspended":
+        flash(f"{user['display_name']} is suspended: they can no longer sign in or bid.",
+              "success")
+    else:
+        flash(f"{user['display_name']} may sign in again.", "success")
+    return redirect(url_for("account.profile", user_id=user_id))

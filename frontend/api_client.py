@@ -79,6 +79,9 @@ class ApiClient:
     request_id: str | None = None
     #: Wraps the refresh call (the app shares one refresh among concurrent requests).
     coordinate_refresh: RefreshFunction = field(default=_direct_refresh)
+    #: The browser's ``X-Forwarded-For`` chain, its own address last: the API's per-address
+    #: rate limits count the browser, not this frontend (with ``TRUSTED_PROXIES`` set there).
+    forwarded_for: str | None = None
 
     # -- accounts -------------------------------------------------------------------------------
 
@@ -104,8 +107,23 @@ class ApiClient:
             self._call("POST", "/api/auth/logout", json={"refresh_token": refresh_token})
 
     def me(self) -> dict:
-        """The signed-in account ``{id, email, display_name, role}``."""
+        """The signed-in account ``{id, email, display_name, role, status}``."""
         return self._call("GET", "/api/users/me", auth="required")
+
+    def update_me(self, **changes: str) -> dict:
+        """Change ``display_name``, or the password (``new_password`` with
+        ``current_password``; the API then signs out the user's other sessions)."""
+        return self._call("PATCH", "/api/users/me", json=changes, auth="required")
+
+    def user_profile(self, user_id: str) -> dict:
+        """A public profile ``{id, display_name, member_since}`` (administrators also get
+        ``email``, ``role`` and ``status``)."""
+        return self._call("GET", f"/api/users/{_segment(user_id)}", auth="optional")
+
+    def set_user_suspended(self, user_id: str, suspended: bool) -> dict:
+        """Suspend or restore an account (administrators only)."""
+        action = "suspend" if suspended else "unsuspend"
+        return self._call("POST", f"/api/users/{_segment(user_id)}/{action}", auth="required")
 
     # -- catalog --------------------------------------------------------------------------------
 
@@ -199,6 +217,8 @@ class ApiClient:
             sent_headers["Authorization"] = f"Bearer {bearer}"
         if self.request_id:
             sent_headers["X-Request-Id"] = self.request_id
+        if self.forwarded_for:
+            sent_headers["X-Forwarded-For"] = self.forwarded_for
         try:
             return self.http.request(
                 method, self.base_url + path, json=json, params=params, headers=sent_headers,

@@ -55,8 +55,9 @@ class BrowserTokens:
 
 
 def public_user(user: dict) -> dict:
-    """What the pages need to know about the user: id and display name."""
-    return {"id": str(user.get("id")), "display_name": user.get("display_name") or ""}
+    """What the pages need to know about the user: id, display name, role."""
+    return {"id": str(user.get("id")), "display_name": user.get("display_name") or "",
+            "role": user.get("role") or "user"}
 
 
 @dataclass
@@ -157,8 +158,16 @@ def api() -> ApiClient:
             timeout=parts.settings.api_timeout_seconds,
             request_id=request.headers.get("X-Request-Id"),
             coordinate_refresh=parts.refreshes.refresh,
+            forwarded_for=forwarded_for(),
         )
     return g.api
+
+
+def forwarded_for() -> str | None:
+    """``X-Forwarded-For`` for the API: the chain this request came with, plus the address
+    it came from (what a proxy does; the API believes only the hops of trusted proxies)."""
+    hops = [request.headers.get("X-Forwarded-For", "").strip(), request.remote_addr or ""]
+    return ", ".join(hop for hop in hops if hop) or None
 
 
 def current_user() -> dict | None:

@@ -287,7 +287,7 @@ def test_a_refresh_answer_replaces_both_tokens_and_the_user():
     tokens.replace({"access_token": "a2", "refresh_token": "r2",
                     "user": {"id": 7, "display_name": "Ann", "email": "ann@example.com"}})
     assert (tokens.access_token, tokens.refresh_token, tokens.changed) == ("a2", "r2", True)
-    assert tokens.user == {"id": "7", "display_name": "Ann"}
+    assert tokens.user == {"id": "7", "display_name": "Ann", "role": "user"}
 
 
 def test_concurrent_requests_share_one_refresh_of_the_same_token():
