@@ -6,6 +6,7 @@ Each run creates ``test_<random>`` (one schema and role per service, migrated) a
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -25,7 +26,9 @@ def postgres_admin_url(tmp_path_factory) -> str:
     """The local server when it answers on 127.0.0.1:5432, else an embedded one."""
     if provision.postgres_answers():
         return "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-    return provision.start_embedded_postgres(tmp_path_factory.mktemp("pg") / "data")
+    # Outside pytest's private temp root: the server runs as its own system user.
+    return provision.start_embedded_postgres(
+        Path(tempfile.mkdtemp(prefix="auction-test-pg-")) / "data")
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 import requests
@@ -42,7 +45,17 @@ def stop(process: subprocess.Popen) -> int:
     return process.wait(timeout=30)
 
 
-def test_the_embedded_mode_runs_the_story_stops_cleanly_and_keeps_its_data(tmp_path):
+@pytest.fixture
+def var_dir():
+    """A data folder outside pytest's private temp root: the database server runs as its own
+    system user and must be able to reach it."""
+    path = Path(tempfile.mkdtemp(prefix="auction-embedded-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_the_embedded_mode_runs_the_story_stops_cleanly_and_keeps_its_data(var_dir):
+    tmp_path = var_dir
     port = free_port()
     process = start_embedded(tmp_path, port)
     try:
