@@ -93,6 +93,8 @@ class Stack:
     database: str = "auction"
     vhost: str = "/"
     web_workers: int = 2
+    #: Socket.IO processes; each consumes every bid event on its own queue.
+    realtime_instances: int = 1
     #: Extra environment for every process (e.g. shorter minimum durations in tests).
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -101,6 +103,12 @@ class Stack:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.gateway_port}"
+
+    @property
+    def realtime_urls(self) -> list[str]:
+        """Each Socket.IO process, directly (bypassing the gateway)."""
+        return [f"http://127.0.0.1:{port}" for name, port in self.ports.items()
+                if name.startswith("realtime")]
 
     def _env(self, extra: dict[str, str]) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "JWT_"))}
@@ -129,7 +137,8 @@ class Stack:
         amqp = provision.amqp_url(self.vhost)
         media_root = self.state_dir / "media"
         media_root.mkdir(parents=True, exist_ok=True)
-        for name in ("smtp", "mailbox", "realtime", "frontend",
+        realtime = [f"realtime{i}" if i else "realtime" for i in range(self.realtime_instances)]
+        for name in ("smtp", "mailbox", "frontend", *realtime,
                      *[spec.package for spec in SERVICES]):
             self.ports[name] = free_port()
         self._spawn("mailsink", [PYTHON, "-m", "mailsink", "--smtp-port", str(self.ports["smtp"]),
@@ -152,8 +161,9 @@ class Stack:
             ], env)
             self._spawn(f"{spec.package}-worker", [PYTHON, "-m", spec.package, "worker"], env)
             if spec.package == "bidding_service":
-                self._spawn("bidding-realtime", [PYTHON, "-m", "bidding_service.realtime"],
-                            {**env, "HOST": "127.0.0.1", "PORT": str(self.ports["realtime"])})
+                for name in realtime:
+                    self._spawn(f"bidding-{name}", [PYTHON, "-m", "bidding_service.realtime"],
+                                {**env, "HOST": "127.0.0.1", "PORT": str(self.ports[name])})
         self._spawn("frontend", [
             PYTHON, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.ports['frontend']}",
             "--worker-class", "gthread", "--threads", "8", "--workers", "1", "frontend.wsgi:app",
@@ -164,6 +174,8 @@ class Stack:
             "BIDDING_SERVICE_ADDR": f"127.0.0.1:{self.ports['bidding_service']}",
             "NOTIFICATION_SERVICE_ADDR": f"127.0.0.1:{self.ports['notification_service']}",
             "REALTIME_ADDR": f"127.0.0.1:{self.ports['realtime']}",
+            "REALTIME_EXTRA_SERVERS": " ".join(
+                f"server 127.0.0.1:{self.ports[name]};" for name in realtime[1:]),
             "FRONTEND_ADDR": f"127.0.0.1:{self.ports['frontend']}",
             "MAILBOX_ADDR": f"127.0.0.1:{self.ports['mailbox']}",
         }

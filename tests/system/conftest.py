@@ -14,7 +14,8 @@ def stack(postgres_admin_url, run_id, tmp_path_factory):
     database, vhost = f"sys_{run_id}", f"sys_{run_id}"
     running = Stack(tmp_path_factory.mktemp("stack"), gateway_port=free_port(),
                     admin_database_url=postgres_admin_url, database=database, vhost=vhost,
-                    web_workers=1, extra_env={"AUCTION_MIN_DURATION_SECONDS": "3"})
+                    web_workers=1, realtime_instances=2,
+                    extra_env={"AUCTION_MIN_DURATION_SECONDS": "3"})
     try:
         running.start()
         yield running

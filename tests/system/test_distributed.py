@@ -9,10 +9,11 @@ import pytest
 import requests
 
 from auction_common.events import EventSchemas
+from tests.support.api import Api, wait_for
 from tools.provision import amqp_url
 from tools.services import SERVICES
 
-from .flow import run_auction_story
+from .flow import Watcher, run_auction_story
 
 pytestmark = pytest.mark.system
 
@@ -62,3 +63,33 @@ def test_unknown_api_paths_answer_the_error_body(stack):
     answer = requests.get(f"{stack.url}/api/auctions/not-a-uuid/nothing", timeout=10)
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "not_found"
+
+
+def test_every_socketio_process_delivers_each_bid_to_its_own_clients(stack):
+    assert len(stack.realtime_urls) >= 2
+    api = Api(stack.url)
+    seller, ann = api.register("seller"), api.register("ann")
+    auction = seller.create_auction(title="Two screens")
+    api.wait_until_biddable(auction["id"])
+    watchers = [Watcher(url, auction["id"]) for url in stack.realtime_urls]
+    try:
+        assert ann.bid(auction["id"], 1500).status_code == 201
+        for watcher in watchers:
+            placed = wait_for(lambda w=watcher: w.of("bid.placed"), message="bid.placed")
+            assert placed[0]["seq"] == 1
+    finally:
+        for watcher in watchers:
+            watcher.close()
+
+
+def test_a_client_that_missed_events_catches_up_from_the_history(stack):
+    api = Api(stack.url)
+    seller, ann, bob = api.register("seller"), api.register("ann"), api.register("bob")
+    auction = seller.create_auction(title="Catch up")
+    api.wait_until_biddable(auction["id"])
+    ann.bid(auction["id"], 5000)
+    bob.bid(auction["id"], 2000)
+    history = api.get(f"/api/bids/auctions/{auction['id']}/history?after_seq=1").json()
+    assert [(i["seq"], i["current_price"], i["auto"]) for i in history["items"]] == [
+        (2, 2000, False), (2, 2050, True)]
+    assert history["seq"] == api.live_state(auction["id"]).json()["seq"] == 2
