@@ -31,6 +31,9 @@ from .settings import UserSettings
 
 log = logging.getLogger(__name__)
 
+#: Seconds to connect to and hear from Redis before counting in memory instead.
+REDIS_TIMEOUTS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+
 
 def client_address(trusted_networks) -> str:
     """The client's address: the nearest one in ``X-Forwarded-For`` that is not one of our own
@@ -78,6 +81,9 @@ def init_rate_limits(app: Flask, settings: UserSettings) -> Limiter:
         key_func=lambda: client_address(networks),
         app=app,
         storage_uri=settings.rate_limit_storage_url,
+        # A Redis that does not answer must not hold logins up (then: the fallback below).
+        storage_options=(REDIS_TIMEOUTS if settings.rate_limit_storage_url.startswith("redis")
+                         else {}),
         strategy="moving-window",
         key_prefix="user_service",
         enabled=settings.rate_limit_enabled,

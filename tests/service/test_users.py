@@ -896,3 +896,17 @@ def test_the_openapi_document_lists_the_account_endpoints(client):
     assert "post" in paths["/api/users/{user_id}/suspend"]
     assert "post" in paths["/api/users/{user_id}/unsuspend"]
     assert "429" in paths["/api/auth/login"]["post"]["responses"]
+
+
+@pytest.mark.parametrize("authorization", [
+    "Bearer", "Bearer ", "Bearer a b", "Basic YW5uOnB3", "Bearer é.é.é", "Bearer ...",
+    "Bearer eyJhbGciOiJSUzI1NiJ9.e30.", "Token abc", "x" * 4000,
+])
+def test_a_malformed_authorization_header_is_a_401_error_body(client, authorization):
+    for answer in (client.get("/api/users/me", headers={"Authorization": authorization}),
+                   client.patch("/api/users/me", json={"display_name": "X"},
+                                headers={"Authorization": authorization}),
+                   client.post(f"/api/users/{uuid.uuid4()}/suspend",
+                               headers={"Authorization": authorization})):
+        assert answer.status_code == 401, (authorization, answer.get_data(as_text=True))
+        assert error_code(answer) in ("unauthorized", "invalid_token")
