@@ -29,7 +29,7 @@ ROUTES = {
     "notification.created": ("notification", "user", "user_id"),
 }
 BID_PLACED_FIELDS = ("auction_id", "seq", "current_price", "currency", "bid_count", "leader_id",
-                     "min_next_bid", "reserve_met", "ends_at")
+                     "min_next_bid", "reserve_met", "ends_at", "placed_at")
 
 
 def _token_from(auth) -> str | None:
