@@ -4,6 +4,7 @@ from gevent import monkey
 
 monkey.patch_all()
 
+import gc  # noqa: E402
 import logging  # noqa: E402
 
 from flask import Flask  # noqa: E402
@@ -29,6 +30,7 @@ def main() -> None:
     socketio = attach_realtime(app, async_mode="gevent")
     bus.subscribe(realtime_subscription(socketio))
     bus.start()
+    gc.freeze()  # start-up objects are never garbage: keep the collector off them (p99)
     log.info("realtime listening", extra={"port": settings.port})
     socketio.run(app, host=settings.host, port=settings.port, log_output=False)
 
