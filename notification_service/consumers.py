@@ -10,7 +10,7 @@ from auction_common.consumer import IdempotentConsumer
 from auction_common.db import Database, UnitOfWork
 from auction_common.events import isoformat, utcnow
 
-from .messages import Message, outbid_message, won_message
+from .messages import Message, outbid_message, seller_message, won_message
 from .models import Contact, EmailDelivery, Notification
 
 
@@ -56,13 +56,18 @@ def send_outbid_notice(uow: UnitOfWork, event: dict, public_url: str) -> None:
     notify(uow, data["user_id"], message, {"auction_id": data["auction_id"], "seq": data["seq"]})
 
 
-def send_won_notice(uow: UnitOfWork, event: dict, public_url: str) -> None:
-    """``auction.ended`` with a winner: tell the winner."""
+def send_ending_notices(uow: UnitOfWork, event: dict, public_url: str) -> None:
+    """``auction.ended``: tell the winner they won, and the seller how the listing ended (a
+    withdrawn listing needs no notice: the seller did it)."""
     data = event["data"]
-    if data["outcome"] != "sold" or not data["winner_id"]:
+    if data["outcome"] == "cancelled":
         return
-    message = won_message(data, _display_name(uow, data["winner_id"]), public_url)
-    notify(uow, data["winner_id"], message, {"auction_id": data["auction_id"]})
+    if data["outcome"] == "sold" and data["winner_id"]:
+        message = won_message(data, _display_name(uow, data["winner_id"]), public_url)
+        notify(uow, data["winner_id"], message, {"auction_id": data["auction_id"]})
+    message = seller_message(data, _display_name(uow, data["seller_id"]), public_url)
+    notify(uow, data["seller_id"], message, {"auction_id": data["auction_id"],
+                                              "outcome": data["outcome"]})
 
 
 def notification_consumer(db: Database, public_url: str) -> IdempotentConsumer:
@@ -71,5 +76,5 @@ def notification_consumer(db: Database, public_url: str) -> IdempotentConsumer:
         "user.registered": remember_contact,
         "user.updated": remember_contact,
         "bid.outbid": lambda uow, event: send_outbid_notice(uow, event, public_url),
-        "auction.ended": lambda uow, event: send_won_notice(uow, event, public_url),
+        "auction.ended": lambda uow, event: send_ending_notices(uow, event, public_url),
     })

@@ -62,3 +62,22 @@ def won_message(data: dict, display_name: str, public_url: str) -> Message:
         email_text=_templates.get_template("won.txt").render(context),
         email_html=_templates.get_template("won.html").render(context),
     )
+
+
+def seller_message(data: dict, display_name: str, public_url: str) -> Message:
+    """``auction.ended``: how the seller's listing ended."""
+    url = f"{public_url.rstrip('/')}/auctions/{data['auction_id']}"
+    if data["outcome"] == "sold":
+        price = format_money(data["price"], data["currency"])
+        title = f"Sold: {data['title']} for {price}"
+        body = f"Your listing sold for {price}."
+    elif data["outcome"] == "unsold_reserve_not_met":
+        title, body = f"Not sold: {data['title']}", "Bidding did not reach your reserve price."
+    else:
+        title, body = f"Not sold: {data['title']}", "Your listing ended without a sale."
+    context = {"name": display_name, "title": data["title"], "summary": body, "url": url}
+    return Message(
+        kind="listing_ended", title=title, body=body, email_subject=title,
+        email_text=_templates.get_template("listing_ended.txt").render(context),
+        email_html=_templates.get_template("listing_ended.html").render(context),
+    )

@@ -182,6 +182,24 @@ def test_the_winner_is_told_they_won(client, account, announce, deliver):
     assert "Oak table" in notice["title"]
     assert "EUR 1,234.50" in notice["body"]
     assert notices(client, bob) == []
+    [sold] = notices(client, seller)
+    assert (sold["kind"], sold["title"]) == ("listing_ended", "Sold: Oak table for EUR 1,234.50")
+
+
+@pytest.mark.parametrize("outcome, says", [
+    ("unsold_no_bids", "without a sale"),
+    ("unsold_reserve_not_met", "reserve"),
+])
+def test_the_seller_is_told_when_a_listing_ends_unsold(client, account, deliver, outcome, says):
+    seller = account("seller")
+    deliver(make_envelope("auction.ended", {
+        "auction_id": str(uuid.uuid4()), "seq": 2, "outcome": outcome, "winner_id": None,
+        "price": None, "currency": "EUR", "title": "Oak chair", "seller_id": seller.id,
+        "ended_at": isoformat(datetime.now(UTC)),
+    }, producer="bidding_service"))
+    [notice] = notices(client, seller)
+    assert notice["title"] == "Not sold: Oak chair"
+    assert says in notice["body"]
 
 
 def test_marking_a_notification_read_is_only_for_its_owner(client, account, deliver):
