@@ -53,6 +53,12 @@ def _multiline(value: str) -> str:
     return value
 
 
+def _searchable(value: str) -> str:
+    if plain_text_problem(value, multiline=False):
+        raise PydanticCustomError("plain_text", "must be plain text without control characters")
+    return value
+
+
 def _category(value: str) -> str:
     if value not in CATEGORY_IDS:
         raise PydanticCustomError(
@@ -228,11 +234,11 @@ class SearchQuery(PageQuery):
     """Search and browse. ``sort`` defaults to ``relevance`` with ``q``, else
     ``newly_listed``; ``min_price``/``max_price`` bound the current price (minor units)."""
 
-    q: str | None = Field(default=None, max_length=200)
-    category: str | None = Field(default=None, max_length=40)
+    q: Annotated[str, Field(max_length=200), AfterValidator(_searchable)] | None = None
+    category: Category | None = None
     status: Status | None = None
     seller_id: uuid.UUID | None = None
-    currency: str | None = Field(default=None, max_length=3)
+    currency: Currency | None = None
     min_price: int | None = Field(default=None, ge=0, le=MAX_PRICE)
     max_price: int | None = Field(default=None, ge=0, le=MAX_PRICE)
     sort: Sort | None = None

@@ -254,6 +254,10 @@ def test_paging_neither_repeats_nor_skips_while_new_listings_arrive(client, acco
     ({"max_price": "ten"}, "max_price"),
     ({"min_price": 500, "max_price": 100}, "max_price"),
     ({"q": "x" * 201}, "q"),
+    ({"q": "lamp\x00"}, "q"),
+    ({"category": "spaceships"}, "category"),
+    ({"category": "\x00"}, "category"),
+    ({"currency": "XYZ"}, "currency"),
     ({"status": "sold"}, "status"),
 ])
 def test_a_bad_search_is_refused_naming_the_parameter(client, query, field):
