@@ -9,12 +9,17 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from typing import Any
+from datetime import UTC
+from typing import Annotated, Any
 
 from flask import Blueprint, request
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ValidationError
 
 from .errors import _HTTP_CODES, ApiError
+
+#: A time with a UTC offset, normalised to UTC (PostgreSQL refuses offsets of 16 h or more, and
+#: the platform speaks UTC anyway).
+UtcDateTime = Annotated[AwareDatetime, AfterValidator(lambda moment: moment.astimezone(UTC))]
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -41,6 +46,32 @@ def validation_details(exc: ValidationError) -> list[dict[str, str]]:
     ]
 
 
+def _nul_field(value, path: str = "") -> str | None:
+    """The first field holding a NUL character (PostgreSQL cannot store one), or None."""
+    if isinstance(value, str):
+        return path or "body" if "\x00" in value else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        if "\x00" in str(key):
+            return f"{path}.{key}".lstrip(".")
+        found = _nul_field(item, f"{path}.{key}".lstrip("."))
+        if found:
+            return found
+    return None
+
+
+def _refuse_nul(payload) -> None:
+    field = _nul_field(payload)
+    if field:
+        raise ApiError(422, "validation_error", "Text may not contain NUL characters.",
+                       [{"field": field, "message": "contains a NUL character"}])
+
+
 def parse_json_body(model: type[BaseModel]) -> BaseModel:
     """The request's JSON body as ``model``, or a 4xx error body saying what is wrong."""
     if not request.is_json:
@@ -50,6 +81,7 @@ def parse_json_body(model: type[BaseModel]) -> BaseModel:
         raise ApiError(400, "invalid_json", "The body is not valid JSON.")
     if not isinstance(payload, dict):
         raise ApiError(422, "validation_error", "The body must be a JSON object.")
+    _refuse_nul(payload)
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
@@ -60,8 +92,10 @@ def parse_json_body(model: type[BaseModel]) -> BaseModel:
 
 def parse_query(model: type[BaseModel]) -> BaseModel:
     """The query string as ``model``, or a 422 error body naming the bad parameters."""
+    arguments = request.args.to_dict()
+    _refuse_nul(arguments)
     try:
-        return model.model_validate(request.args.to_dict())
+        return model.model_validate(arguments)
     except ValidationError as exc:
         raise ApiError(
             422, "validation_error", "Some query parameters are invalid.", validation_details(exc)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Literal
 
 from flask import Blueprint, current_app, jsonify, request
 from pydantic import BaseModel, Field
 
-from auction_common.api import OpenApi
+from auction_common.api import OpenApi, UtcDateTime
 from auction_common.auth import current_user_id
 from auction_common.errors import ApiError
 
@@ -88,7 +87,7 @@ class History(BaseModel):
 
 class MineQuery(BaseModel):
     limit: int = Field(default=20, ge=1, le=100)
-    cursor: datetime | None = None
+    cursor: UtcDateTime | None = Field(default=None, description="last_bid_at of the last item")
 
 
 class MyAuction(BaseModel):
