@@ -284,6 +284,7 @@ def save(rows: list[dict]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     meta = {"when": datetime.now(UTC).isoformat(), "listings": LISTINGS, "runs": RUNS,
             "api_runs": API_RUNS, "cpus": os.cpu_count(), "page_size": 20,
+            "load_average_1m": round(os.getloadavg()[0], 2),
             "note": "EXPLAIN (ANALYZE, BUFFERS) execution time, median of the runs after 3 "
                     "warm-ups; unindexed = the same SQL on a CREATE TABLE AS copy with only "
                     "its primary key; "
@@ -299,7 +300,8 @@ def save(rows: list[dict]) -> None:
                      f"x{r['speedup']} | {api.get('p50_ms', '–')} | {api.get('p95_ms', '–')} | "
                      f"{', '.join(r['indexed']['indexes']) or '–'} |")
     (RESULTS / "search.md").write_text(
-        f"# Catalog search ({meta['when']}, {LISTINGS:,} listings, {meta['cpus']} CPUs)\n\n"
+        f"# Catalog search ({meta['when']}, {LISTINGS:,} listings, {meta['cpus']} CPUs, "
+        f"load average {meta['load_average_1m']})\n\n"
         f"{meta['note']}.\n\n" + "\n".join(lines) + "\n")
 
 
