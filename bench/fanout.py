@@ -124,7 +124,8 @@ def main() -> None:
     state = ROOT / "var" / f"bench-{run_id}"
     admin = _local_postgres(state)
     stack = Stack(state, gateway_port=free_port(), admin_database_url=admin,
-                  database=f"bench_{run_id}", vhost=f"bench_{run_id}")
+                  database=f"bench_{run_id}", vhost=f"bench_{run_id}",
+                  extra_env={"RATE_LIMIT_PER_IP": "100000/minute"})
     print("starting the local distributed shape ...", flush=True)
     stack.start()
     rows = []

@@ -74,7 +74,9 @@ def build(var_dir: Path, port: int, database_url: str | None = None,
         "db_pool_size": 5,
     }
     extra = {
-        "user_service": {"jwt_private_key_file": private_key},
+        "user_service": {"jwt_private_key_file": private_key,
+                         "trusted_proxies": "127.0.0.1,::1"},
+        "auction_service": {"media_root": var_dir / "media"},
         "notification_service": {"smtp_host": "127.0.0.1", "smtp_port": smtp.port,
                                  "public_url": public_url},
     }

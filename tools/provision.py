@@ -111,8 +111,8 @@ def postgres_answers(host: str = "127.0.0.1", port: int = 5432, user: str = "pos
         return False
 
 
-def rabbitmq_answers(host: str = "127.0.0.1", port: int = 5672) -> bool:
-    """True when something accepts AMQP connections at host:port."""
+def port_answers(host: str, port: int) -> bool:
+    """True when something accepts TCP connections at host:port."""
     import socket
 
     try:
@@ -120,6 +120,11 @@ def rabbitmq_answers(host: str = "127.0.0.1", port: int = 5672) -> bool:
             return True
     except OSError:
         return False
+
+
+def rabbitmq_answers(host: str = "127.0.0.1", port: int = 5672) -> bool:
+    """True when something accepts AMQP connections at host:port."""
+    return port_answers(host, port)
 
 
 def ensure_rabbitmq_vhost(vhost: str, user: str = "guest") -> None:

@@ -34,7 +34,7 @@ class ServiceSpec:
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("user_service", "users", "users_svc", ("/api/auth", "/api/users"),
                 "UserSettings"),
-    ServiceSpec("auction_service", "auctions", "auctions_svc", ("/api/auctions",),
+    ServiceSpec("auction_service", "auctions", "auctions_svc", ("/api/auctions", "/media"),
                 "AuctionSettings"),
     ServiceSpec("bidding_service", "bidding", "bidding_svc", ("/api/bids",), "BiddingSettings"),
     ServiceSpec("notification_service", "notifications", "notifications_svc",

@@ -132,6 +132,7 @@ class Stack:
         provision.ensure_database(admin_url, self.database)
         urls = provision.service_urls(admin_url, self.database)
         _ensure_rabbitmq()
+        redis_url = _ensure_redis()
         if self.vhost != "/":
             provision.ensure_rabbitmq_vhost(self.vhost)
         amqp = provision.amqp_url(self.vhost)
@@ -152,6 +153,8 @@ class Stack:
                 "JWT_PUBLIC_KEY_FILE": str(public_key), "JWT_PRIVATE_KEY_FILE": str(private_key),
                 "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.ports["smtp"]),
                 "PUBLIC_URL": public_url, "MEDIA_ROOT": str(media_root),
+                # Login limits shared by every web process, behind the gateway and frontend.
+                "RATE_LIMIT_STORAGE_URL": redis_url, "TRUSTED_PROXIES": "127.0.0.1,::1",
             })
             subprocess.run([PYTHON, "-m", spec.package, "migrate"], cwd=ROOT, env=env, check=True)
             self._spawn(f"{spec.package}-web", [
@@ -281,6 +284,23 @@ def _ensure_rabbitmq() -> None:
         if time.monotonic() > deadline:
             raise RuntimeError("RabbitMQ did not start")
         time.sleep(1)
+
+
+def _ensure_redis() -> str:
+    """Redis on 127.0.0.1:6379 (rate-limit counters): the running one, or Debian's package
+    started now with nothing kept on disk."""
+    if not provision.port_answers("127.0.0.1", 6379):
+        if shutil.which("redis-server") is None:
+            provision.apt_install("redis-server")
+        subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1",
+                        "--port", "6379", "--save", "", "--appendonly", "no"], check=True,
+                       stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while not provision.port_answers("127.0.0.1", 6379):
+            if time.monotonic() > deadline:
+                raise RuntimeError("Redis did not start")
+            time.sleep(0.2)
+    return "redis://127.0.0.1:6379/0"
 
 
 def main() -> None:

