@@ -122,10 +122,11 @@ def resolve_end(starts_at: datetime, ends_at: datetime | None,
 
 
 def listing_problems(terms: Terms, now: datetime, limits: ScheduleLimits,
-                     check_start: bool = True) -> list[dict[str, str]]:
+                     check_start: bool = True, check_end: bool = True) -> list[dict[str, str]]:
     """Every rule ``terms`` break that involves more than one field, each naming a field.
 
-    ``check_start`` is false when an edit keeps a start that may lie in the past by now."""
+    An edit that keeps the start (which may lie in the past by now) passes ``check_start``
+    false; one that keeps the whole schedule (however little time is left) ``check_end``."""
     problems: list[dict[str, str]] = []
 
     def problem(field: str, message: str) -> None:
@@ -137,13 +138,14 @@ def listing_problems(terms: Terms, now: datetime, limits: ScheduleLimits,
         elif terms.starts_at > now + timedelta(seconds=limits.max_start_delay_seconds):
             days = limits.max_start_delay_seconds // 86_400
             problem("starts_at", f"starts_at may be at most {days} days ahead.")
-    duration = (terms.ends_at - max(terms.starts_at, now)).total_seconds()
-    if duration < limits.min_duration_seconds:
-        problem("ends_at", f"The auction must last at least {limits.min_duration_seconds} "
-                           "seconds.")
-    elif (terms.ends_at - terms.starts_at).total_seconds() > limits.max_duration_seconds:
-        problem("ends_at", f"The auction may last at most {limits.max_duration_seconds} "
-                           "seconds.")
+    if check_end:
+        remaining = (terms.ends_at - max(terms.starts_at, now)).total_seconds()
+        if remaining < limits.min_duration_seconds:
+            problem("ends_at", f"The auction must last at least "
+                               f"{limits.min_duration_seconds} seconds.")
+        elif (terms.ends_at - terms.starts_at).total_seconds() > limits.max_duration_seconds:
+            problem("ends_at", f"The auction may last at most {limits.max_duration_seconds} "
+                               "seconds.")
     if terms.reserve_price is not None and terms.reserve_price <= terms.starting_price:
         problem("reserve_price", "reserve_price must be above starting_price.")
     if terms.buy_now_price is not None:
@@ -158,9 +160,9 @@ def listing_problems(terms: Terms, now: datetime, limits: ScheduleLimits,
 
 
 def check_listing(terms: Terms, now: datetime, limits: ScheduleLimits,
-                  check_start: bool = True) -> None:
+                  check_start: bool = True, check_end: bool = True) -> None:
     """Raise :class:`ListingInvalid` unless ``terms`` keep every cross-field rule."""
-    problems = listing_problems(terms, now, limits, check_start)
+    problems = listing_problems(terms, now, limits, check_start, check_end)
     if problems:
         raise ListingInvalid(problems)
 

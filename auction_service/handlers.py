@@ -161,8 +161,9 @@ def update_auction(db: Database, auction_id: uuid.UUID, user_id: str, changes: d
         if changes.get("append_description"):
             terms = terms.changed(description=append_to_description(
                 terms.description, changes["append_description"], now))
-        check_listing(terms, now, settings.schedule_limits,
-                      check_start=terms.starts_at != before.starts_at)
+        start_moved = terms.starts_at != before.starts_at
+        check_listing(terms, now, settings.schedule_limits, check_start=start_moved,
+                      check_end=start_moved or terms.ends_at != before.ends_at)
         if terms != before:
             for field, value in vars(terms).items():
                 setattr(auction, field, value)

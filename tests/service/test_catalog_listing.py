@@ -478,3 +478,26 @@ def test_a_buy_it_now_sale_ends_the_listing_sold(client, account, deliver):
     assert (state["status"], state["outcome"], state["winner_id"], state["current_price"]) == (
         "ended", "sold", ann.id, 8000)
     assert state["buy_now_available"] is False
+
+
+@pytest.fixture
+def strict(settings_for):
+    """The catalog with a one-hour minimum duration."""
+    from auction_service.app import build_parts, create_app
+
+    settings = settings_for("auction_service", auction_min_duration_seconds=3600)
+    parts = build_parts(settings)
+    yield create_app(settings, parts).test_client()
+    parts.db.engine.dispose()
+
+
+def test_a_listing_about_to_end_can_still_be_added_to(client, strict, account, deliver):
+    """The minimum duration applies to a new schedule, not to what is left of a kept one."""
+    seller = account("seller")
+    auction = list_item(client, seller, ends_at=in_(600))
+    assert edit(strict, seller, auction["id"], title="Renamed lamp").status_code == 200
+    first_bid(deliver, auction, account("ann"))
+    answer = edit(strict, seller, auction["id"], append_description="Ships tomorrow.")
+    assert answer.status_code == 200, answer.get_json()
+    assert error_of(edit(strict, seller, auction["id"], append_description="x",
+                         ends_at=in_(900)))[:2] == (409, "listing_locked")
