@@ -18,6 +18,7 @@ patch_psycopg()
 
 import logging  # noqa: E402
 import os  # noqa: E402
+import signal  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -112,6 +113,10 @@ def build(var_dir: Path, port: int, database_url: str | None = None,
     return Embedded(root, socketio, background, closers=[smtp.stop])
 
 
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Run until Ctrl-C; the database server stops with the process, its data stays."""
     configure_logging("embedded", os.environ.get("LOG_LEVEL", "INFO"),
@@ -122,6 +127,10 @@ def main() -> None:
     platform = build(var_dir, port, os.environ.get("DATABASE_URL") or None,
                      os.environ.get("DATABASE_NAME", "auction"))
     platform.background.start()
+    # Ctrl-C and `kill` both stop cleanly, even when started from a shell that ignores SIGINT
+    # for background jobs.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     print(f"Auction platform running on http://localhost:{port}  (mail: /mailbox; Ctrl-C stops)",
           flush=True)
     try:
