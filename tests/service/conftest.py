@@ -14,15 +14,18 @@ SPECS = {spec.package: spec for spec in SERVICES}
 
 
 @pytest.fixture(scope="session")
-def settings_for(database, amqp_url, keypair):
+def settings_for(database, amqp_url, keypair, tmp_path_factory):
     """Settings of a service for this run (its own role's URL, this run's vhost and keys)."""
     private_key, public_key = keypair
+    media_root = tmp_path_factory.mktemp("media")
 
     def make(package: str, **extra):
         values = dict(database_url=database[package], event_bus="rabbitmq", amqp_url=amqp_url,
                       jwt_public_key_file=public_key, log_json=False, db_pool_size=20)
         if package == "user_service":
             values["jwt_private_key_file"] = private_key
+        if package == "auction_service":
+            values["media_root"] = media_root
             # Tests sign up many accounts a minute from one address; the limits have their own.
             values["rate_limit_per_ip"] = "100000/minute"
         values.update(extra)

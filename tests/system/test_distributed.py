@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pika
 import pytest
@@ -93,3 +94,10 @@ def test_a_client_that_missed_events_catches_up_from_the_history(stack):
     assert [(i["seq"], i["current_price"], i["auto"]) for i in history["items"]] == [
         (2, 2000, False), (2, 2050, True)]
     assert history["seq"] == api.live_state(auction["id"]).json()["seq"] == 2
+
+
+def test_an_oversized_upload_is_refused_by_the_gateway_with_the_error_body(stack):
+    answer = requests.post(f"{stack.url}/api/auctions/{uuid.uuid4()}/images",
+                           files={"file": ("big.jpg", b"\0" * (13 * 1024 * 1024))}, timeout=30)
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "payload_too_large"
