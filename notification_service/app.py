@@ -20,6 +20,7 @@ from .delivery import deliver_pending_emails
 from .models import metadata
 from .routes import api, bp
 from .settings import NotificationSettings, load
+from .watches import remind_watchers
 
 SERVICE_DIR = Path(__file__).parent
 EVENT_SCHEMAS = SERVICE_DIR / "event_schemas"
@@ -33,9 +34,12 @@ def build_parts(settings: NotificationSettings) -> ServiceParts:
     db = Database(engine, metadata, "notification_service", schemas)
     sender = periodic(settings.delivery_interval_seconds,
                       partial(deliver_pending_emails, db, settings))
+    reminders = periodic(settings.watch_reminder_interval_seconds,
+                         partial(remind_watchers, db, settings))
     return ServiceParts(
         name="notification_service", db=db,
-        consumers=[notification_consumer(db, settings.public_url)], jobs={"email": sender},
+        consumers=[notification_consumer(db, settings.public_url)],
+        jobs={"email": sender, "watch_reminders": reminders},
     )
 
 

@@ -24,7 +24,8 @@ def remember_contact(uow: UnitOfWork, event: dict) -> None:
     )
 
 
-def _display_name(uow: UnitOfWork, user_id: str) -> str:
+def display_name(uow: UnitOfWork, user_id: str) -> str:
+    """The user's display name from the contact replica ("there" while it is unknown)."""
     contact = uow.session.get(Contact, uuid.UUID(user_id))
     return contact.display_name if contact else "there"
 
@@ -52,7 +53,7 @@ def notify(uow: UnitOfWork, user_id: str, message: Message, data: dict) -> None:
 def send_outbid_notice(uow: UnitOfWork, event: dict, public_url: str) -> None:
     """``bid.outbid``: tell the bidder who lost the lead."""
     data = event["data"]
-    message = outbid_message(data, _display_name(uow, data["user_id"]), public_url)
+    message = outbid_message(data, display_name(uow, data["user_id"]), public_url)
     notify(uow, data["user_id"], message, {"auction_id": data["auction_id"], "seq": data["seq"]})
 
 
@@ -63,18 +64,30 @@ def send_ending_notices(uow: UnitOfWork, event: dict, public_url: str) -> None:
     if data["outcome"] == "cancelled":
         return
     if data["outcome"] == "sold" and data["winner_id"]:
-        message = won_message(data, _display_name(uow, data["winner_id"]), public_url)
+        message = won_message(data, display_name(uow, data["winner_id"]), public_url)
         notify(uow, data["winner_id"], message, {"auction_id": data["auction_id"]})
-    message = seller_message(data, _display_name(uow, data["seller_id"]), public_url)
+    message = seller_message(data, display_name(uow, data["seller_id"]), public_url)
     notify(uow, data["seller_id"], message, {"auction_id": data["auction_id"],
                                               "outcome": data["outcome"]})
 
 
+def send_ending_notices_and_forget_watches(uow: UnitOfWork, event: dict, public_url: str):
+    """``auction.ended``: the winner's and seller's notices; watchers need no reminder now."""
+    from .watches import forget_auction
+
+    send_ending_notices(uow, event, public_url)
+    forget_auction(uow, event)
+
+
 def notification_consumer(db: Database, public_url: str) -> IdempotentConsumer:
     """The consumer of every event that becomes a notification."""
+    from .watches import WATCH_HANDLERS
+
     return IdempotentConsumer(db, "notification_service.notify", {
+        **WATCH_HANDLERS,
         "user.registered": remember_contact,
         "user.updated": remember_contact,
         "bid.outbid": lambda uow, event: send_outbid_notice(uow, event, public_url),
-        "auction.ended": lambda uow, event: send_ending_notices(uow, event, public_url),
+        "auction.ended": lambda uow, event: send_ending_notices_and_forget_watches(
+            uow, event, public_url),
     })

@@ -81,3 +81,17 @@ def seller_message(data: dict, display_name: str, public_url: str) -> Message:
         email_text=_templates.get_template("listing_ended.txt").render(context),
         email_html=_templates.get_template("listing_ended.html").render(context),
     )
+
+
+def ending_soon_message(title: str, auction_id: str, ends_at: str, display_name: str,
+                        public_url: str) -> Message:
+    """A watched listing ends soon."""
+    context = {"name": display_name, "title": title, "ends_at": ends_at,
+               "url": f"{public_url.rstrip('/')}/auctions/{auction_id}"}
+    heading = f"Ending soon: {title}"
+    body = f"An auction you watch ends at {ends_at}."
+    return Message(
+        kind="ending_soon", title=heading, body=body, email_subject=heading,
+        email_text=_templates.get_template("ending_soon.txt").render(context),
+        email_html=_templates.get_template("ending_soon.html").render(context),
+    )

@@ -70,4 +70,19 @@ class EmailDelivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class Watch(Base):
+    """Someone watching a listing, to be reminded once before it ends."""
+
+    __tablename__ = "watches"
+    __table_args__ = (
+        Index("ix_watches_due", "ends_at", postgresql_where=text("reminded_at IS NULL")),
+    )
+
+    auction_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 outbox, inbox = messaging_tables(metadata)
