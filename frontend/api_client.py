@@ -127,27 +127,70 @@ class ApiClient:
 
     # -- catalog --------------------------------------------------------------------------------
 
-    def list_auctions(self, cursor: str | None = None, limit: int | None = None) -> dict:
-        """A page of auctions: ``{"items": [...], "next_cursor": ...}``."""
-        params = {key: value for key, value in (("cursor", cursor), ("limit", limit)) if value}
-        return self._call("GET", "/api/auctions", params=params, auth="optional")
+    def search_auctions(self, **params: str | int | None) -> dict:
+        """A page of listings: ``{"items": [...], "next_cursor": ...}``. ``params`` are the
+        search's query (``q``, ``category``, ``status``, ``sort``, ``cursor``, ``limit``...);
+        empty ones are left out."""
+        query = {key: value for key, value in params.items() if value not in (None, "")}
+        return self._call("GET", "/api/auctions", params=query, auth="optional")
 
     def auction_categories(self) -> list[dict]:
         """The categories a listing can have: ``[{"id", "name"}, ...]``."""
         return self._call("GET", "/api/auctions/categories").get("items", [])
+
+    def auction_conditions(self) -> list[dict]:
+        """The conditions an item can be in: ``[{"id", "name"}, ...]``."""
+        return self._call("GET", "/api/auctions/conditions").get("items", [])
 
     def create_auction(self, listing: dict) -> dict:
         """List an item (201 with its ``id``); ``listing`` is the API's body."""
         return self._call("POST", "/api/auctions", json=listing, auth="required")
 
     def get_auction(self, auction_id: str) -> dict:
-        """One listing of the catalog."""
+        """One listing of the catalog (the seller's view, with the reserve, for the seller)."""
         return self._call("GET", f"/api/auctions/{_segment(auction_id)}", auth="optional")
+
+    def update_auction(self, auction_id: str, changes: dict) -> dict:
+        """Edit a listing: any field before the first bid, then only ``append_description``."""
+        return self._call("PATCH", f"/api/auctions/{_segment(auction_id)}", json=changes,
+                          auth="required")
+
+    def cancel_auction(self, auction_id: str) -> dict:
+        """Withdraw a listing that has no bid yet."""
+        return self._call("POST", f"/api/auctions/{_segment(auction_id)}/cancel",
+                          auth="required")
+
+    def add_photo(self, auction_id: str, filename: str, stream: Any, mimetype: str) -> dict:
+        """Upload one photo (multipart field ``file``); 201 with its URLs."""
+        return self._call("POST", f"/api/auctions/{_segment(auction_id)}/images",
+                          files={"file": (filename, stream, mimetype)}, auth="required")
+
+    def remove_photo(self, auction_id: str, image_id: str) -> None:
+        """Delete one photo of a listing."""
+        self._call("DELETE",
+                   f"/api/auctions/{_segment(auction_id)}/images/{_segment(image_id)}",
+                   auth="required")
+
+    def my_listings(self, cursor: str | None = None, status: str | None = None) -> dict:
+        """The signed-in seller's listings (with reserve, bids and watchers), a page."""
+        params = {key: value for key, value in (("cursor", cursor), ("status", status)) if value}
+        return self._call("GET", "/api/auctions/mine", params=params, auth="required")
+
+    def set_watching(self, auction_id: str, watching: bool) -> dict:
+        """Watch (or stop watching) a listing: ``{auction_id, watching}``."""
+        return self._call("PUT" if watching else "DELETE",
+                          f"/api/auctions/{_segment(auction_id)}/watch", auth="required")
+
+    def watchlist(self, cursor: str | None = None) -> dict:
+        """The signed-in user's watchlist, most recently watched first, a page."""
+        params = {"cursor": cursor} if cursor else None
+        return self._call("GET", "/api/auctions/watching", params=params, auth="required")
 
     # -- bidding --------------------------------------------------------------------------------
 
     def auction_state(self, auction_id: str) -> dict:
-        """The live state of an auction (price, leader, minimum next bid, end, ``seq``)."""
+        """The live state of an auction (price, leader, minimum next bid, reserve, Buy It Now,
+        outcome, end, ``seq``)."""
         return self._call("GET", f"/api/bids/auctions/{_segment(auction_id)}", auth="optional")
 
     def place_bid(self, auction_id: str, amount: int, idempotency_key: str | None = None) -> dict:
@@ -158,6 +201,24 @@ class ApiClient:
             headers=headers, auth="required",
         )
 
+    def buy_now(self, auction_id: str, idempotency_key: str | None = None) -> dict:
+        """Buy at the Buy-It-Now price: ``{status: "won", price, ...}``; the auction ends."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return self._call("POST", f"/api/bids/auctions/{_segment(auction_id)}/buy-now",
+                          headers=headers, auth="required")
+
+    def bid_history(self, auction_id: str, after_seq: int = 0, limit: int | None = None) -> dict:
+        """Public history lines after ``after_seq``, oldest first:
+        ``{items: [{bid_id, seq, bidder, current_price, placed_at, auto}], next_cursor, seq}``."""
+        params = {"after_seq": after_seq, **({"limit": limit} if limit else {})}
+        return self._call("GET", f"/api/bids/auctions/{_segment(auction_id)}/history",
+                          params=params)
+
+    def my_bids(self, cursor: str | None = None) -> dict:
+        """The auctions the user bid on, newest bid first, with leading/outbid/won/lost."""
+        params = {"cursor": cursor} if cursor else None
+        return self._call("GET", "/api/bids/mine", params=params, auth="required")
+
     # -- notifications --------------------------------------------------------------------------
 
     def notifications(self) -> list[dict]:
@@ -167,7 +228,8 @@ class ApiClient:
     # -- plumbing -------------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, *, json: Any = None, params: dict | None = None,
-              headers: dict | None = None, auth: str = "none") -> Any:
+              headers: dict | None = None, files: dict | None = None,
+              auth: str = "none") -> Any:
         """Send, refreshing the token once on ``token_expired``; the decoded body or ApiError.
 
         ``auth`` is ``"none"``, ``"optional"`` (forward the token when there is one) or
@@ -179,16 +241,17 @@ class ApiClient:
         if auth == "required" and (tokens is None or not tokens.access_token):
             raise ApiError(401, "login_required", "Please sign in first.")
         bearer = tokens.access_token if tokens is not None else None
-        response = self._send(method, path, json, params, headers, bearer)
+        response = self._send(method, path, json, params, headers, files, bearer)
         if bearer and _is_expired_token(response) and tokens.refresh_token:
             if self._refresh():
-                response = self._send(method, path, json, params, headers, tokens.access_token)
+                response = self._send(method, path, json, params, headers, files,
+                                      tokens.access_token)
             elif auth == "optional":
-                response = self._send(method, path, json, params, headers, None)
+                response = self._send(method, path, json, params, headers, files, None)
         elif bearer and response.status_code == 401 and auth == "optional":
             # A token the API no longer accepts (revoked, unknown user): carry on as a visitor.
             tokens.clear()
-            response = self._send(method, path, json, params, headers, None)
+            response = self._send(method, path, json, params, headers, files, None)
         return _decode(response)
 
     def _refresh(self) -> bool:
@@ -197,7 +260,7 @@ class ApiClient:
 
         def call(token: str) -> dict:
             answer = self._send("POST", "/api/auth/refresh", {"refresh_token": token}, None,
-                                None, None)
+                                None, None, None)
             return _decode(answer)
 
         try:
@@ -211,7 +274,8 @@ class ApiClient:
         return True
 
     def _send(self, method: str, path: str, json: Any, params: dict | None,
-              headers: dict | None, bearer: str | None) -> requests.Response:
+              headers: dict | None, files: dict | None,
+              bearer: str | None) -> requests.Response:
         sent_headers = {"Accept": "application/json", **(headers or {})}
         if bearer:
             sent_headers["Authorization"] = f"Bearer {bearer}"
@@ -219,10 +283,12 @@ class ApiClient:
             sent_headers["X-Request-Id"] = self.request_id
         if self.forwarded_for:
             sent_headers["X-Forwarded-For"] = self.forwarded_for
+        for _name, stream, _mimetype in (files or {}).values():
+            stream.seek(0)  # a retry after a token refresh sends the whole file again
         try:
             return self.http.request(
                 method, self.base_url + path, json=json, params=params, headers=sent_headers,
-                timeout=(CONNECT_TIMEOUT, self.timeout), allow_redirects=False,
+                files=files, timeout=(CONNECT_TIMEOUT, self.timeout), allow_redirects=False,
             )
         except requests.RequestException:
             raise ApiUnavailable() from None

@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from auction_common.health import health_blueprint, instrument
 
-from . import account, routes
+from . import account, routes, selling
 from .api_client import ApiError
 from .auth import (
     REMEMBER_FOR,
@@ -28,6 +28,8 @@ from .settings import FrontendSettings, load
 from .times import iso_utc, local_label, time_left, utcnow
 
 FRONTEND_DIR = Path(__file__).parent
+TOO_LARGE = ("That was too much to send at once: a photo may be at most 10 MB, and an upload "
+             "at most 12 MB. Add large photos one at a time.")
 
 
 @dataclass
@@ -64,6 +66,7 @@ def create_app(settings: FrontendSettings | None = None) -> Flask:
     _register_template_helpers(app)
     _register_error_pages(app)
     app.register_blueprint(routes.bp)
+    app.register_blueprint(selling.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(health_blueprint("frontend", {}))
     instrument(app, "frontend")
@@ -108,5 +111,7 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
+        if exc.code == 413:
+            return error_page(413, "Too large", TOO_LARGE, "too_large")
         return error_page(exc.code or 500, exc.name, exc.description or exc.name,
                           getattr(exc, "error_code", None))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 #: The currencies a seller can choose, in the order the form lists them.
-CURRENCIES = ("EUR", "USD", "GBP")
+CURRENCIES = ("EUR", "USD", "GBP", "CHF", "CAD", "AUD")
 
 #: Digits after the decimal point (ISO 4217 minor units); 2 for any currency not listed.
 _EXPONENTS = {"EUR": 2, "USD": 2, "GBP": 2, "JPY": 0, "KRW": 0, "CHF": 2}

@@ -1,64 +1,39 @@
-"""The pages: browse, sell, an auction (with bidding and its live state), notifications."""
+"""The bidder's pages: browse and search, an auction (bidding, Buy It Now, its live state and
+bid history, watching), my bids, my watchlist, notifications."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from . import presenters
 from .api_client import ApiError
-from .auth import api, current_user, login_required, wants_json
+from .auth import api, current_user, login_required, safe_next, wants_json
 from .money import CURRENCIES, parse_minor_units
 from .times import iso_utc, utcnow
 
 bp = Blueprint("pages", __name__)
 
-#: Longest auction a seller can create from the form (30 days).
-MAX_DURATION_MINUTES = 30 * 24 * 60
-#: Form fields named differently from the API's body.
-_SELL_FIELD_FOR_API = {"ends_at": "duration_minutes"}
+#: The search's parameters the home page passes on to ``GET /api/auctions``.
+SEARCH_PARAMS = ("q", "category", "status", "sort")
+#: How many of the latest decisions (seq numbers) the auction page shows the lines of.
+HISTORY_DECISIONS = 50
+#: Lines per history request (the API's maximum).
+HISTORY_PAGE = 200
 
 
-@bp.get("/")
-def index():
-    """The auctions, newest first, a page at a time (``?cursor=``)."""
-    page = api().list_auctions(cursor=request.args.get("cursor"))
-    return render_template("index.html", auctions=page.get("items", []),
-                           next_cursor=page.get("next_cursor"))
-
-
-@bp.route("/sell", methods=["GET", "POST"])
-@login_required
-def sell():
-    """List an item: the form, then ``POST /api/auctions`` and the new auction's page."""
-    categories = _categories()
-    form = {"title": "", "description": "", "category": "", "currency": "EUR",
-            "starting_price": "", "duration_minutes": "60"}
-    if request.method == "GET":
-        return render_template("sell.html", form=form, errors={}, categories=categories,
-                               currencies=CURRENCIES)
-
-    form = {name: request.form.get(name, "").strip() for name in form}
-    listing, errors = _listing_from_form(form, {c["id"] for c in categories})
-    if not errors:
-        try:
-            created = api().create_auction(listing)
-        except ApiError as exc:
-            if exc.status == 401:
-                raise
-            errors = {_SELL_FIELD_FOR_API.get(k, k): v for k, v in exc.field_errors.items()}
-            return render_template("sell.html", form=form, errors=errors, message=exc.message,
-                                   categories=categories, currencies=CURRENCIES), (
-                exc.status if exc.status < 500 else 503)
-        flash("Your auction is listed.", "success")
-        return redirect(url_for("pages.auction", auction_id=created["id"]))
-    return render_template("sell.html", form=form, errors=errors, categories=categories,
-                           currencies=CURRENCIES, message="Please correct the fields below."), 422
-
-
-def _categories() -> list[dict]:
+def categories() -> list[dict]:
+    """The catalog's categories for a select (a fixed list when the API cannot say)."""
     try:
         items = api().auction_categories()
     except ApiError:
@@ -66,46 +41,53 @@ def _categories() -> list[dict]:
     return presenters.category_options(items)
 
 
-def _listing_from_form(form: dict, categories: set[str]) -> tuple[dict, dict[str, str]]:
-    """The API's body for a new listing, or the form's errors."""
-    errors: dict[str, str] = {}
-    if not form["title"]:
-        errors["title"] = "Give your item a title."
-    if form["category"] not in categories:
-        errors["category"] = "Choose a category."
-    if form["currency"] not in CURRENCIES:
-        errors["currency"] = "Choose a currency."
-    starting_price = None
+@bp.get("/")
+def index():
+    """Browse and search the auctions (``q``, ``category``, ``status``, ``sort``), a page at
+    a time (``cursor``)."""
+    search = {name: request.args.get(name, "").strip() for name in SEARCH_PARAMS}
+    message = None
     try:
-        starting_price = parse_minor_units(form["starting_price"], form["currency"] or "EUR")
-    except ValueError as exc:
-        errors["starting_price"] = str(exc)
-    try:
-        minutes = int(form["duration_minutes"])
-        if not 1 <= minutes <= MAX_DURATION_MINUTES:
-            raise ValueError
-    except ValueError:
-        minutes = 0
-        errors["duration_minutes"] = (
-            f"Enter a whole number of minutes (1 to {MAX_DURATION_MINUTES}).")
-    listing = {
-        "title": form["title"],
-        "description": form["description"],
-        "category": form["category"],
-        "currency": form["currency"],
-        "starting_price": starting_price,
-        "ends_at": iso_utc(utcnow() + timedelta(minutes=minutes)),
-    }
-    return listing, errors
+        page = api().search_auctions(**search, cursor=request.args.get("cursor"))
+    except ApiError as exc:
+        if exc.status != 422:
+            raise
+        # A search the catalog refuses (say, a stale cursor): say why, keep the form.
+        page, message = {}, _search_refusal(exc)
+    items = [presenters.listing_card(item) for item in page.get("items", [])]
+    next_cursor = page.get("next_cursor")
+    return render_template(
+        "index.html", auctions=items, search=search, message=message,
+        searching=any(search.values()), categories=categories(),
+        sorts=presenters.SORT_OPTIONS, statuses=presenters.STATUS_OPTIONS,
+        next_url=url_for("pages.index", **{k: v for k, v in search.items() if v},
+                         cursor=next_cursor) if next_cursor else None,
+    ), 422 if message else 200
+
+
+def _search_refusal(exc: ApiError) -> str:
+    fields = exc.field_errors
+    if "cursor" in fields:
+        return "That page of results is out of date: search again."
+    if fields:
+        return "; ".join(f"{name}: {text}" for name, text in fields.items())
+    return exc.message
 
 
 @bp.get("/auctions/<auction_id>")
 def auction(auction_id: str):
-    """An auction: the catalog listing, its live state, the bid form."""
+    """An auction: the listing and its photos, the live state, bid and Buy-It-Now forms,
+    the latest lines of the bid history."""
     listing = api().get_auction(auction_id)
-    view = presenters.auction_view(listing, _live_state(auction_id), current_user(),
-                                   iso_utc(utcnow()))
-    return render_template("auction.html", auction=view, idempotency_key=uuid.uuid4().hex)
+    state = _live_state(auction_id)
+    view = presenters.auction_view(listing, state, current_user(), iso_utc(utcnow()))
+    items, history_seq = _recent_history(auction_id, view["seq"])
+    return render_template(
+        "auction.html", auction=view, idempotency_key=uuid.uuid4().hex,
+        buy_now_key=uuid.uuid4().hex, history_seq=history_seq,
+        history=None if items is None else presenters.history_lines(items, view["currency"]),
+        history_from_start=view["seq"] <= HISTORY_DECISIONS,
+    )
 
 
 def _live_state(auction_id: str) -> dict | None:
@@ -118,6 +100,30 @@ def _live_state(auction_id: str) -> dict | None:
         raise
 
 
+def _recent_history(auction_id: str, seq: int) -> tuple[list[dict] | None, int]:
+    """The lines of the latest decisions, newest first, and the seq they reach (the page's
+    script fetches what follows). ``None`` when the history cannot be read now: the script
+    then fetches it from the same seq."""
+    after = max(0, seq - HISTORY_DECISIONS)
+    items: list[dict] = []
+    try:
+        for _ in range(3):
+            page = api().bid_history(auction_id, after_seq=after, limit=HISTORY_PAGE)
+            items.extend(page.get("items", []))
+            after = max([after, *(int(item["seq"]) for item in page.get("items", []))])
+            if not page.get("next_cursor"):
+                after = max(after, int(page.get("seq") or 0))
+                break
+            after = int(page["next_cursor"])
+    except ApiError as exc:
+        if exc.status == 401:
+            raise
+        if exc.status == 404:  # bidding_service has not heard of the auction yet: no bids
+            return items, after
+        return None, max(0, seq - HISTORY_DECISIONS)
+    return items, after
+
+
 @bp.get("/auctions/<auction_id>/state.json")
 def auction_state(auction_id: str):
     """The live state for the page's script (which never sees the token)."""
@@ -127,12 +133,28 @@ def auction_state(auction_id: str):
         return _json_error(exc.status, exc.code, exc.message, exc.details)
 
 
+@bp.get("/auctions/<auction_id>/history.json")
+def auction_history(auction_id: str):
+    """The bid history after ``after_seq`` for the page's script (its catch-up after a gap,
+    a reconnect, or a new bid): the API's answer as it is."""
+    try:
+        after_seq = int(request.args.get("after_seq", "0"))
+        if after_seq < 0:
+            raise ValueError
+    except ValueError:
+        return _json_error(422, "validation_error", "after_seq must be a whole number >= 0.",
+                           [{"field": "after_seq", "message": "a whole number >= 0"}])
+    try:
+        return jsonify(api().bid_history(auction_id, after_seq=after_seq, limit=HISTORY_PAGE))
+    except ApiError as exc:
+        return _json_error(exc.status, exc.code, exc.message, exc.details)
+
+
 @bp.post("/auctions/<auction_id>/bid")
 @login_required
 def bid(auction_id: str):
     """Place a bid: JSON for the page's script, a redirect with a message for a plain form."""
-    currency = request.form.get("currency", "EUR")
-    currency = currency if currency in CURRENCIES else "EUR"
+    currency = _form_currency()
     try:
         amount = parse_minor_units(request.form.get("amount", ""), currency)
     except ValueError as exc:
@@ -149,6 +171,28 @@ def bid(auction_id: str):
     return _bid_outcome(auction_id, 201, True, message, answer)
 
 
+@bp.post("/auctions/<auction_id>/buy-now")
+@login_required
+def buy_now(auction_id: str):
+    """Buy It Now: the auction ends at once at the Buy-It-Now price, won by this user."""
+    currency = _form_currency()
+    try:
+        answer = api().buy_now(auction_id, request.form.get("idempotency_key") or None)
+    except ApiError as exc:
+        if exc.status in (401, 503):
+            raise
+        message = presenters.bid_refused_message(exc.code, exc.message, exc.details, currency)
+        return _bid_outcome(auction_id, exc.status, False, message,
+                            {"code": exc.code, "details": exc.details})
+    return _bid_outcome(auction_id, 201, True, presenters.bought_message(answer, currency),
+                        answer)
+
+
+def _form_currency() -> str:
+    currency = request.form.get("currency", "EUR")
+    return currency if currency in CURRENCIES else "EUR"
+
+
 def _bid_outcome(auction_id: str, status: int, ok: bool, message: str, data: dict):
     if wants_json():
         body = {"ok": ok, "message": message, **(data if ok else {"error": data})}
@@ -160,6 +204,49 @@ def _bid_outcome(auction_id: str, status: int, ok: bool, message: str, data: dic
 
 def _json_error(status: int, code: str, message: str, details=None):
     return jsonify({"error": {"code": code, "message": message, "details": details}}), status
+
+
+@bp.post("/auctions/<auction_id>/watch")
+@login_required
+def watch(auction_id: str):
+    """Watch (``action=watch``) or stop watching (``action=unwatch``) an auction."""
+    action = request.form.get("action")
+    if action not in ("watch", "unwatch"):
+        abort(400, "Choose to watch or to stop watching.")
+    back = safe_next(request.form.get("next"),
+                     url_for("pages.auction", auction_id=auction_id))
+    try:
+        api().set_watching(auction_id, action == "watch")
+    except ApiError as exc:
+        if exc.status == 409:
+            flash("This auction is over: it can no longer be watched.", "error")
+            return redirect(back)
+        raise
+    flash("Added to your watchlist." if action == "watch" else "Removed from your watchlist.",
+          "success")
+    return redirect(back)
+
+
+@bp.get("/me/bids")
+@login_required
+def my_bids():
+    """The auctions the user bid on: leading, outbid, won or lost, newest bid first."""
+    page = api().my_bids(cursor=request.args.get("cursor"))
+    next_cursor = page.get("next_cursor")
+    return render_template(
+        "my_bids.html", rows=presenters.my_bid_rows(page.get("items", [])),
+        next_url=url_for("pages.my_bids", cursor=next_cursor) if next_cursor else None)
+
+
+@bp.get("/me/watching")
+@login_required
+def watching():
+    """The user's watchlist, most recently watched first."""
+    page = api().watchlist(cursor=request.args.get("cursor"))
+    next_cursor = page.get("next_cursor")
+    return render_template(
+        "watching.html", auctions=[presenters.listing_card(i) for i in page.get("items", [])],
+        next_url=url_for("pages.watching", cursor=next_cursor) if next_cursor else None)
 
 
 @bp.get("/me/notifications")

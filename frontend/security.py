@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 
-from flask import Flask, request, session
+from flask import Flask, current_app, request, session
 from werkzeug.exceptions import Forbidden
 
 CSRF_SESSION_KEY = "csrf_token"
@@ -66,8 +67,28 @@ def content_security_policy() -> str:
     ))
 
 
+def accepts_uploads(max_bytes: int) -> Callable:
+    """Marks a view that takes file uploads of up to ``max_bytes`` per request (the app's own
+    limit stays small for every other form)."""
+
+    def mark(view):
+        view.upload_limit = max_bytes
+        return view
+
+    return mark
+
+
+def raise_upload_limit() -> None:
+    """Let an upload view's request body through (before anything reads the form)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    limit = getattr(view, "upload_limit", None)
+    if limit:
+        request.max_content_length = limit
+
+
 def init_security(app: Flask) -> None:
     """Check CSRF before each request; add security headers to each answer."""
+    app.before_request(raise_upload_limit)  # first: checking CSRF reads the form
     app.before_request(check_csrf)
     app.jinja_env.globals["csrf_token"] = csrf_token
 

@@ -1,4 +1,5 @@
-/* Open Auction: live countdowns, bidding without reloads, live updates over Socket.IO.
+/* Open Auction: live countdowns, bidding and Buy It Now without reloads, live updates and the
+ * bid history over Socket.IO, photo uploads one at a time.
  *
  * Everything works without this script (plain forms and server-rendered figures); the script
  * only makes it live. It never sees the access token: the Socket.IO server reads the HttpOnly
@@ -52,6 +53,22 @@
     if (hours) return hours + "h " + pad(minutes) + "m";
     return minutes + "m " + pad(seconds) + "s";
   }
+
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                "Dec"];
+
+  /** "26 Nov 13:51:49 UTC": when a bid was placed (the same format as the server's). */
+  function historyTime(value) {
+    var ms = parseInstant(value);
+    if (ms === null) return "";
+    var d = new Date(ms);
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    return pad(d.getUTCDate()) + " " + MONTHS[d.getUTCMonth()] + " " + pad(d.getUTCHours()) +
+      ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds()) + " UTC";
+  }
+
+  /** Statuses after which an auction never changes again. */
+  function isClosed(status) { return status === "ended" || status === "cancelled"; }
 
   /** A random key for Idempotency-Key (crypto.randomUUID needs a secure context). */
   function newKey() {
@@ -146,10 +163,22 @@
     this.endsAt = parseInstant(root.getAttribute("data-ends-at"));
     this.leaderId = root.getAttribute("data-leader-id") || null;
     this.userId = userId || null;
+    this.isSeller = root.getAttribute("data-seller") === "true";
+    this.hasReserve = root.getAttribute("data-has-reserve") === "true";
+    var buyNow = root.getAttribute("data-buy-now-price");
+    this.buyNowPrice = buyNow ? parseInt(buyNow, 10) : null;
     this.stateUrl = root.getAttribute("data-state-url");
+    this.historyUrl = root.getAttribute("data-history-url");
+    // The history panel holds every line up to this seq (from the page, then each catch-up).
+    this.historySeq = parseInt(root.getAttribute("data-history-seq"), 10) || 0;
+    this.historyLoaded = root.getAttribute("data-history-loaded") === "true";
+    this.historyTimer = null;
+    this.historyBusy = false;
+    this.historyAgain = false;
     this.refetchTimer = null;
     this.refetchDue = 0;
     this.endChecks = 0;
+    this.outcomeChecks = 0;
     this.amountEdited = false;
     clock.sample(root.getAttribute("data-server-time"), pageResponseTime());
   }
@@ -163,6 +192,8 @@
     this.tick();
     window.setInterval(function () { self.tick(); }, 1000);
     this.bindBidForm();
+    this.bindBuyNow();
+    if (!this.historyLoaded) this.catchUpHistory();
     if (this.root.getAttribute("data-has-live-state") !== "true") {
       // Just created: bidding_service may not know the auction yet.
       this.scheduleRefetch(1500);
@@ -173,7 +204,11 @@
   AuctionPage.prototype.tick = function () {
     var el = $("countdown");
     if (!el) return;
-    if (this.status === "ended") { el.textContent = "ended"; el.classList.remove("is-ending"); return; }
+    if (isClosed(this.status)) {
+      el.textContent = "ended";
+      el.classList.remove("is-ending");
+      return;
+    }
     if (this.endsAt === null) return;
     var left = this.endsAt - clock.now();
     if (left > 0) {
@@ -207,9 +242,43 @@
     if (state.min_next_bid !== undefined && state.min_next_bid !== null) {
       this.setMinNextBid(state.min_next_bid);
     }
-    if (Object.prototype.hasOwnProperty.call(state, "leader_id")) this.setLeader(state.leader_id);
+    var has = function (name) { return Object.prototype.hasOwnProperty.call(state, name); };
+    if (has("leader_id")) this.setLeader(state.leader_id);
+    if (has("has_reserve")) this.hasReserve = Boolean(state.has_reserve);
+    if (has("reserve_met")) this.setReserve(state.reserve_met);
+    if (has("buy_now_price")) {
+      this.buyNowPrice = state.buy_now_price; // the live state says it as it is
+    } else if (has("leader_id") && has("reserve_met")) {
+      this.buyNowTaken(Boolean(state.leader_id), state.reserve_met);
+    }
     if (state.ends_at) this.setEndsAt(state.ends_at);
-    if (state.status) this.setStatus(state.status, state);
+    if (state.status) {
+      this.setStatus(state.outcome === "cancelled" ? "cancelled" : state.status, state);
+    }
+    this.showBuyNow();
+  };
+
+  /** "Reserve met" / "Reserve not met" (only for an auction with a reserve). */
+  AuctionPage.prototype.setReserve = function (met) {
+    var el = $("reserve-status");
+    if (!el) return;
+    el.hidden = !this.hasReserve;
+    el.textContent = met ? "Reserve met" : "Reserve not met";
+    el.className = "reserve reserve-" + (met ? "met" : "not-met");
+  };
+
+  /** Buy It Now is offered until the first bid, or with a reserve until it is met. */
+  AuctionPage.prototype.buyNowTaken = function (hasLeader, reserveMet) {
+    if (hasLeader && !(this.hasReserve && !reserveMet)) this.buyNowPrice = null;
+  };
+
+  AuctionPage.prototype.showBuyNow = function () {
+    var box = $("buy-now");
+    if (!box) return;
+    var offered = this.buyNowPrice !== null && this.buyNowPrice !== undefined &&
+      this.status === "live";
+    box.hidden = !offered;
+    if (offered && $("buy-now-price")) $("buy-now-price").textContent = this.money(this.buyNowPrice);
   };
 
   AuctionPage.prototype.setMinNextBid = function (minor) {
@@ -229,7 +298,7 @@
     this.leaderId = leaderId ? String(leaderId) : null;
     var leading = this.isLeader();
     var el = $("leader");
-    if (el) el.hidden = !leading || this.status === "ended";
+    if (el) el.hidden = !leading || isClosed(this.status);
     if (leading) this.hideOutbid();
     else if (wasLeader) this.showOutbid();
   };
@@ -258,38 +327,51 @@
       badge.textContent = status;
       badge.className = "badge badge-" + status;
     }
-    if (status !== "ended") return;
-    var form = $("bid-form");
-    if (form) form.hidden = true;
+    if (!isClosed(status)) return;
+    if ($("bidding")) $("bidding").hidden = true;
     if ($("leader")) $("leader").hidden = true;
+    this.buyNowPrice = null;
+    this.showBuyNow();
     this.hideOutbid();
     this.showOutcome(state || {});
     this.tick();
   };
 
+  /** How a closed auction turned out, from `auction.ended` ({outcome, winner_id, price}) or
+   *  the live state ({outcome, winner_id, current_price}): the server's words. */
   AuctionPage.prototype.showOutcome = function (ended) {
     var el = $("outcome");
     if (!el) return;
-    var winner = ended.winner_id !== undefined ? ended.winner_id : this.leaderId;
-    var price = [ended.final_price, ended.price, ended.current_price]
-      .find(function (v) { return v !== undefined && v !== null; });
-    var sold = Boolean(winner) && ended.outcome !== "no_sale" && ended.reserve_met !== false;
-    if (!sold) {
-      el.textContent = ended.reserve_met === false
-        ? "This auction has ended: the reserve was not met."
-        : "This auction has ended without a sale.";
-    } else if (this.userId && String(winner) === this.userId) {
-      el.textContent = "You won this auction for " + this.money(price) + ".";
-      this.hideOutbid();
+    var outcome = ended.outcome || (this.status === "cancelled" ? "cancelled" : null);
+    var price = ended.price !== undefined && ended.price !== null ? ended.price : ended.current_price;
+    var won = Boolean(this.userId && ended.winner_id && String(ended.winner_id) === this.userId);
+    var text;
+    if (outcome === "sold") {
+      if (won) text = "You won this auction for " + this.money(price) + ".";
+      else if (this.isSeller) text = "Your item sold for " + this.money(price) + ".";
+      else text = "This auction has ended: sold for " + this.money(price) + ".";
+    } else if (outcome === "unsold_reserve_not_met") {
+      text = "This auction has ended: the reserve was not met.";
+    } else if (outcome === "unsold_no_bids") {
+      text = "This auction has ended without any bids.";
+    } else if (outcome === "cancelled") {
+      text = "The seller cancelled this auction.";
     } else {
-      el.textContent = "This auction has ended: sold for " + this.money(price) + ".";
+      text = "This auction has ended. The result will be shown in a moment.";
+      // The closer has not decided yet: ask again (auction.ended usually comes first).
+      if (this.outcomeChecks < 10) {
+        this.outcomeChecks += 1;
+        this.scheduleRefetch(2000 + this.outcomeChecks * 1000);
+      }
     }
+    el.textContent = text;
+    el.classList.toggle("outcome-won", won && outcome === "sold");
     el.hidden = false;
   };
 
   AuctionPage.prototype.showOutbid = function (event) {
     var banner = $("outbid-banner");
-    if (!banner || this.status === "ended") return;
+    if (!banner || isClosed(this.status)) return;
     var price = event && event.current_price !== undefined ? event.current_price : null;
     banner.textContent = "You have been outbid" +
       (price !== null ? ": the price is now " + this.money(price) + "." : ".");
@@ -316,7 +398,8 @@
         return response.json().then(function (state) {
           var received = Date.now();
           if (state.server_time) clock.sample(state.server_time, (sent + received) / 2);
-          if (typeof state.seq === "number" && state.seq < self.seq) return state;
+          if (typeof state.seq === "number" && state.seq < self.seq &&
+              !(state.status === "ended" && state.outcome)) return state;
           if (typeof state.seq === "number") self.seq = state.seq;
           self.apply(state);
           return state;
@@ -336,36 +419,149 @@
     this.refetchTimer = window.setTimeout(function () { self.refetch(); }, wait);
   };
 
+  // ---- the bid history: fetched after the last seq the panel holds -------------------------
+
+  /** Catch the history up soon (once for many events; spread over a moment so that every
+   *  watching page does not ask at the same instant). */
+  AuctionPage.prototype.scheduleHistory = function (delay) {
+    var self = this;
+    if (this.historyTimer !== null) return;
+    var wait = delay !== undefined ? delay : Math.random() * 400;
+    this.historyTimer = window.setTimeout(function () {
+      self.historyTimer = null;
+      self.catchUpHistory();
+    }, wait);
+  };
+
+  /** Fetch the history after `historySeq`, page after page, and add the lines: what the page
+   *  does after a new bid, a gap in the seq numbers, or a reconnect. */
+  AuctionPage.prototype.catchUpHistory = function () {
+    var self = this;
+    if (!this.historyUrl) return;
+    if (this.historyBusy) { this.historyAgain = true; return; }
+    this.historyBusy = true;
+    var pages = 0;
+    var fetchPage = function () {
+      pages += 1;
+      var url = self.historyUrl + "?after_seq=" + encodeURIComponent(self.historySeq);
+      return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (body) {
+          if (!body) return;
+          if (self.addHistory(body) && pages < 20) return fetchPage();
+        });
+    };
+    fetchPage().catch(function () { return null; }).then(function () {
+      self.historyBusy = false;
+      if (self.historyAgain) {
+        self.historyAgain = false;
+        self.catchUpHistory();
+      }
+    });
+  };
+
+  /** Add a history answer's lines (oldest first) on top of the panel; true when there is a
+   *  next page. Lines of one seq never straddle two pages, so a seq is taken whole or not. */
+  AuctionPage.prototype.addHistory = function (body) {
+    var list = $("history-lines");
+    if (!list) return false;
+    var self = this;
+    var highest = this.historySeq;
+    (body.items || []).forEach(function (item) {
+      if (typeof item.seq !== "number" || item.seq <= self.historySeq) return;
+      list.insertBefore(self.historyLine(item), list.firstChild);
+      highest = Math.max(highest, item.seq);
+    });
+    if ($("history-empty")) $("history-empty").hidden = list.children.length > 0;
+    if (!this.historyLoaded) {
+      this.historyLoaded = true;
+      var note = $("history-note");
+      if (note) {
+        note.textContent = "The latest bids; older ones are not shown.";
+        note.hidden = this.historySeq === 0;
+      }
+    }
+    if (body.next_cursor) {
+      this.historySeq = Math.max(highest, parseInt(body.next_cursor, 10) || 0);
+      return true;
+    }
+    // The answer's seq was read before its lines: everything up to it is in the panel now.
+    this.historySeq = Math.max(highest, typeof body.seq === "number" ? body.seq : 0);
+    return false;
+  };
+
+  AuctionPage.prototype.historyLine = function (item) {
+    var line = document.createElement("li");
+    line.className = "history-line is-new" + (item.auto ? " is-auto" : "");
+    line.setAttribute("data-seq", String(item.seq));
+    line.setAttribute("data-bid-id", String(item.bid_id || ""));
+    var add = function (tag, className, text) {
+      var el = document.createElement(tag);
+      el.className = className;
+      el.textContent = text;
+      line.appendChild(el);
+      return el;
+    };
+    add("span", "history-bidder", item.bidder || "***");
+    add("span", "history-price", this.money(item.current_price));
+    if (item.auto) {
+      add("span", "tag tag-auto", "automatic")
+        .title = "Placed by the system for this bidder's maximum";
+    }
+    add("time", "history-time", historyTime(item.placed_at))
+      .setAttribute("datetime", item.placed_at || "");
+    return line;
+  };
+
+  // ---- live events ----------------------------------------------------------------------
+
   AuctionPage.prototype.onBidPlaced = function (event) {
     if (String(event.auction_id) !== this.id) return;
     clock.event(event.server_time);
+    if (typeof event.seq === "number" && event.seq > this.historySeq) this.scheduleHistory();
     if (typeof event.seq === "number") {
       if (event.seq <= this.seq) return;
       var gap = event.seq > this.seq + 1;
       this.seq = event.seq;
       this.apply(event);
-      if (gap || event.min_next_bid === undefined) this.scheduleRefetch(gap ? 0 : undefined);
+      if (gap) {
+        // Something was missed: the state and the history since our last number.
+        this.scheduleRefetch(0);
+        this.scheduleHistory(0);
+      } else if (event.min_next_bid === undefined) {
+        this.scheduleRefetch();
+      }
       return;
     }
     this.apply(event);
     this.scheduleRefetch();
   };
 
+  /** Anti-sniping: a late bid moved the end; every countdown follows. */
   AuctionPage.prototype.onExtended = function (event) {
     if (String(event.auction_id) !== this.id) return;
     clock.event(event.server_time);
     var ms = parseInstant(event.ends_at);
     if (ms !== null && (this.endsAt === null || ms > this.endsAt)) {
       this.setEndsAt(event.ends_at);
-      toast("Auction extended", "A late bid extended the end of this auction.");
+      toast("Auction extended", "A late bid moved the end to " +
+        new Date(ms).toLocaleTimeString() + ".");
     }
   };
 
+  /** `auction.ended` {outcome, winner_id, price, seq}: the result, at once. */
   AuctionPage.prototype.onEnded = function (event) {
     if (String(event.auction_id) !== this.id) return;
     clock.event(event.server_time);
-    this.setStatus("ended", event);
-    this.refetch();
+    if (typeof event.seq === "number") {
+      if (event.seq > this.seq + 1) this.scheduleHistory(0); // a bid we missed came first
+      this.seq = Math.max(this.seq, event.seq);
+    }
+    this.setStatus(event.outcome === "cancelled" ? "cancelled" : "ended", event);
+    if (event.outcome === "sold" && event.winner_id && event.price !== undefined) {
+      // Buy It Now adds a line to the history.
+      this.scheduleHistory();
+    }
   };
 
   AuctionPage.prototype.onOutbid = function (event) {
@@ -436,11 +632,134 @@
       // (or the refetch) brings the bid count and the sequence number.
       this.apply({ current_price: body.current_price, min_next_bid: body.min_next_bid,
                    ends_at: body.ends_at });
+      this.buyNowTaken(true, body.reserve_met);
+      this.showBuyNow();
+      if (typeof body.reserve_met === "boolean") this.setReserve(body.reserve_met);
       if (!outbid) this.setLeader(this.userId);
       this.scheduleRefetch(1000);
     }
     if (outbid) this.showOutbid(body);
   };
+
+  /** Buy It Now: a first press arms the button, a second within 5 seconds buys. */
+  AuctionPage.prototype.bindBuyNow = function () {
+    var self = this;
+    var form = $("buy-now-form");
+    var button = $("buy-now-submit");
+    var label = $("buy-now-label");
+    if (!form || !button || !window.fetch) return;
+    var disarmTimer = null;
+    var disarm = function () {
+      window.clearTimeout(disarmTimer);
+      button.classList.remove("is-armed");
+      if (label) label.textContent = "Buy It Now for";
+    };
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (!button.classList.contains("is-armed")) {
+        button.classList.add("is-armed");
+        if (label) label.textContent = "Confirm: buy now for";
+        disarmTimer = window.setTimeout(disarm, 5000);
+        return;
+      }
+      disarm();
+      button.disabled = true;
+      self.setMessage("Buying…", "");
+      fetch(form.action, {
+        method: "POST",
+        body: new URLSearchParams(new FormData(form)),
+        headers: { Accept: "application/json", "X-CSRF-Token": csrfToken() },
+        credentials: "same-origin"
+      }).then(function (response) {
+        $("buy-now-key").value = newKey();
+        return response.json().catch(function () { return {}; }).then(function (body) {
+          self.onBuyNowAnswer(response.status, body);
+        });
+      }).catch(function () {
+        // No answer: keep the key, so that trying again cannot buy twice.
+        self.setMessage("The server could not be reached. Try again.", "error");
+      }).then(function () {
+        button.disabled = false;
+      });
+    });
+  };
+
+  AuctionPage.prototype.onBuyNowAnswer = function (status, body) {
+    if (status === 401) {
+      this.setMessage("Your session has ended: please sign in again.", "error");
+      window.location.href = "/login?next=" + encodeURIComponent(window.location.pathname);
+      return;
+    }
+    if (!body.ok) {
+      this.setMessage(body.message || "Buy It Now did not go through.", "error");
+      var code = body.error && body.error.code;
+      if (code === "buy_now_unavailable" || code === "auction_not_live") {
+        this.buyNowPrice = null;
+        this.showBuyNow();
+        this.refetch();
+      }
+      return;
+    }
+    this.setMessage(body.message, "success");
+    if (typeof body.seq === "number") this.seq = Math.max(this.seq, body.seq);
+    this.setStatus("ended", { outcome: "sold", winner_id: this.userId, price: body.price });
+    this.scheduleHistory();
+  };
+
+  // ---- photos: one request per photo (the gateway takes 12 MB at most per request) ---------
+
+  function bindPhotoForm() {
+    var form = $("photo-form");
+    var input = $("photo-file");
+    if (!form || !input || !window.fetch || !window.FormData) return;
+    form.addEventListener("submit", function (event) {
+      var files = Array.prototype.slice.call(input.files || []);
+      if (!files.length) return; // the browser says the field is required
+      event.preventDefault();
+      var message = $("photo-message");
+      var button = $("photo-submit");
+      if (button) button.disabled = true;
+      var added = 0;
+      var problems = [];
+      var sendNext = function (index) {
+        if (index >= files.length) return Promise.resolve();
+        if (message) message.textContent = "Uploading photo " + (index + 1) + " of " + files.length + "…";
+        var body = new FormData();
+        body.append("csrf_token", csrfToken());
+        body.append("file", files[index], files[index].name);
+        return fetch(form.action, {
+          method: "POST", body: body, credentials: "same-origin",
+          headers: { Accept: "application/json", "X-CSRF-Token": csrfToken() }
+        }).then(function (response) {
+          if (response.status === 413) {
+            problems.push(files[index].name + ": larger than 10 MB.");
+            return null;
+          }
+          return response.json().catch(function () { return {}; }).then(function (answer) {
+            added += answer.added || 0;
+            if (answer.problems && answer.problems.length) {
+              problems = problems.concat(answer.problems);
+            } else if (answer.ok === false) {
+              problems.push(files[index].name + ": " + (answer.message || "not added."));
+            }
+          });
+        }).catch(function () {
+          problems.push(files[index].name + ": the server could not be reached.");
+        }).then(function () { return sendNext(index + 1); });
+      };
+      sendNext(0).then(function () {
+        if (button) button.disabled = false;
+        if (!problems.length) {
+          window.location.reload();
+          return;
+        }
+        if (message) {
+          message.textContent = (added ? added + " photo(s) added; reload the page to see them. " : "") +
+            "Not added: " + problems.join(" ");
+        }
+      });
+    });
+  }
 
   // ---- live updates -------------------------------------------------------------------------
 
@@ -460,7 +779,10 @@
       setLiveStatus(true);
       if (!page) return;
       // Join the auction's room, then catch up on whatever happened before we were in it.
-      socket.timeout(3000).emit("watch", { auction_id: page.id }, function () { page.refetch(); });
+      socket.timeout(3000).emit("watch", { auction_id: page.id }, function () {
+        page.refetch();
+        page.scheduleHistory(0);
+      });
     });
     socket.on("disconnect", function () {
       setLiveStatus(false);
@@ -500,6 +822,7 @@
       page.start();
     }
     tickListCountdowns();
+    bindPhotoForm();
     if (body.getAttribute("data-live") === "on") connectLive(page);
   }
 

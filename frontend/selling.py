@@ -1,0 +1,230 @@
+"""The seller's pages: list an item, add photos, follow one's listings, edit or cancel one."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+
+from . import presenters
+from .api_client import ApiError
+from .auth import api, current_user, login_required, safe_next, wants_json
+from .listing_form import (
+    FORM_FIELD_FOR_API,
+    NEW_LISTING_FORM,
+    description_addition,
+    listing_as_form,
+    listing_changes,
+    new_listing,
+    read_form,
+)
+from .money import CURRENCIES
+from .routes import categories
+from .security import accepts_uploads
+
+bp = Blueprint("selling", __name__)
+
+#: What one upload request may carry: the gateway's limit (nginx ``client_max_body_size``).
+UPLOAD_REQUEST_MAX = 12 * 1024 * 1024
+#: Photo types the catalog takes.
+PHOTO_TYPES = "image/jpeg,image/png,image/webp"
+
+
+def _conditions() -> list[dict]:
+    try:
+        items = api().auction_conditions()
+    except ApiError:
+        items = None
+    return presenters.condition_options(items)
+
+
+def _choices() -> dict:
+    """The selects of the Sell and Edit forms."""
+    return {"categories": categories(), "conditions": _conditions(), "currencies": CURRENCIES}
+
+
+def _ids(options: list[dict]) -> set[str]:
+    return {option["id"] for option in options}
+
+
+def _api_field_errors(exc: ApiError) -> dict[str, str]:
+    return {FORM_FIELD_FOR_API.get(k, k): v for k, v in exc.field_errors.items()}
+
+
+@bp.route("/sell", methods=["GET", "POST"])
+@login_required
+def sell():
+    """List an item: the form, then ``POST /api/auctions`` and the new auction's page (where
+    the seller adds photos)."""
+    choices = _choices()
+    if request.method == "GET":
+        return render_template("sell.html", form=dict(NEW_LISTING_FORM), errors={}, **choices)
+
+    form = read_form(request.form, NEW_LISTING_FORM)
+    listing, errors = new_listing(form, _ids(choices["categories"]),
+                                  _ids(choices["conditions"]))
+    if errors:
+        return render_template("sell.html", form=form, errors=errors, **choices,
+                               message="Please correct the fields below."), 422
+    try:
+        created = api().create_auction(listing)
+    except ApiError as exc:
+        if exc.status == 401:
+            raise
+        return render_template("sell.html", form=form, errors=_api_field_errors(exc),
+                               message=exc.message, **choices), (
+            exc.status if exc.status < 500 else 503)
+    flash("Your auction is listed. Add photos of your item below.", "success")
+    return redirect(url_for("pages.auction", auction_id=created["id"]))
+
+
+@bp.get("/me/listings")
+@login_required
+def my_listings():
+    """The seller's listings with their price, bids, watchers and reserve; edit or cancel."""
+    page = api().my_listings(cursor=request.args.get("cursor"))
+    next_cursor = page.get("next_cursor")
+    return render_template(
+        "my_listings.html",
+        listings=[presenters.listing_card(item) for item in page.get("items", [])],
+        next_url=url_for("selling.my_listings", cursor=next_cursor) if next_cursor else None)
+
+
+def _own_listing(auction_id: str) -> dict:
+    """The listing in the seller's view; 403 for anybody else."""
+    listing = api().get_auction(auction_id)
+    user = current_user() or {}
+    if str(listing.get("seller_id")) != str(user.get("id")):
+        abort(403, "Only the seller can change this listing.")
+    return listing
+
+
+@bp.route("/auctions/<auction_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(auction_id: str):
+    """Edit a listing: everything until the first bid, then add to the description."""
+    listing = _own_listing(auction_id)
+    if listing.get("status") in presenters.CLOSED_STATUSES:
+        flash("This listing is over: it can no longer be changed.", "error")
+        return redirect(url_for("pages.auction", auction_id=auction_id))
+    choices = _choices()
+    form = listing_as_form(listing)
+    if request.method == "GET":
+        return _edit_page(listing, form, {}, choices)
+
+    if request.form.get("action") == "append":
+        form["addition"] = (request.form.get("addition") or "").strip()
+        changes, errors = description_addition(form["addition"])
+    else:
+        form.update(read_form(request.form, [k for k in form if k not in ("currency",
+                                                                         "addition")]))
+        changes, errors = listing_changes(form, listing, _ids(choices["categories"]),
+                                          _ids(choices["conditions"]))
+    if errors:
+        return _edit_page(listing, form, errors, choices, "Please correct the fields below."), 422
+    if not changes:
+        flash("Nothing was changed.", "info")
+        return redirect(url_for("selling.edit", auction_id=auction_id))
+    try:
+        api().update_auction(auction_id, changes)
+    except ApiError as exc:
+        if exc.status in (401, 403, 404) or exc.status >= 500:
+            raise
+        if exc.code == "listing_locked":
+            # A bid arrived meanwhile: from now on only additions to the description.
+            listing = api().get_auction(auction_id)
+        return _edit_page(listing, form, _api_field_errors(exc), choices,
+                          _edit_refusal(exc)), exc.status
+    flash("Your listing is updated.", "success")
+    return redirect(url_for("pages.auction", auction_id=auction_id))
+
+
+def _edit_refusal(exc: ApiError) -> str:
+    if exc.code == "listing_locked":
+        return ("Someone has bid on this item meanwhile: you can now only add to the "
+                "description.")
+    return exc.message
+
+
+def _edit_page(listing: dict, form: dict, errors: dict, choices: dict,
+               message: str | None = None):
+    return render_template("edit.html", listing=listing, form=form, errors=errors,
+                           message=message, locked=bool(listing.get("bid_count")),
+                           photo_types=PHOTO_TYPES, **choices)
+
+
+@bp.post("/auctions/<auction_id>/cancel")
+@login_required
+def cancel(auction_id: str):
+    """Withdraw a listing that has no bid yet (the form's box must be ticked)."""
+    if request.form.get("confirm") != "yes":
+        flash("Tick the box to confirm that you want to cancel this listing.", "error")
+        return redirect(url_for("selling.edit", auction_id=auction_id))
+    try:
+        api().cancel_auction(auction_id)
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+        flash("This listing can no longer be cancelled: someone has bid on it, or it is over.",
+              "error")
+        return redirect(url_for("pages.auction", auction_id=auction_id))
+    flash("Your listing is cancelled.", "success")
+    return redirect(url_for("selling.my_listings"))
+
+
+@bp.post("/auctions/<auction_id>/photos")
+@login_required
+@accepts_uploads(UPLOAD_REQUEST_MAX)
+def add_photos(auction_id: str):
+    """Add the photos of the form's ``file`` field (one or several) to a listing. The page's
+    script sends them one per request; JSON for it, a redirect with a message otherwise."""
+    uploads = [f for f in request.files.getlist("file") if f and f.filename]
+    back = safe_next(request.form.get("next"), url_for("pages.auction", auction_id=auction_id))
+    if not uploads:
+        return _photos_outcome(back, 422, 0, ["Choose a photo to add."])
+    added, problems, status = 0, [], 201
+    for upload in uploads:
+        try:
+            api().add_photo(auction_id, upload.filename, upload.stream,
+                            upload.mimetype or "application/octet-stream")
+            added += 1
+        except ApiError as exc:
+            if exc.status in (401, 404) or exc.status >= 500:
+                raise
+            status = exc.status
+            problems.append(f"{upload.filename}: {_photo_refusal(exc)}")
+    return _photos_outcome(back, status if not added else 201, added, problems)
+
+
+def _photo_refusal(exc: ApiError) -> str:
+    return {
+        "invalid_image": "not a JPEG, PNG or WebP photo we can read.",
+        "image_too_large": "larger than 10 MB.",
+        "too_many_images": "a listing has at most 10 photos.",
+        "listing_locked": "photos can no longer change once someone has bid.",
+    }.get(exc.code, exc.message)
+
+
+def _photos_outcome(back: str, status: int, added: int, problems: list[str]):
+    message = " ".join(
+        ([f"{added} photo{'s' if added != 1 else ''} added."] if added else [])
+        + ([f"Not added: {'; '.join(problems)}"] if problems else []))
+    if wants_json():
+        return jsonify({"ok": not problems, "added": added, "message": message,
+                        "problems": problems}), status
+    flash(message, "error" if problems else "success")
+    return redirect(back)
+
+
+@bp.post("/auctions/<auction_id>/photos/<image_id>/delete")
+@login_required
+def remove_photo(auction_id: str, image_id: str):
+    """Remove one photo of a listing."""
+    back = safe_next(request.form.get("next"), url_for("selling.edit", auction_id=auction_id))
+    try:
+        api().remove_photo(auction_id, image_id)
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+        flash(f"The photo cannot be removed: {_photo_refusal(exc)}", "error")
+        return redirect(back)
+    flash("The photo is removed.", "success")
+    return redirect(back)
