@@ -194,6 +194,7 @@ class AuctionOut(BaseModel):
     current_price: int
     bid_count: int
     leader_id: str | None
+    leader_name: str | None = None
     has_reserve: bool
     reserve_met: bool | None
     reserve_price: int | None = None

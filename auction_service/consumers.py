@@ -31,6 +31,8 @@ def record_bid(uow: UnitOfWork, event: dict) -> None:
     )
     if "reserve_met" in data:
         values["reserve_met"] = data["reserve_met"]
+    if "leader_name" in data:
+        values["leader_name"] = data["leader_name"]
     uow.session.execute(_newer(data).values(**values))
 
 

@@ -80,6 +80,8 @@ class Auction(Base):
     current_price: Mapped[int] = mapped_column(BigInteger)
     bid_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     leader_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    #: The leader's display name as the public sees it (masked by bidding: a***e).
+    leader_name: Mapped[str | None] = mapped_column(String(60))
     reserve_met: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     outcome: Mapped[str | None] = mapped_column(String(40))

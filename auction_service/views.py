@@ -49,6 +49,7 @@ def auction_view(auction: Auction, now: datetime, images: list[AuctionImage] = (
         "current_price": auction.current_price,
         "bid_count": auction.bid_count,
         "leader_id": str(auction.leader_id) if auction.leader_id else None,
+        "leader_name": auction.leader_name,
         "has_reserve": has_reserve,
         "reserve_met": auction.reserve_met if has_reserve else None,
         "buy_now_price": auction.buy_now_price,

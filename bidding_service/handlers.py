@@ -73,9 +73,12 @@ def _replay(db: Database, user_id: str, key: str, fingerprint: str) -> Answer | 
     return stored.status_code, stored.body
 
 
-def _check_bidder(uow: UnitOfWork, user_id: str) -> None:
-    if repository.bidder_status(uow.session, user_id) == "suspended":
+def _check_bidder(uow: UnitOfWork, user_id: str) -> str | None:
+    """Refuse a suspended user; the bidder's masked name (read before taking the lock)."""
+    known = repository.bidder(uow.session, user_id)
+    if known is not None and known.status == "suspended":
         raise BidRejected(403, "user_suspended", "Your account is suspended.")
+    return mask_name(known.display_name) if known is not None else None
 
 
 def place_bid(db: Database, bidder_id: str, auction_id: uuid.UUID, amount: int,
@@ -86,7 +89,7 @@ def place_bid(db: Database, bidder_id: str, auction_id: uuid.UUID, amount: int,
 
     def decide(uow: UnitOfWork) -> tuple[Answer, bool]:
         try:
-            _check_bidder(uow, bidder_id)
+            name = _check_bidder(uow, bidder_id)
         except BidRejected as rejection:
             return _refusal(rejection), True
         locked = repository.lock_auction(uow.session, auction_id)
@@ -100,10 +103,11 @@ def place_bid(db: Database, bidder_id: str, auction_id: uuid.UUID, amount: int,
         bid_id = uuid.uuid4()
         new = decision.state
         status = decision.status if decision.visible else "raised"
+        leader_name = name if new.leader_id == bidder_id else row.leader_name
         repository.save_bid(uow.session, bid_id, new, bidder_id, amount, status,
-                            decision.entries, now)
+                            decision.entries, now, leader_name)
         if decision.visible:
-            _publish_bid(uow, decision, bid_id, row.title, row.currency, now)
+            _publish_bid(uow, decision, bid_id, row.title, row.currency, now, leader_name)
         return (201, {
             "bid_id": str(bid_id), "auction_id": new.auction_id, "status": decision.status,
             "your_max": amount, "current_price": new.current_price,
@@ -116,12 +120,13 @@ def place_bid(db: Database, bidder_id: str, auction_id: uuid.UUID, amount: int,
 
 
 def _publish_bid(uow: UnitOfWork, decision: BidDecision, bid_id: uuid.UUID, title: str,
-                 currency: str, now: datetime) -> None:
+                 currency: str, now: datetime, leader_name: str | None) -> None:
     state = decision.state
     uow.publish("bid.placed", {
         "auction_id": state.auction_id, "bid_id": str(bid_id), "seq": state.seq,
         "current_price": state.current_price, "currency": currency,
         "bid_count": state.bid_count, "leader_id": state.leader_id,
+        "leader_name": leader_name,
         "min_next_bid": state.min_next_bid(), "reserve_met": state.reserve_met,
         "ends_at": isoformat(state.ends_at), "placed_at": isoformat(now),
     })
@@ -221,6 +226,7 @@ def public_state(state: AuctionState, row, now: datetime) -> dict:
         "currency": row.currency,
         "bid_count": state.bid_count,
         "leader_id": state.leader_id,
+        "leader_name": row.leader_name,
         "min_next_bid": state.min_next_bid(),
         "has_reserve": state.reserve_price is not None,
         "reserve_met": state.reserve_met,

@@ -44,6 +44,8 @@ class LiveAuction(Base):
     bid_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     leader_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     leader_max: Mapped[int | None] = mapped_column(BigInteger)
+    #: The leader's display name, masked as the public sees it (a***e).
+    leader_name: Mapped[str | None] = mapped_column(String(60))
     seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     outcome: Mapped[str | None] = mapped_column(String(40))
     winner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))

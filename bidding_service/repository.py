@@ -17,7 +17,7 @@ from .models import IdempotentResponse
 
 _STATE_COLUMNS = """id, seller_id, starting_price, reserve_price, buy_now_price, increments,
     anti_sniping_seconds, starts_at, ends_at, closed, current_price, bid_count, leader_id,
-    leader_max, seq, title, currency, outcome, winner_id"""
+    leader_max, leader_name, seq, title, currency, outcome, winner_id"""
 
 
 def state_of(row) -> AuctionState:
@@ -60,8 +60,8 @@ def read_auction(session: Session, auction_id: uuid.UUID):
 
 
 _SAVE_STATE = """UPDATE bidding.auctions SET current_price = :price, bid_count = :count,
-    leader_id = :leader, leader_max = :leader_max, seq = :seq, ends_at = :ends_at,
-    closed = :closed WHERE id = :auction"""
+    leader_id = :leader, leader_max = :leader_max, leader_name = :leader_name, seq = :seq,
+    ends_at = :ends_at, closed = :closed WHERE id = :auction"""
 
 
 def _state_params(state: AuctionState) -> dict:
@@ -91,11 +91,13 @@ def _bid_params(bid_id: uuid.UUID, state: AuctionState, bidder_id: str, amount: 
 
 
 def save_bid(session: Session, bid_id: uuid.UUID, state: AuctionState, bidder_id: str,
-             amount: int, status: str, entries: tuple[Entry, ...], now: datetime) -> None:
+             amount: int, status: str, entries: tuple[Entry, ...], now: datetime,
+             leader_name: str | None) -> None:
     """Write the new state, the submitted bid and its public history lines in ONE statement:
     every round trip under the row lock is time the hot auction waits."""
     session.execute(text(f"WITH state AS ({_SAVE_STATE}), {_BID_AND_HISTORY}"),
-                    _bid_params(bid_id, state, bidder_id, amount, status, entries, now))
+                    {**_bid_params(bid_id, state, bidder_id, amount, status, entries, now),
+                     "leader_name": leader_name})
 
 
 def record_bid(session: Session, bid_id: uuid.UUID, state: AuctionState, bidder_id: str,
@@ -130,11 +132,12 @@ def lock_due_auctions(session: Session, limit: int) -> list[uuid.UUID]:
     ).scalars())
 
 
-def bidder_status(session: Session, user_id: str) -> str | None:
-    """``active``/``suspended`` from the replica of user events, or None when unknown."""
+def bidder(session: Session, user_id: str):
+    """(status, display_name) from the replica of user events, or None when unknown."""
     return session.execute(
-        text("SELECT status FROM bidding.bidders WHERE user_id = :id"), {"id": user_id}
-    ).scalar()
+        text("SELECT status, display_name FROM bidding.bidders WHERE user_id = :id"),
+        {"id": user_id},
+    ).first()
 
 
 def history(session: Session, auction_id: uuid.UUID, after_seq: int, limit: int):

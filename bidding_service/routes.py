@@ -52,6 +52,7 @@ class LiveState(BaseModel):
     currency: str
     bid_count: int
     leader_id: str | None
+    leader_name: str | None = Field(description="The leader's display name, masked: a***e")
     min_next_bid: int
     has_reserve: bool
     reserve_met: bool

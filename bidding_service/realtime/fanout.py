@@ -29,6 +29,7 @@ ROUTES = {
     "notification.created": ("notification", "user", "user_id"),
 }
 BID_PLACED_FIELDS = ("auction_id", "seq", "current_price", "currency", "bid_count", "leader_id",
+                     "leader_name",
                      "min_next_bid", "reserve_met", "ends_at", "placed_at")
 
 

@@ -24,10 +24,10 @@ def settings_for(database, amqp_url, keypair, tmp_path_factory):
                       jwt_public_key_file=public_key, log_json=False, db_pool_size=20)
         if package == "user_service":
             values["jwt_private_key_file"] = private_key
-        if package == "auction_service":
-            values["media_root"] = media_root
             # Tests sign up many accounts a minute from one address; the limits have their own.
             values["rate_limit_per_ip"] = "100000/minute"
+        if package == "auction_service":
+            values["media_root"] = media_root
         values.update(extra)
         return SPECS[package].settings_type()(**values)
 

@@ -218,3 +218,16 @@ def test_an_auction_whose_reserve_is_not_met_ends_unsold(client, db, account, op
     [ended] = events(db, auction_id, "auction.ended")
     assert (ended["data"]["outcome"], ended["data"]["winner_id"]) == (
         "unsold_reserve_not_met", None)
+
+
+def test_the_leader_is_shown_by_masked_name(client, db, account, open_auction):
+    seller, ann, bob = account("seller"), account("ann"), account("bob")
+    for who in (ann, bob):
+        tell_users(db, who)
+    auction_id = open_auction(seller.id)
+    place(client, ann, auction_id, 5000)
+    place(client, bob, auction_id, 2000)  # outbid at once: ann still leads
+    assert state(client, auction_id)["leader_name"] == masked(ann)
+    place(client, bob, auction_id, 9000)
+    assert state(client, auction_id)["leader_name"] == masked(bob)
+    assert events(db, auction_id, "bid.placed")[-1]["data"]["leader_name"] == masked(bob)

@@ -72,7 +72,7 @@ def bid_placed(auction: dict, seq: int, price: int, leader_id: str, bid_count: i
         "auction_id": auction["id"], "bid_id": str(uuid.uuid4()), "seq": seq,
         "current_price": price, "currency": auction["currency"], "bid_count": bid_count,
         "leader_id": leader_id, "min_next_bid": price + 50, "ends_at": auction["ends_at"],
-        "placed_at": isoformat(now), "reserve_met": reserve_met,
+        "placed_at": isoformat(now), "reserve_met": reserve_met, "leader_name": "a***n",
     }, producer="bidding_service")
 
 
@@ -239,6 +239,7 @@ def test_a_placed_bid_updates_price_bid_count_and_leader(client, account, delive
     deliver(bid_placed(auction, seq=1, price=1000, leader_id=ann.id, bid_count=1))
     state = show(client, auction["id"])
     assert (state["current_price"], state["bid_count"], state["leader_id"]) == (1000, 1, ann.id)
+    assert state["leader_name"] == "a***n", "the leader's masked name, for listing and search"
 
 
 def test_a_stale_bid_event_arriving_late_changes_nothing(client, account, deliver):
