@@ -5,6 +5,7 @@ Pages that show the API's data are covered end to end by the system tests.
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -108,7 +109,10 @@ def test_the_register_page_renders(client):
 
 
 @pytest.mark.parametrize("path", ["/login", "/register", "/logout", "/sell",
-                                  "/auctions/abc/bid"])
+                                  "/auctions/abc/bid", "/auctions/abc/buy-now",
+                                  "/auctions/abc/watch", "/auctions/abc/edit",
+                                  "/auctions/abc/cancel", "/auctions/abc/photos",
+                                  "/auctions/abc/photos/i1/delete"])
 def test_a_post_without_the_csrf_token_is_refused_with_a_clear_page(browser, path):
     browser.csrf_token()
     response = browser.post_form(path, {"email": "a@example.com"}, with_token=False)
@@ -168,7 +172,8 @@ def test_the_auction_list_says_when_the_service_is_unavailable(client):
     assert "unavailable" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("path", ["/sell", "/me/notifications"])
+@pytest.mark.parametrize("path", ["/sell", "/me/notifications", "/me/bids", "/me/watching",
+                                  "/me/listings", "/auctions/abc/edit"])
 def test_pages_for_members_send_visitors_to_sign_in(client, path):
     response = client.get(path)
     assert response.status_code == 302
@@ -183,6 +188,89 @@ def test_a_bid_from_a_visitor_without_script_goes_to_sign_in_and_back_to_the_auc
     )
     assert response.status_code == 302
     assert response.headers["Location"] == "/login?next=/auctions/abc"
+
+
+def test_buy_it_now_from_a_visitors_page_script_asks_to_sign_in(browser):
+    token = browser.csrf_token()
+    response = browser.client.post("/auctions/abc/buy-now", data={"idempotency_key": "k1"},
+                                   headers={"Accept": "application/json", "X-CSRF-Token": token})
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "login_required"
+
+
+@pytest.mark.parametrize("after_seq", ["-1", "x", "1.5"])
+def test_the_history_for_the_pages_script_wants_a_whole_seq(client, after_seq):
+    response = client.get(f"/auctions/abc/history.json?after_seq={after_seq}")
+    assert response.status_code == 422
+    assert response.get_json()["error"]["details"][0]["field"] == "after_seq"
+
+
+def test_the_history_for_the_pages_script_says_when_the_service_is_unavailable(client):
+    response = client.get("/auctions/abc/history.json?after_seq=3")
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "api_unavailable"
+
+
+def test_photos_may_be_larger_than_any_other_form(browser):
+    token = browser.csrf_token()
+    photo = b"\x89PNG" + b"0" * (1024 * 1024)
+    upload = browser.client.post("/auctions/abc/photos", data={
+        "csrf_token": token, "file": (io.BytesIO(photo), "lamp.png", "image/png"),
+    }, content_type="multipart/form-data")
+    assert upload.status_code == 302  # past the size limit and CSRF: now sign in
+    assert upload.headers["Location"].startswith("/login")
+    too_large = browser.client.post("/login", data={"csrf_token": token, "email": "x" * 300_000})
+    assert too_large.status_code == 413
+    assert "a photo may be at most 10 MB" in too_large.get_data(as_text=True)
+
+
+def test_photos_larger_than_the_gateway_takes_are_refused_with_a_clear_answer(browser):
+    token = browser.csrf_token()
+    photo = b"0" * (12 * 1024 * 1024 + 1)
+    response = browser.client.post("/auctions/abc/photos", data={
+        "csrf_token": token, "file": (io.BytesIO(photo), "lamp.png", "image/png"),
+    }, content_type="multipart/form-data", headers={"Accept": "application/json"})
+    assert response.status_code == 413
+    assert "one at a time" in response.get_json()["message"]
+
+
+def signed_in(browser) -> None:
+    """A browser holding tokens (which the unreachable API cannot check)."""
+    browser.client.set_cookie("access_token", "a")
+    browser.client.set_cookie("refresh_token", "r")
+
+
+def test_the_sell_form_offers_every_term_of_a_listing(browser):
+    signed_in(browser)
+    page = browser.client.get("/sell").get_data(as_text=True)
+    for name in ("title", "description", "category", "condition", "currency", "starting_price",
+                 "reserve_price", "buy_now_price", "anti_sniping_seconds", "duration_minutes"):
+        assert f'name="{name}"' in page, name
+    assert "Like new" in page and "Collectibles" in page  # the lists when the API is away
+
+
+def test_a_sell_form_with_mistakes_says_what_to_correct_and_keeps_what_was_typed(browser):
+    signed_in(browser)
+    response = browser.post_form("/sell", {
+        "title": "Brass telescope", "category": "collectibles", "currency": "EUR",
+        "starting_price": "20", "reserve_price": "10", "buy_now_price": "abc",
+        "anti_sniping_seconds": "120", "duration_minutes": "60",
+    })
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "The reserve must be above the starting price." in page
+    assert "Enter an amount such as 12.50." in page
+    assert 'value="Brass telescope"' in page and 'value="10"' in page
+
+
+def test_a_correct_sell_form_says_when_the_catalog_is_unavailable(browser):
+    signed_in(browser)
+    response = browser.post_form("/sell", {
+        "title": "Brass telescope", "category": "collectibles", "currency": "EUR",
+        "starting_price": "20", "anti_sniping_seconds": "120", "duration_minutes": "60",
+    })
+    assert response.status_code == 503
+    assert "unavailable" in response.get_data(as_text=True)
 
 
 def test_logout_clears_the_token_cookies_even_when_the_api_is_down(browser):
