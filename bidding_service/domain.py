@@ -233,8 +233,9 @@ def decide_buy_now(state: AuctionState, buyer_id: str, now: datetime) -> CloseDe
         raise BidRejected(409, "buy_now_unavailable",
                           "Buy It Now is no longer available for this auction.")
     price = state.buy_now_price
+    # Two facts, two numbers: the purchase (seq + 1, a bid.placed) and the end (seq + 2).
     new = replace(state, closed=True, current_price=price, leader_id=buyer_id, leader_max=price,
-                  bid_count=state.bid_count + 1, seq=state.seq + 1)
+                  bid_count=state.bid_count + 1, seq=state.seq + 2)
     return CloseDecision(new, "sold", buyer_id, price, (Entry(buyer_id, price),))
 
 

@@ -7,6 +7,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from auction_common.db import Database, UnitOfWork
@@ -149,7 +150,7 @@ def buy_now(db: Database, buyer_id: str, auction_id: uuid.UUID,
 
     def decide(uow: UnitOfWork) -> tuple[Answer, bool]:
         try:
-            _check_bidder(uow, buyer_id)
+            name = _check_bidder(uow, buyer_id)
         except BidRejected as rejection:
             return _refusal(rejection), True
         locked = repository.lock_auction(uow.session, auction_id)
@@ -161,9 +162,15 @@ def buy_now(db: Database, buyer_id: str, auction_id: uuid.UUID,
         except BidRejected as rejection:
             return _refusal(rejection), True
         bid_id = uuid.uuid4()
-        repository.record_bid(uow.session, bid_id, decision.state, buyer_id,
-                              decision.price, "bought", decision.entries, now)
-        _finish(uow, decision, row, now)
+        purchase = replace(decision.state, seq=decision.state.seq - 1)
+        repository.record_bid(uow.session, bid_id, purchase, buyer_id, decision.price,
+                              "bought", decision.entries, now)
+        # Everyone sees the purchase like any bid (price, count, leader), then the end; a leader
+        # it displaces (a reserve was not met yet) is told like any outbid bidder.
+        _publish_bid(uow, BidDecision(purchase, "leading", decision.entries,
+                                      outbid_user_id=state.leader_id),
+                     bid_id, row.title, row.currency, now, name)
+        _finish(uow, decision, row, now, name)
         return (201, {
             "bid_id": str(bid_id), "auction_id": state.auction_id, "status": "won",
             "price": decision.price, "currency": row.currency, "seq": decision.state.seq,
@@ -172,10 +179,12 @@ def buy_now(db: Database, buyer_id: str, auction_id: uuid.UUID,
     return _idempotent(db, buyer_id, idempotency_key, _fingerprint("buy", auction_id), decide)
 
 
-def _finish(uow: UnitOfWork, decision: CloseDecision, row, now: datetime) -> None:
+def _finish(uow: UnitOfWork, decision: CloseDecision, row, now: datetime,
+            leader_name: str | None = None) -> None:
     """Record an end (close, buy-now or cancel) and announce ``auction.ended`` once."""
     state = decision.state
-    repository.mark_closed(uow.session, state, decision.outcome, decision.winner_id, now)
+    repository.mark_closed(uow.session, state, decision.outcome, decision.winner_id, now,
+                           leader_name)
     uow.publish("auction.ended", {
         "auction_id": state.auction_id, "seq": state.seq, "outcome": decision.outcome,
         "winner_id": decision.winner_id, "price": decision.price, "currency": row.currency,

@@ -109,16 +109,18 @@ def record_bid(session: Session, bid_id: uuid.UUID, state: AuctionState, bidder_
 
 
 def mark_closed(session: Session, state: AuctionState, outcome: str, winner_id: str | None,
-                now: datetime) -> None:
-    """Record the close on the locked row."""
+                now: datetime, leader_name: str | None = None) -> None:
+    """Record the close on the locked row (a new leader's name when a purchase ended it)."""
     session.execute(
         text("""UPDATE bidding.auctions SET closed = true, outcome = :outcome,
                 winner_id = :winner, seq = :seq, closed_at = :now, current_price = :price,
-                leader_id = :leader, leader_max = :leader_max, bid_count = :count
+                leader_id = :leader, leader_max = :leader_max, bid_count = :count,
+                leader_name = COALESCE(:leader_name, leader_name)
                 WHERE id = :id"""),
         {"outcome": outcome, "winner": winner_id, "seq": state.seq, "now": now,
          "price": state.current_price, "leader": state.leader_id,
-         "leader_max": state.leader_max, "count": state.bid_count, "id": state.auction_id},
+         "leader_max": state.leader_max, "count": state.bid_count, "id": state.auction_id,
+         "leader_name": leader_name},
     )
 
 

@@ -79,6 +79,9 @@ def test_buy_now_ends_the_auction_for_the_buyer_and_tells_everyone(
     [ended] = events(db, auction_id, "auction.ended")
     assert (ended["data"]["outcome"], ended["data"]["winner_id"], ended["data"]["price"]) == (
         "sold", bob.id, 9000)
+    [bought] = events(db, auction_id, "bid.placed")
+    assert (bought["data"]["current_price"], bought["data"]["leader_id"]) == (9000, bob.id)
+    assert bought["data"]["seq"] + 1 == ended["data"]["seq"], "the purchase, then the end"
     shown = state(client, auction_id)
     assert (shown["status"], shown["winner_id"]) == ("ended", bob.id)
     assert place(client, account("cat"), auction_id, 99_000).get_json()["error"]["code"] == (
@@ -231,3 +234,14 @@ def test_the_leader_is_shown_by_masked_name(client, db, account, open_auction):
     place(client, bob, auction_id, 9000)
     assert state(client, auction_id)["leader_name"] == masked(bob)
     assert events(db, auction_id, "bid.placed")[-1]["data"]["leader_name"] == masked(bob)
+
+
+def test_buy_now_while_the_reserve_is_unmet_tells_the_displaced_leader(client, db, account,
+                                                                       open_auction):
+    seller, ann, bob = account("seller"), account("ann"), account("bob")
+    auction_id = open_auction(seller.id, reserve_price=50_000, buy_now_price=60_000)
+    place(client, ann, auction_id, 3000)
+    assert buy(client, bob, auction_id).status_code == 201
+    [outbid] = events(db, auction_id, "bid.outbid")
+    assert outbid["data"]["user_id"] == ann.id
+    assert state(client, auction_id)["winner_id"] == bob.id
