@@ -499,6 +499,7 @@
       var el = document.createElement(tag);
       el.className = className;
       el.textContent = text;
+      if (line.firstChild) line.appendChild(document.createTextNode(" ")); // as the server's
       line.appendChild(el);
       return el;
     };
@@ -557,11 +558,11 @@
       if (event.seq > this.seq + 1) this.scheduleHistory(0); // a bid we missed came first
       this.seq = Math.max(this.seq, event.seq);
     }
+    if (typeof event.price === "number") this.apply({ current_price: event.price });
     this.setStatus(event.outcome === "cancelled" ? "cancelled" : "ended", event);
-    if (event.outcome === "sold" && event.winner_id && event.price !== undefined) {
-      // Buy It Now adds a line to the history.
-      this.scheduleHistory();
-    }
+    // The final figures (a Buy-It-Now sale adds a bid and a line to the history).
+    this.scheduleRefetch(0);
+    if (event.outcome === "sold") this.scheduleHistory();
   };
 
   AuctionPage.prototype.onOutbid = function (event) {
@@ -702,7 +703,9 @@
     }
     this.setMessage(body.message, "success");
     if (typeof body.seq === "number") this.seq = Math.max(this.seq, body.seq);
+    this.apply({ current_price: body.price });
     this.setStatus("ended", { outcome: "sold", winner_id: this.userId, price: body.price });
+    this.scheduleRefetch(0);
     this.scheduleHistory();
   };
 
