@@ -67,13 +67,18 @@ def withdraw_auction(uow: UnitOfWork, event: dict) -> None:
 
 
 def remember_bidder(uow: UnitOfWork, event: dict) -> None:
-    """``user.registered`` / ``user.updated``: display name (for the history) and status."""
+    """``user.registered`` / ``user.updated``: display name (for the history) and status.
+
+    A registration only fills a gap: redelivered late, it must not undo a later update
+    (a suspension, say)."""
     data = event["data"]
     values = {"display_name": data["display_name"], "status": data.get("status", "active")}
-    uow.session.execute(
-        insert(Bidder).values(user_id=uuid.UUID(data["user_id"]), **values)
-        .on_conflict_do_update(index_elements=[Bidder.user_id], set_=values)
-    )
+    statement = insert(Bidder).values(user_id=uuid.UUID(data["user_id"]), **values)
+    if event["type"] == "user.registered":
+        statement = statement.on_conflict_do_nothing()
+    else:
+        statement = statement.on_conflict_do_update(index_elements=[Bidder.user_id], set_=values)
+    uow.session.execute(statement)
 
 
 def catalog_consumer(db: Database) -> IdempotentConsumer:

@@ -18,10 +18,13 @@ def remember_contact(uow: UnitOfWork, event: dict) -> None:
     """``user.registered`` / ``user.updated``: keep where to send a user's mail."""
     data = event["data"]
     values = {"email": data["email"], "display_name": data["display_name"], "updated_at": utcnow()}
-    uow.session.execute(
-        insert(Contact).values(user_id=uuid.UUID(data["user_id"]), **values)
-        .on_conflict_do_update(index_elements=[Contact.user_id], set_=values)
-    )
+    statement = insert(Contact).values(user_id=uuid.UUID(data["user_id"]), **values)
+    if event["type"] == "user.registered":  # redelivered late, it must not undo an update
+        statement = statement.on_conflict_do_nothing()
+    else:
+        statement = statement.on_conflict_do_update(index_elements=[Contact.user_id],
+                                                    set_=values)
+    uow.session.execute(statement)
 
 
 def display_name(uow: UnitOfWork, user_id: str) -> str:

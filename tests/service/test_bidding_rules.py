@@ -245,3 +245,14 @@ def test_buy_now_while_the_reserve_is_unmet_tells_the_displaced_leader(client, d
     [outbid] = events(db, auction_id, "bid.outbid")
     assert outbid["data"]["user_id"] == ann.id
     assert state(client, auction_id)["winner_id"] == bob.id
+
+
+def test_a_late_registration_event_does_not_undo_a_suspension(client, db, account,
+                                                              open_auction):
+    seller, ann = account("seller"), account("ann")
+    auction_id = open_auction(seller.id)
+    tell_users(db, ann, status="suspended")
+    users_consumer(db)(make_envelope("user.registered", {
+        "user_id": ann.id, "email": ann.email, "display_name": ann.name, "role": "user"},
+        producer="user_service"))
+    assert place(client, ann, auction_id, 2000).get_json()["error"]["code"] == "user_suspended"
