@@ -172,6 +172,7 @@
     // The history panel holds every line up to this seq (from the page, then each catch-up).
     this.historySeq = parseInt(root.getAttribute("data-history-seq"), 10) || 0;
     this.historyLoaded = root.getAttribute("data-history-loaded") === "true";
+    this.leaderName = $("leader-name") ? $("leader-name").textContent : "";
     this.historyTimer = null;
     this.historyBusy = false;
     this.historyAgain = false;
@@ -244,6 +245,7 @@
     }
     var has = function (name) { return Object.prototype.hasOwnProperty.call(state, name); };
     if (has("leader_id")) this.setLeader(state.leader_id);
+    if (has("leader_name")) this.leaderName = state.leader_name;
     if (has("has_reserve")) this.hasReserve = Boolean(state.has_reserve);
     if (has("reserve_met")) this.setReserve(state.reserve_met);
     if (has("buy_now_price")) {
@@ -256,6 +258,15 @@
       this.setStatus(state.outcome === "cancelled" ? "cancelled" : state.status, state);
     }
     this.showBuyNow();
+    this.showLeaderName();
+  };
+
+  /** "Highest bidder: a***e" (the masked name, as in the history), while bidding is open. */
+  AuctionPage.prototype.showLeaderName = function () {
+    var line = $("leader-name-line");
+    if (!line) return;
+    line.hidden = !this.leaderName || isClosed(this.status);
+    if ($("leader-name")) $("leader-name").textContent = this.leaderName || "";
   };
 
   /** "Reserve met" / "Reserve not met" (only for an auction with a reserve). */
@@ -307,9 +318,15 @@
     return Boolean(this.userId && this.leaderId && this.leaderId === this.userId);
   };
 
+  /** Move the end (anti-sniping moves it later): whichever of bid.placed, auction.extended
+   *  or a refetch brings it first; a later end is announced once. */
   AuctionPage.prototype.setEndsAt = function (value) {
     var ms = parseInstant(value);
     if (ms === null) return;
+    if (this.endsAt !== null && ms > this.endsAt && !isClosed(this.status)) {
+      toast("Auction extended", "A late bid moved the end to " +
+        new Date(ms).toLocaleTimeString() + ".");
+    }
     this.endsAt = ms;
     this.endChecks = 0;
     var el = $("ends-at");
@@ -330,6 +347,7 @@
     if (!isClosed(status)) return;
     if ($("bidding")) $("bidding").hidden = true;
     if ($("leader")) $("leader").hidden = true;
+    if ($("leader-name-line")) $("leader-name-line").hidden = true;
     this.buyNowPrice = null;
     this.showBuyNow();
     this.hideOutbid();
@@ -543,11 +561,7 @@
     if (String(event.auction_id) !== this.id) return;
     clock.event(event.server_time);
     var ms = parseInstant(event.ends_at);
-    if (ms !== null && (this.endsAt === null || ms > this.endsAt)) {
-      this.setEndsAt(event.ends_at);
-      toast("Auction extended", "A late bid moved the end to " +
-        new Date(ms).toLocaleTimeString() + ".");
-    }
+    if (ms !== null && (this.endsAt === null || ms > this.endsAt)) this.setEndsAt(event.ends_at);
   };
 
   /** `auction.ended` {outcome, winner_id, price, seq}: the result, at once. */

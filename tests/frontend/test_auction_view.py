@@ -63,6 +63,11 @@ def test_the_seller_sees_the_reserve_and_may_change_everything_before_the_first_
     assert locked["can_edit"] and not locked["can_change_everything"]
 
 
+def test_the_highest_bidder_is_named_as_the_history_masks_names():
+    page = view({**STATE, "bid_count": 1, "leader_id": "u2", "leader_name": "B***b"})
+    assert (page["leader_name"], page["is_leader"]) == ("B***b", False)
+
+
 def test_a_listing_without_a_reserve_says_nothing_about_it():
     page = view({**STATE, "has_reserve": False, "reserve_met": True}, has_reserve=False)
     assert page["reserve_label"] == ""

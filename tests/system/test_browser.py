@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -400,3 +401,30 @@ def test_a_reserve_and_buy_it_now_listing_whose_history_every_window_catches_up_
     seller.page.locator("#nav-my-listings").click()
     listing = seller.page.locator(f"#my-listings tr[data-auction-id='{auction_id}']")
     reload_until_shown(seller.page, listing, "ended", LIVE)
+
+
+def test_a_late_bid_moves_every_countdown_and_the_page_says_how_the_auction_ended(
+        window, stack):
+    api = Api(stack.url)
+    seller, erin = api.register("Sam"), api.register("Erin")
+    carol = window("Carol")
+    carol.register()
+    # Every bid falls inside the last ten seconds: each one moves the end.
+    auction = seller.create_auction(seconds=8, title="Clockwork mouse", starting_price=1000,
+                                    reserve_price=5000, anti_sniping_seconds=10)
+    api.wait_until_biddable(auction["id"])
+    carol.watch(f"/auctions/{auction['id']}")
+    first_end = datetime.fromisoformat(carol.page.locator("#ends-at").get_attribute("datetime"))
+
+    assert erin.bid(auction["id"], 2000).status_code == 201
+    expect(carol.page.locator("#toasts")).to_contain_text("Auction extended", timeout=LIVE)
+    moved = datetime.fromisoformat(carol.page.locator("#ends-at").get_attribute("datetime"))
+    assert moved > first_end
+    expect(carol.page.locator("#leader-name")).to_have_text("E***n")
+    expect(carol.page.locator("#reserve-status")).to_have_text("Reserve not met")
+
+    expect(carol.page.locator("#outcome")).to_have_text(
+        "This auction has ended: the reserve was not met.", timeout=3 * LIVE)
+    expect(carol.page.locator("#auction-status")).to_have_text("ended")
+    expect(carol.page.locator("#countdown")).to_have_text("ended")
+    expect(carol.page.locator("#bidding")).to_be_hidden()
