@@ -8,6 +8,11 @@ psycopg2 cooperates with gevent through psycogreen.
 
 import gc
 import os
+import tempfile
+
+# Several workers share one /metrics: each writes its samples to this folder (set before any
+# worker imports prometheus_client) and the endpoint adds them up.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="prometheus-"))
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 worker_class = os.environ.get("WEB_WORKER_CLASS", "gevent")
@@ -24,6 +29,13 @@ def post_fork(server, worker) -> None:
         from psycogreen.gevent import patch_psycopg
 
         patch_psycopg()
+
+
+def child_exit(server, worker) -> None:
+    """Forget a dead worker's live gauges."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def post_worker_init(worker) -> None:

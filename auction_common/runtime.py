@@ -11,10 +11,12 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from .bus import EventBus, Subscription
 from .consumer import IdempotentConsumer
 from .db import Database
+from .housekeeping import purge_messaging_tables
 from .relay import OutboxRelay
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,8 @@ class Background:
             outbox_relay = OutboxRelay(parts.db, self.bus)
             self.relays.append(outbox_relay)
             self._jobs.append((f"{parts.name}:relay", outbox_relay.run))
+            self._jobs.append((f"{parts.name}:housekeeping",
+                               periodic(600, partial(purge_messaging_tables, parts.db))))
         for name, job in parts.jobs.items():
             self._jobs.append((f"{parts.name}:{name}", job))
 

@@ -16,7 +16,7 @@ from auction_common.health import health_blueprint, instrument
 from auction_common.runtime import ServiceParts, periodic
 
 from .consumers import catalog_consumer, users_consumer
-from .handlers import close_due_auctions
+from .handlers import close_due_auctions, forget_old_idempotency_keys
 from .models import metadata
 from .routes import api, bp
 from .settings import BiddingSettings, load
@@ -33,7 +33,8 @@ def build_parts(settings: BiddingSettings) -> ServiceParts:
     closer = periodic(settings.closer_interval_seconds, partial(close_due_auctions, db))
     return ServiceParts(name="bidding_service", db=db,
                         consumers=[catalog_consumer(db), users_consumer(db)],
-                        jobs={"closer": closer})
+                        jobs={"closer": closer, "idempotency_keys": periodic(
+                            3600, partial(forget_old_idempotency_keys, db))})
 
 
 def create_app(settings: BiddingSettings | None = None,

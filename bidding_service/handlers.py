@@ -295,3 +295,11 @@ def my_bids(db: Database, user_id: str, limit: int, before: datetime | None) -> 
                       "outcome": r.outcome, "last_bid_at": isoformat(r.last_bid_at)})
     next_cursor = items[-1]["last_bid_at"] if len(rows) > limit else None
     return {"items": items, "next_cursor": next_cursor}
+
+
+def forget_old_idempotency_keys(db: Database, hours: int = 24) -> int:
+    """Answers are replayed for a day after the first request (as payment APIs do)."""
+    with db.unit_of_work() as uow:
+        removed = repository.delete_idempotency_keys_older_than(uow.session, hours)
+        uow.commit()
+    return removed

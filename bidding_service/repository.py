@@ -189,3 +189,11 @@ def store_idempotent_response(session: Session, user_id: str, key: str, fingerpr
         .returning(IdempotentResponse.key)
     )
     return session.execute(statement).first() is not None
+
+
+def delete_idempotency_keys_older_than(session: Session, hours: int) -> int:
+    """Drop remembered answers older than ``hours``; returns how many."""
+    return session.execute(
+        text("DELETE FROM bidding.idempotency_keys "
+             "WHERE created_at < now() - make_interval(hours => :hours)"), {"hours": hours},
+    ).rowcount

@@ -168,8 +168,8 @@ class Stack:
                     self._spawn(f"bidding-{name}", [PYTHON, "-m", "bidding_service.realtime"],
                                 {**env, "HOST": "127.0.0.1", "PORT": str(self.ports[name])})
         self._spawn("frontend", [
-            PYTHON, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.ports['frontend']}",
-            "--worker-class", "gthread", "--threads", "8", "--workers", "1", "frontend.wsgi:app",
+            PYTHON, "-m", "gunicorn", "-c", "python:auction_common.gunicorn_conf",
+            "--bind", f"127.0.0.1:{self.ports['frontend']}", "--workers", "1", "frontend.wsgi:app",
         ], self._env({"API_URL": self.url, "PUBLIC_URL": public_url}))
         addresses = {
             "USER_SERVICE_ADDR": f"127.0.0.1:{self.ports['user_service']}",

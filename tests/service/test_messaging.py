@@ -174,3 +174,24 @@ def test_the_in_process_bus_retries_then_dead_letters():
 ])
 def test_topic_routing_matches_amqp(pattern, key, matches):
     assert topic_matches(pattern, key) is matches
+
+
+def test_housekeeping_drops_old_published_events_and_keeps_unpublished_ones(db):
+    from sqlalchemy import text
+
+    from auction_common.housekeeping import purge_messaging_tables
+
+    old_sent, old_unsent = str(uuid.uuid4()), str(uuid.uuid4())
+    with db.engine.begin() as conn:
+        for event_id, published in ((old_sent, "now() - interval '2 days'"), (old_unsent, "NULL")):
+            conn.execute(text(
+                "INSERT INTO bidding.outbox (id, type, payload, created_at, published_at) "
+                f"VALUES (:id, 'test.old', '{{}}', now() - interval '3 days', {published})"),
+                {"id": event_id})
+    purge_messaging_tables(db)
+    with db.engine.connect() as conn:
+        left = set(conn.execute(text("SELECT CAST(id AS text) FROM bidding.outbox "
+                                     "WHERE type = 'test.old'")).scalars())
+        conn.execute(text("DELETE FROM bidding.outbox WHERE type = 'test.old'"))
+        conn.commit()
+    assert left == {old_unsent}

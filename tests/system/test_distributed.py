@@ -101,3 +101,13 @@ def test_an_oversized_upload_is_refused_by_the_gateway_with_the_error_body(stack
                            files={"file": ("big.jpg", b"\0" * (13 * 1024 * 1024))}, timeout=30)
     assert answer.status_code == 413
     assert answer.json()["error"]["code"] == "payload_too_large"
+
+
+def test_metrics_add_up_every_web_worker(stack):
+    for _ in range(5):
+        requests.get(f"{stack.url}/api/auctions", timeout=10)
+    metrics = requests.get(f"{stack.url}/api/auctions/metrics", timeout=10).text
+    counted = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                  if line.startswith("http_requests_total{") and 'endpoint="/api/auctions"' in line
+                  and 'method="GET"' in line)
+    assert counted >= 5
