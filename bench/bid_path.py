@@ -124,6 +124,35 @@ def _raw_auctions(dsn: str, count: int, create_schema: bool = False) -> list[str
     return ids
 
 
+def _process_cpu() -> dict[str, float]:
+    """CPU seconds used so far by each kind of process on the machine that serves the stack
+    (its processes, the database, the broker, the gateway), to show what bounds throughput."""
+    import psutil
+
+    totals: dict[str, float] = {}
+    for process in psutil.process_iter(["name", "cmdline"]):
+        try:
+            command = " ".join(process.info["cmdline"] or [])
+            name = process.info["name"] or ""
+            if name.startswith("postgres"):
+                kind = "postgresql"
+            elif name.startswith("nginx"):
+                kind = "nginx"
+            elif "beam" in name:
+                kind = "rabbitmq"
+            elif "gunicorn" in command:
+                kind = "web " + command.rsplit(" ", 1)[-1].split(".")[0]
+            elif " -m " in command and ("_service" in command or "mailsink" in command):
+                kind = command.split(" -m ", 1)[1].split(" --")[0]
+            else:
+                continue
+            times = process.cpu_times()
+            totals[kind] = totals.get(kind, 0.0) + times.user + times.system
+        except psutil.Error:
+            continue
+    return totals
+
+
 def main() -> None:
     """Run every scenario, print the table, save JSON and markdown."""
     run = uuid.uuid4().hex[:8]
@@ -157,20 +186,29 @@ def main() -> None:
         for scenario, platform_auctions, raw_auctions in (
                 ("hot auction", [hot], raw_hot), (f"{SPREAD} auctions", spread, raw_spread)):
             for concurrency in CONCURRENCY:
+                cpu_before = _process_cpu()
                 ours = run_load(functools.partial(_platform_factory, stack.url, tokens,
                                                   platform_auctions), concurrency, SECONDS)
+                cpu_after = _process_cpu()
+                cpu_ms = {kind: round((cpu_after[kind] - cpu_before.get(kind, 0.0)) * 1000
+                                      / max(ours.requests, 1), 2) for kind in cpu_after}
                 raw = run_load(functools.partial(_raw_factory, dsn, ids, raw_auctions),
                                concurrency, SECONDS)
                 row = {"scenario": scenario, "concurrency": concurrency,
                        "platform": ours.as_dict(), "raw_postgresql": raw.as_dict(),
                        "throughput_ratio": round(ours.accepted_per_second
                                                  / max(raw.accepted_per_second, 1e-9), 3),
-                       "p99_ratio": round(ours.p99_ms / raw.p99_ms, 2)}
+                       "p99_ratio": round(ours.p99_ms / raw.p99_ms, 2),
+                       "cpu_ms_per_request": dict(sorted(cpu_ms.items(),
+                                                         key=lambda item: -item[1]))}
                 rows.append(row)
                 print(f"{scenario:>15} c={concurrency:<3} platform {ours.accepted_per_second:7.1f}"
                       f" bids/s p50 {ours.p50_ms:6.1f} ms p99 {ours.p99_ms:7.1f} ms | raw PG "
                       f"{raw.accepted_per_second:7.1f} tx/s p99 {raw.p99_ms:6.1f} ms | ratio "
                       f"{row['throughput_ratio']:.2f} (errors {ours.errors})", flush=True)
+                print("      CPU ms per request: " + ", ".join(
+                    f"{kind} {ms}" for kind, ms in list(row["cpu_ms_per_request"].items())[:8]),
+                    flush=True)
         save(rows)
     finally:
         stack.stop()
@@ -191,9 +229,12 @@ def save(rows: list[dict]) -> None:
         lines.append(f"| {r['scenario']} | {r['concurrency']} | {p['accepted_per_second']} | "
                      f"{p['p50_ms']} | {p['p99_ms']} | {b['accepted_per_second']} | {b['p99_ms']} "
                      f"| {r['throughput_ratio']} | {r['p99_ratio']} |")
+    busiest = max(rows, key=lambda r: r["concurrency"] if r["scenario"] == "hot auction" else 0)
+    cpu = ", ".join(f"{kind} {ms}" for kind, ms in busiest["cpu_ms_per_request"].items() if ms)
     (RESULTS / "bid_path.md").write_text(
         f"# Bid path ({meta['when']}, {SECONDS:.0f} s per run, {meta['cpus']} CPUs)\n\n"
-        + "\n".join(lines) + "\n")
+        + "\n".join(lines) + "\n\nCPU milliseconds per request, by process kind, on the hot "
+        f"auction with {busiest['concurrency']} bidders: {cpu}.\n")
 
 
 if __name__ == "__main__":
