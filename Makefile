@@ -41,9 +41,11 @@ test: $(VENV)/.dev vendor
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 
-## bench: the benchmarks under bench/ (against the local distributed shape)
+## bench: the benchmarks under bench/ (they start their own stack); results in bench/results/
 bench: $(VENV)/.dev vendor
 	$(PY) -m bench.bid_path
+	$(PY) -m bench.fanout
+	$(PY) -m bench.search
 
 clean:
 	rm -rf $(VENV) var

@@ -1,5 +1,6 @@
-"""The command line every service shares: ``python -m <service> migrate|worker`` (and the
-service's own commands, such as user_service's ``create-admin``)."""
+"""The command line every service shares: ``python -m <service> migrate|worker``,
+``replay-dead-letters <queue>`` for ops, and the service's own commands (such as
+user_service's ``create-admin``)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def service_main(
 
     ``extra_commands`` maps more command names to ``run(settings, arguments)``, which parses
     the arguments that follow the command itself."""
-    extra_commands = extra_commands or {}
+    extra_commands = {"replay-dead-letters": _replay_dead_letters, **(extra_commands or {})}
     parser = argparse.ArgumentParser(prog=f"python -m {name}")
     parser.add_argument("command", choices=["migrate", "worker", *extra_commands])
     parser.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -45,3 +46,13 @@ def service_main(
     background = Background(create_bus(settings))
     background.add_service(build_parts(settings))
     background.run_until_signalled()
+
+
+def _replay_dead_letters(settings, arguments: list[str]) -> None:
+    """``replay-dead-letters <queue>``: move the messages of ``<queue>.dlq`` back to the queue
+    (after fixing whatever made them fail)."""
+    parser = argparse.ArgumentParser(prog="replay-dead-letters")
+    parser.add_argument("queue", help="e.g. notification_service.notify")
+    queue = parser.parse_args(arguments).queue
+    moved = create_bus(settings).replay_dead_letters(queue)
+    print(f"{moved} message(s) moved from {queue}.dlq back to {queue}")

@@ -195,3 +195,18 @@ def test_housekeeping_drops_old_published_events_and_keeps_unpublished_ones(db):
         conn.execute(text("DELETE FROM bidding.outbox WHERE type = 'test.old'"))
         conn.commit()
     assert left == {old_unsent}
+
+
+def test_ops_replay_dead_letters_from_the_command_line(amqp_url, settings_for, capsys):
+    from auction_common.cli import _replay_dead_letters
+
+    queue = f"test.cli.{uuid.uuid4().hex[:8]}"
+    bus = RabbitBus(amqp_url)
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    channel = connection.channel()
+    bus.declare(channel, Subscription(queue, ["test.nothing"], lambda e: None))
+    channel.basic_publish("", f"{queue}.dlq", b'{"id": "x"}')
+    _replay_dead_letters(settings_for("bidding_service"), [queue])
+    assert "1 message(s) moved" in capsys.readouterr().out
+    assert channel.queue_declare(queue, passive=True).method.message_count == 1
+    connection.close()
