@@ -239,7 +239,8 @@ def public_state(state: AuctionState, row, now: datetime) -> dict:
         "min_next_bid": state.min_next_bid(),
         "has_reserve": state.reserve_price is not None,
         "reserve_met": state.reserve_met,
-        "buy_now_price": state.buy_now_price if state.buy_now_available else None,
+        "buy_now_price": state.buy_now_price
+        if state.buy_now_available and state.is_live(now) else None,
         "starts_at": isoformat(state.starts_at),
         "ends_at": isoformat(state.ends_at),
         "seq": state.seq,
@@ -272,7 +273,8 @@ def bid_history(db: Database, auction_id: uuid.UUID, after_seq: int, limit: int)
         page = whole or page
         next_cursor = str(page[-1].seq)
     items = [{
-        "bid_id": str(r.bid_id), "seq": r.seq, "bidder": mask_name(r.display_name),
+        "bid_id": str(r.bid_id), "seq": r.seq, "line": r.position,
+        "bidder": mask_name(r.display_name),
         "current_price": r.current_price, "placed_at": isoformat(r.placed_at), "auto": r.auto,
     } for r in page]
     return {"auction_id": str(auction_id), "items": items, "next_cursor": next_cursor,

@@ -71,8 +71,10 @@ class HistoryQuery(BaseModel):
 
 
 class HistoryItem(BaseModel):
-    bid_id: str
+    bid_id: str = Field(description="The submitted bid this line comes from (a proxy's "
+                                    "automatic line shares the id of the bid that caused it)")
     seq: int
+    line: int = Field(description="Position within the seq: (seq, line) is unique")
     bidder: str = Field(description="The bidder's display name, masked: a***e")
     current_price: int = Field(description="The visible price after this entry")
     placed_at: str

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from auction_common.db import Database, UnitOfWork
-from auction_common.events import isoformat, utcnow
+from auction_common.events import utcnow
 
 from .consumers import display_name, notify
 from .messages import ending_soon_message
@@ -75,7 +75,8 @@ def remind_watchers(db: Database, settings, batch_size: int = 100) -> int:
         ).all()
         for watch in due:
             message = ending_soon_message(
-                watch.title, str(watch.auction_id), isoformat(watch.ends_at),
+                watch.title, str(watch.auction_id),
+                watch.ends_at.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC"),
                 display_name(uow, str(watch.user_id)), settings.public_url)
             notify(uow, str(watch.user_id), message, {"auction_id": str(watch.auction_id)})
             watch.reminded_at = now

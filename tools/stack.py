@@ -123,6 +123,7 @@ class Stack:
                 argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        self._save()  # as we go: a failed start can still be stopped
 
     def start(self) -> None:
         """Provision, migrate, start every process and the gateway; wait until healthy."""
@@ -209,6 +210,7 @@ class Stack:
             time.sleep(0.2)
 
     def _save(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
         state = {"pids": {n: p.pid for n, p in self.processes.items()}, "ports": self.ports,
                  "gateway_port": self.gateway_port, "vhost": self.vhost}
         (self.state_dir / "stack.json").write_text(json.dumps(state, indent=2))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from tools import provision
@@ -12,7 +16,10 @@ from tools.stack import Stack, free_port
 def stack(postgres_admin_url, run_id, tmp_path_factory):
     """``make up``'s shape on this run's own database and vhost, on a free gateway port."""
     database, vhost = f"sys_{run_id}", f"sys_{run_id}"
-    running = Stack(tmp_path_factory.mktemp("stack"), gateway_port=free_port(),
+    # Outside pytest's private (0700) temp root: nginx's workers must read the media folder.
+    state_dir = Path(tempfile.mkdtemp(prefix="auction-stack-"))
+    state_dir.chmod(0o755)
+    running = Stack(state_dir, gateway_port=free_port(),
                     admin_database_url=postgres_admin_url, database=database, vhost=vhost,
                     web_workers=1, realtime_instances=2,
                     extra_env={"AUCTION_MIN_DURATION_SECONDS": "3",
@@ -25,3 +32,4 @@ def stack(postgres_admin_url, run_id, tmp_path_factory):
         running.stop()
         provision.drop_database(postgres_admin_url, database)
         provision.delete_rabbitmq_vhost(vhost)
+        shutil.rmtree(state_dir, ignore_errors=True)
