@@ -38,7 +38,8 @@ def build_parts(settings: NotificationSettings) -> ServiceParts:
                          partial(remind_watchers, db, settings))
     return ServiceParts(
         name="notification_service", db=db,
-        consumers=[notification_consumer(db, settings.public_url)],
+        consumers=[notification_consumer(db, settings.public_url,
+                                         settings.outbid_quiet_seconds)],
         jobs={"email": sender, "watch_reminders": reminders},
     )
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from auction_common.consumer import IdempotentConsumer
@@ -53,11 +55,30 @@ def notify(uow: UnitOfWork, user_id: str, message: Message, data: dict) -> None:
     })
 
 
-def send_outbid_notice(uow: UnitOfWork, event: dict, public_url: str) -> None:
-    """``bid.outbid``: tell the bidder who lost the lead."""
+def send_outbid_notice(uow: UnitOfWork, event: dict, public_url: str,
+                       quiet_seconds: int = 0) -> None:
+    """``bid.outbid``: tell the bidder who lost the lead.
+
+    In a bidding war one bidder may be outbid many times a minute: while their last outbid
+    notice for this auction is unread and younger than ``quiet_seconds``, it is brought up to
+    date instead of sending another email (the page still says so at once, over Socket.IO)."""
     data = event["data"]
     message = outbid_message(data, display_name(uow, data["user_id"]), public_url)
-    notify(uow, data["user_id"], message, {"auction_id": data["auction_id"], "seq": data["seq"]})
+    details = {"auction_id": data["auction_id"], "seq": data["seq"]}
+    if quiet_seconds:
+        recent = uow.session.scalars(
+            select(Notification).where(
+                Notification.user_id == uuid.UUID(data["user_id"]),
+                Notification.kind == "outbid", Notification.read_at.is_(None),
+                Notification.data["auction_id"].astext == data["auction_id"],
+                Notification.created_at > utcnow() - timedelta(seconds=quiet_seconds))
+            .order_by(Notification.created_at.desc()).limit(1).with_for_update()
+        ).first()
+        if recent is not None:
+            if recent.data.get("seq", 0) < data["seq"]:
+                recent.title, recent.body, recent.data = message.title, message.body, details
+            return
+    notify(uow, data["user_id"], message, details)
 
 
 def send_ending_notices(uow: UnitOfWork, event: dict, public_url: str) -> None:
@@ -82,7 +103,8 @@ def send_ending_notices_and_forget_watches(uow: UnitOfWork, event: dict, public_
     forget_auction(uow, event)
 
 
-def notification_consumer(db: Database, public_url: str) -> IdempotentConsumer:
+def notification_consumer(db: Database, public_url: str,
+                          outbid_quiet_seconds: int = 0) -> IdempotentConsumer:
     """The consumer of every event that becomes a notification."""
     from .watches import WATCH_HANDLERS
 
@@ -90,7 +112,8 @@ def notification_consumer(db: Database, public_url: str) -> IdempotentConsumer:
         **WATCH_HANDLERS,
         "user.registered": remember_contact,
         "user.updated": remember_contact,
-        "bid.outbid": lambda uow, event: send_outbid_notice(uow, event, public_url),
+        "bid.outbid": lambda uow, event: send_outbid_notice(uow, event, public_url,
+                                                            outbid_quiet_seconds),
         "auction.ended": lambda uow, event: send_ending_notices_and_forget_watches(
             uow, event, public_url),
     })

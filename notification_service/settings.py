@@ -14,6 +14,9 @@ class NotificationSettings(CommonSettings):
     public_url: str = "http://localhost:8000"
     delivery_interval_seconds: float = 0.5
     delivery_max_attempts: int = 8
+    #: A bidder outbid again within this long, before reading the last notice, gets that notice
+    #: updated rather than another email (0: one email per outbid).
+    outbid_quiet_seconds: int = 600
     #: Watchers are reminded once, this long before the end.
     watch_reminder_seconds: int = 3600
     watch_reminder_interval_seconds: float = 5.0

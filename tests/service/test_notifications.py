@@ -280,3 +280,17 @@ def test_an_email_waits_until_the_users_address_is_known(db, account, announce, 
     [mail] = send_until(send_emails, lambda: sink.mails_to(ann.email), "the waiting email")
     assert mail["subject"] == "You have been outbid on Brass lamp"
     assert deliveries(db, ann.id)[0].status == "sent"
+
+
+def test_a_bidding_war_sends_one_outbid_email_until_the_notice_is_read(client, db, account):
+    ann = account("ann")
+    auction_id = str(uuid.uuid4())
+    quiet = notification_consumer(db, PUBLIC_URL, outbid_quiet_seconds=600)
+    for seq, price in ((2, 1550), (4, 1800), (6, 2100)):
+        quiet(outbid(ann.id, auction_id=auction_id, seq=seq, price=price))
+    [notice] = notices(client, ann)
+    assert "EUR 21.00" in notice["body"], "the notice shows the latest price"
+    assert len(deliveries(db, ann.id)) == 1, "one email for the whole war"
+    client.post(f"/api/notifications/{notice['id']}/read", headers=ann.headers)
+    quiet(outbid(ann.id, auction_id=auction_id, seq=8, price=2500))
+    assert len(notices(client, ann)) == 2 and len(deliveries(db, ann.id)) == 2
