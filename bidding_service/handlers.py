@@ -167,8 +167,9 @@ def buy_now(db: Database, buyer_id: str, auction_id: uuid.UUID,
                               "bought", decision.entries, now)
         # Everyone sees the purchase like any bid (price, count, leader), then the end; a leader
         # it displaces (a reserve was not met yet) is told like any outbid bidder.
+        displaced = state.leader_id if state.leader_id != buyer_id else None
         _publish_bid(uow, BidDecision(purchase, "leading", decision.entries,
-                                      outbid_user_id=state.leader_id),
+                                      outbid_user_id=displaced),
                      bid_id, row.title, row.currency, now, name)
         _finish(uow, decision, row, now, name)
         return (201, {

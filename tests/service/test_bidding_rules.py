@@ -256,3 +256,12 @@ def test_a_late_registration_event_does_not_undo_a_suspension(client, db, accoun
         "user_id": ann.id, "email": ann.email, "display_name": ann.name, "role": "user"},
         producer="user_service"))
     assert place(client, ann, auction_id, 2000).get_json()["error"]["code"] == "user_suspended"
+
+
+def test_a_leader_who_buys_it_now_is_not_told_they_were_outbid(client, db, account,
+                                                               open_auction):
+    seller, ann = account("seller"), account("ann")
+    auction_id = open_auction(seller.id, reserve_price=50_000, buy_now_price=60_000)
+    place(client, ann, auction_id, 3000)
+    assert buy(client, ann, auction_id).status_code == 201
+    assert events(db, auction_id, "bid.outbid") == []
