@@ -21,6 +21,9 @@ threads = int(os.environ.get("WEB_THREADS", "8"))  # used by the gthread worker 
 worker_connections = int(os.environ.get("WEB_WORKER_CONNECTIONS", "256"))
 accesslog = os.environ.get("ACCESS_LOG") or None
 graceful_timeout = 10
+# Longer than the gateway keeps idle upstream connections (nginx: 60 s): otherwise a worker
+# closes a connection just as nginx reuses it, and a POST gets a 502.
+keepalive = int(os.environ.get("WEB_KEEPALIVE", "75"))
 
 
 def post_fork(server, worker) -> None:

@@ -229,7 +229,8 @@ def save(rows: list[dict]) -> None:
         lines.append(f"| {r['scenario']} | {r['concurrency']} | {p['accepted_per_second']} | "
                      f"{p['p50_ms']} | {p['p99_ms']} | {b['accepted_per_second']} | {b['p99_ms']} "
                      f"| {r['throughput_ratio']} | {r['p99_ratio']} |")
-    busiest = max(rows, key=lambda r: r["concurrency"] if r["scenario"] == "hot auction" else 0)
+    hot = [r for r in rows if r["scenario"] == "hot auction"]
+    busiest = next((r for r in hot if r["concurrency"] == 16), hot[-1])
     cpu = ", ".join(f"{kind} {ms}" for kind, ms in busiest["cpu_ms_per_request"].items() if ms)
     (RESULTS / "bid_path.md").write_text(
         f"# Bid path ({meta['when']}, {SECONDS:.0f} s per run, {meta['cpus']} CPUs)\n\n"

@@ -61,12 +61,12 @@ def render_gateway(addresses: dict[str, str], gateway_port: int, media_root: Pat
     (work_dir / "gateway.conf").write_text(server)
     main = f"""
 worker_processes 1;
-worker_rlimit_nofile 65536;
+worker_rlimit_nofile 20000;
 pid {work_dir}/nginx.pid;
 error_log {work_dir}/error.log warn;
 daemon on;
 # Each watching browser holds two connections here (its own and the one to a realtime process).
-events {{ worker_connections 32768; }}
+events {{ worker_connections 16384; }}
 http {{
     access_log {work_dir}/access.log;
     client_body_temp_path {work_dir}/client_body;

@@ -21,7 +21,7 @@ def stack(postgres_admin_url, run_id, tmp_path_factory):
     state_dir.chmod(0o755)
     running = Stack(state_dir, gateway_port=free_port(),
                     admin_database_url=postgres_admin_url, database=database, vhost=vhost,
-                    web_workers=1, realtime_instances=2,
+                    web_workers=2, realtime_instances=2,
                     extra_env={"AUCTION_MIN_DURATION_SECONDS": "3",
                                # every test signs up many users from this one address
                                "RATE_LIMIT_PER_IP": "100000/minute"})

@@ -311,10 +311,12 @@ def test_a_reserve_and_buy_it_now_listing_whose_history_every_window_catches_up_
     expect(seller.page.locator("#flashes")).to_contain_text("Add photos")
     seller.page.locator("#photo-file").set_input_files(photo(tmp_path))
     seller.page.locator("#photo-submit").click()
-    # The page reloads with the photo. (Whether the gateway serves /media/ is not checked
-    # here: the test stack's nginx workers cannot read pytest's private temp directory.)
-    expect(seller.page.locator("#gallery img").first).to_have_attribute(
+    # The page reloads with the photo, which the gateway serves from the media folder.
+    image = seller.page.locator("#gallery img").first
+    expect(image).to_have_attribute(
         "src", re.compile(rf"^/media/auctions/{auction_id}/.+_display\.webp$"), timeout=LIVE)
+    served = seller.page.request.get(image.get_attribute("src"))
+    assert served.status == 200 and served.headers["content-type"] == "image/webp"
     expect(seller.page.locator("#reserve-price")).to_contain_text("EUR 50.00")
 
     # A bidder finds it by searching, watches it; his connection will miss events.
