@@ -6,13 +6,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from auction_common.auth import init_jwt
-from auction_common.bus import create_bus
-from auction_common.db import Database, create_db_engine
-from auction_common.errors import register_error_handlers
-from auction_common.events import EventSchemas
-from auction_common.health import health_blueprint, instrument
 from auction_common.runtime import ServiceParts
+from auction_common.webapp import service_app, service_database
 
 from .consumers import read_model_consumer
 from .models import metadata
@@ -25,9 +20,7 @@ EVENT_SCHEMAS = SERVICE_DIR / "event_schemas"
 
 def build_parts(settings: AuctionSettings) -> ServiceParts:
     """The database, consumers and jobs of auction_service."""
-    engine = create_db_engine(settings.database_url, settings.db_pool_size, "auction_service")
-    schemas = EventSchemas(EVENT_SCHEMAS) if settings.validate_events else None
-    db = Database(engine, metadata, "auction_service", schemas)
+    db = service_database(settings, metadata, "auction_service", EVENT_SCHEMAS)
     return ServiceParts(name="auction_service", db=db, consumers=[read_model_consumer(db)])
 
 
@@ -35,20 +28,6 @@ def create_app(settings: AuctionSettings | None = None,
                parts: ServiceParts | None = None) -> Flask:
     """The auction_service web app."""
     settings = settings or load()
-    parts = parts or build_parts(settings)
-    app = Flask("auction_service")
     # JSON bodies stay small; the photo upload route raises its own request's limit.
-    app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
-    app.extensions["settings"] = settings
-    app.extensions["db"] = parts.db
-    init_jwt(app, settings)
-    register_error_handlers(app)
-    checks = {"database": parts.db.ping}
-    if settings.event_bus == "rabbitmq":
-        checks["broker"] = create_bus(settings).ping
-    app.register_blueprint(bp)
-    app.register_blueprint(media)
-    app.register_blueprint(health_blueprint("auction_service", checks, api.document,
-                                            ("/api/auctions",)))
-    instrument(app, "auction_service")
-    return app
+    return service_app("auction_service", settings, parts or build_parts(settings),
+                       [bp, media], api, ("/api/auctions",), max_body_bytes=256 * 1024)

@@ -1,0 +1,57 @@
+"""The wiring every service's web app shares: one place instead of four copies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Blueprint, Flask
+from sqlalchemy import MetaData
+
+from .api import OpenApi
+from .auth import init_jwt
+from .bus import create_bus
+from .db import Database, create_db_engine
+from .errors import register_error_handlers
+from .events import EventSchemas
+from .health import health_blueprint, instrument
+from .runtime import ServiceParts
+
+
+def service_database(settings, metadata: MetaData, name: str, event_schemas: Path) -> Database:
+    """A service's database: its engine, tables and (when ``VALIDATE_EVENTS``) event schemas."""
+    engine = create_db_engine(settings.database_url, settings.db_pool_size, name)
+    schemas = EventSchemas(event_schemas) if settings.validate_events else None
+    return Database(engine, metadata, name, schemas)
+
+
+def service_app(
+    name: str,
+    settings,
+    parts: ServiceParts,
+    blueprints: Iterable[Blueprint],
+    openapi: OpenApi,
+    prefixes: tuple[str, ...],
+    max_body_bytes: int,
+    private_key_pem: str | None = None,
+    access_token_lifetime: timedelta = timedelta(minutes=15),
+) -> Flask:
+    """A service's Flask app: settings and database in ``app.extensions``, JWT verification
+    (and signing, given the private key), the error body, the blueprints, and health,
+    readiness, metrics and the OpenAPI document at the root and under each prefix."""
+    app = Flask(name)
+    app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+    app.extensions["settings"] = settings
+    app.extensions["db"] = parts.db
+    init_jwt(app, settings, private_key_pem=private_key_pem,
+             access_token_lifetime=access_token_lifetime)
+    register_error_handlers(app)
+    checks = {"database": parts.db.ping}
+    if settings.event_bus == "rabbitmq":
+        checks["broker"] = create_bus(settings).ping
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
+    app.register_blueprint(health_blueprint(name, checks, openapi.document, prefixes))
+    instrument(app, name)
+    return app
