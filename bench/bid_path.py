@@ -22,6 +22,7 @@ import psycopg2
 import requests
 from sqlalchemy.engine import make_url
 
+from bidding_service.domain import AuctionState, BidRejected, decide_bid
 from tests.support.api import Api, wait_for
 from tools import provision
 from tools.services import ROOT
@@ -34,6 +35,7 @@ CONCURRENCY = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "1,4,16,64").
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 SPREAD = int(os.environ.get("BENCH_AUCTIONS", "1000"))
 T0 = time.time()
+STARTED = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def rising_amount(client: int) -> int:
@@ -89,13 +91,20 @@ def _raw_factory(dsn: str, bidders: list[str], auctions: list[str]):
             price, leader, leader_max, seq, ends_at, count = cur.fetchone()
             cur.execute("SELECT clock_timestamp()")
             now = cur.fetchone()[0]
-            if now >= ends_at or (leader_max is not None and amount <= price):
+            # The same decision as the platform's (the same pure function), without the web
+            # stack and the event pipeline around it.
+            state = AuctionState(auction_id=auction, seller_id="seller", starting_price=1000,
+                                 starts_at=STARTED, ends_at=ends_at, current_price=price,
+                                 bid_count=count, leader_id=leader and str(leader),
+                                 leader_max=leader_max, seq=seq)
+            try:
+                new = decide_bid(state, bidder, amount, now).state
+            except BidRejected:
                 return False
-            seq += 1
-            price = leader_max if leader_max is not None else price
+            price, seq = new.current_price, new.seq
             cur.execute("UPDATE bench_raw.auctions SET current_price = %s, leader_id = %s, "
                         "leader_max = %s, seq = %s, bid_count = %s WHERE id = %s",
-                        (price, bidder, amount, seq, count + 1, auction))
+                        (price, new.leader_id, new.leader_max, seq, new.bid_count, auction))
             bid_id = str(uuid.uuid4())
             cur.execute("INSERT INTO bench_raw.bids VALUES (%s, %s, %s, %s, %s, %s, %s)",
                         (bid_id, auction, bidder, amount, price, seq, now))
