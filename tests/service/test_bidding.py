@@ -15,6 +15,7 @@ from bidding_service.app import EVENT_SCHEMAS
 from bidding_service.domain import AuctionState, decide_bid
 from bidding_service.handlers import close_due_auctions
 from tests.support.api import wait_for
+from tests.support.outbox import outbox_events
 
 
 @pytest.fixture(scope="module")
@@ -25,15 +26,6 @@ def client(bidding):
 @pytest.fixture(scope="module")
 def db(bidding):
     return bidding[1].db
-
-
-def outbox_events(db, auction_id: str, event_type: str | None = None) -> list[dict]:
-    with db.engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT payload FROM bidding.outbox WHERE payload->'data'->>'auction_id' = :a "
-            "AND (CAST(:t AS text) IS NULL OR type = :t) ORDER BY position"
-        ), {"a": auction_id, "t": event_type}).scalars().all()
-    return list(rows)
 
 
 def place(client, who, auction_id, amount, key=None):

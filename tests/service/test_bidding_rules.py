@@ -6,12 +6,12 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import text
 
 from auction_common.events import make_envelope
 from bidding_service.consumers import catalog_consumer, users_consumer
 from bidding_service.handlers import close_due_auctions
 from tests.support.api import wait_for
+from tests.support.outbox import outbox_events
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +37,6 @@ def buy(client, who, auction_id, key=None):
 
 def state(client, auction_id):
     return client.get(f"/api/bids/auctions/{auction_id}").get_json()
-
-
-def events(db, auction_id, event_type):
-    with db.engine.connect() as conn:
-        return conn.execute(text(
-            "SELECT payload FROM bidding.outbox WHERE type = :t "
-            "AND payload->'data'->>'auction_id' = :a ORDER BY position"),
-            {"t": event_type, "a": auction_id}).scalars().all()
 
 
 def tell_users(db, account, status="active"):
@@ -76,10 +68,10 @@ def test_buy_now_ends_the_auction_for_the_buyer_and_tells_everyone(
     assert answer.status_code == 201
     assert (answer.get_json()["status"], answer.get_json()["price"]) == ("won", 9000)
     assert buy(client, bob, auction_id, key="buy-1").get_json() == answer.get_json()
-    [ended] = events(db, auction_id, "auction.ended")
+    [ended] = outbox_events(db, auction_id, "auction.ended")
     assert (ended["data"]["outcome"], ended["data"]["winner_id"], ended["data"]["price"]) == (
         "sold", bob.id, 9000)
-    [bought] = events(db, auction_id, "bid.placed")
+    [bought] = outbox_events(db, auction_id, "bid.placed")
     assert (bought["data"]["current_price"], bought["data"]["leader_id"]) == (9000, bob.id)
     assert bought["data"]["seq"] + 1 == ended["data"]["seq"], "the purchase, then the end"
     shown = state(client, auction_id)
@@ -106,7 +98,7 @@ def test_a_bid_in_the_last_window_extends_the_end_and_says_so(client, db, accoun
     before = state(client, auction_id)["ends_at"]
     answer = place(client, ann, auction_id, 2000).get_json()
     assert answer["ends_at"] > before
-    [extended] = events(db, auction_id, "auction.extended")
+    [extended] = outbox_events(db, auction_id, "auction.extended")
     assert extended["data"]["ends_at"] == answer["ends_at"]
     assert extended["data"]["seq"] == answer["seq"]
 
@@ -208,7 +200,7 @@ def test_listing_edits_apply_until_the_first_bid_and_cancel_stops_bidding(
         "auction_id": auction_id, "seller_id": seller.id,
         "cancelled_at": "2026-01-01T00:00:00Z"}, producer="auction_service"))
     assert state(client, auction_id)["status"] == "ended"
-    [ended] = events(db, auction_id, "auction.ended")
+    [ended] = outbox_events(db, auction_id, "auction.ended")
     assert ended["data"]["outcome"] == "cancelled"
 
 
@@ -216,9 +208,9 @@ def test_an_auction_whose_reserve_is_not_met_ends_unsold(client, db, account, op
     seller, ann = account("seller"), account("ann")
     auction_id = open_auction(seller.id, seconds=1.0, reserve_price=50_000)
     place(client, ann, auction_id, 3000)
-    wait_for(lambda: close_due_auctions(db) or events(db, auction_id, "auction.ended"),
+    wait_for(lambda: close_due_auctions(db) or outbox_events(db, auction_id, "auction.ended"),
              timeout=10, message="the closer to end the auction")
-    [ended] = events(db, auction_id, "auction.ended")
+    [ended] = outbox_events(db, auction_id, "auction.ended")
     assert (ended["data"]["outcome"], ended["data"]["winner_id"]) == (
         "unsold_reserve_not_met", None)
 
@@ -233,7 +225,7 @@ def test_the_leader_is_shown_by_masked_name(client, db, account, open_auction):
     assert state(client, auction_id)["leader_name"] == masked(ann)
     place(client, bob, auction_id, 9000)
     assert state(client, auction_id)["leader_name"] == masked(bob)
-    assert events(db, auction_id, "bid.placed")[-1]["data"]["leader_name"] == masked(bob)
+    assert outbox_events(db, auction_id, "bid.placed")[-1]["data"]["leader_name"] == masked(bob)
 
 
 def test_buy_now_while_the_reserve_is_unmet_tells_the_displaced_leader(client, db, account,
@@ -242,7 +234,7 @@ def test_buy_now_while_the_reserve_is_unmet_tells_the_displaced_leader(client, d
     auction_id = open_auction(seller.id, reserve_price=50_000, buy_now_price=60_000)
     place(client, ann, auction_id, 3000)
     assert buy(client, bob, auction_id).status_code == 201
-    [outbid] = events(db, auction_id, "bid.outbid")
+    [outbid] = outbox_events(db, auction_id, "bid.outbid")
     assert outbid["data"]["user_id"] == ann.id
     assert state(client, auction_id)["winner_id"] == bob.id
 
@@ -264,4 +256,4 @@ def test_a_leader_who_buys_it_now_is_not_told_they_were_outbid(client, db, accou
     auction_id = open_auction(seller.id, reserve_price=50_000, buy_now_price=60_000)
     place(client, ann, auction_id, 3000)
     assert buy(client, ann, auction_id).status_code == 201
-    assert events(db, auction_id, "bid.outbid") == []
+    assert outbox_events(db, auction_id, "bid.outbid") == []

@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
 
 from auction_common.events import EventSchemas, isoformat, make_envelope
 from auction_service.app import EVENT_SCHEMAS
@@ -20,6 +19,7 @@ from tests.service.test_catalog import (
     listing,
     show,
 )
+from tests.support.outbox import outbox_events
 
 client, db, deliver = base.client, base.db, base.deliver  # the catalog's fixtures
 
@@ -28,18 +28,6 @@ SCHEMAS = EventSchemas(EVENT_SCHEMAS)
 
 def when(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def events(db, event_type: str, auction_id: str) -> list[dict]:
-    """The events of a type the catalog wrote to its outbox for one listing, oldest first."""
-    with db.engine.connect() as conn:
-        found = conn.execute(text(
-            "SELECT payload FROM auctions.outbox WHERE type = :t "
-            "AND payload->'data'->>'auction_id' = :a ORDER BY position"),
-            {"t": event_type, "a": auction_id}).scalars().all()
-    for event in found:
-        SCHEMAS.validate(event)
-    return found
 
 
 def edit(client, user, auction_id: str, **changes):
@@ -107,7 +95,7 @@ def test_a_listing_without_reserve_shows_no_reserve_state(client, account):
 def test_auction_created_carries_the_pricing_rules_for_bidding(client, db, account):
     seller = account("seller")
     auction = list_item(client, seller, **full_listing())
-    [event] = events(db, "auction.created", auction["id"])
+    [event] = outbox_events(db, auction["id"], "auction.created", SCHEMAS)
     data = event["data"]
     assert (data["reserve_price"], data["buy_now_price"]) == (987_654, 1_500_000)
     assert data["increments"] == BANDS
@@ -122,7 +110,7 @@ def test_defaults_start_now_with_the_default_increments_and_two_minutes_anti_sni
     assert before - timedelta(seconds=1) <= when(auction["starts_at"]) <= datetime.now(UTC)
     assert (auction["increments"], auction["anti_sniping_seconds"]) == (None, 120)
     assert (auction["condition"], auction["buy_now_price"]) == (None, None)
-    [event] = events(db, "auction.created", auction["id"])
+    [event] = outbox_events(db, auction["id"], "auction.created", SCHEMAS)
     assert (event["data"]["increments"], event["data"]["reserve_price"]) == (None, None)
 
 
@@ -250,7 +238,7 @@ def test_the_seller_edits_everything_before_the_first_bid_and_bidding_hears_of_i
     assert when(edited["ends_at"]) - when(edited["starts_at"]) == timedelta(hours=1)
     assert edited["description"] == "Now with a case."
     assert edited["updated_at"] is not None
-    [event] = events(db, "auction.updated", auction["id"])
+    [event] = outbox_events(db, auction["id"], "auction.updated", SCHEMAS)
     assert event["data"] == {
         "auction_id": auction["id"], "title": "Leica M3 camera", "starting_price": 2000,
         "reserve_price": None, "buy_now_price": 9000, "increments": None,
@@ -265,7 +253,7 @@ def test_an_edit_bidding_does_not_care_about_emits_nothing(client, db, account):
     auction = list_item(client, seller)
     assert edit(client, seller, auction["id"], description="Better words.",
                 category="art", condition="new").status_code == 200
-    assert events(db, "auction.updated", auction["id"]) == []
+    assert outbox_events(db, auction["id"], "auction.updated", SCHEMAS) == []
 
 
 def test_an_edit_is_checked_against_the_listing_as_it_stands(client, account):
@@ -340,7 +328,7 @@ def test_after_the_first_bid_only_the_description_can_be_added_to(client, db, ac
     assert description.startswith("Original words.\n\nAdded by the seller on ")
     assert description.endswith("UTC:\nComes with a case.")
     assert show(client, auction["id"])["title"] == auction["title"]
-    assert events(db, "auction.updated", auction["id"]) == []
+    assert outbox_events(db, auction["id"], "auction.updated", SCHEMAS) == []
 
 
 def test_additions_stop_at_the_total_description_length(client, account, deliver):
@@ -376,7 +364,7 @@ def test_the_seller_cancels_before_the_first_bid_and_bidding_hears_of_it(client,
     assert answer.status_code == 200, answer.get_json()
     assert answer.get_json()["status"] == "cancelled"
     assert show(client, auction["id"])["status"] == "cancelled"
-    [event] = events(db, "auction.cancelled", auction["id"])
+    [event] = outbox_events(db, auction["id"], "auction.cancelled", SCHEMAS)
     assert event["data"]["seller_id"] == seller.id
     assert when(event["data"]["cancelled_at"]) == when(answer.get_json()["cancelled_at"])
     page = client.get("/api/auctions", query_string={"seller_id": seller.id,
@@ -390,7 +378,7 @@ def test_a_cancel_by_someone_else_is_forbidden(client, db, account):
     assert error_of(answer) == (403, "not_your_auction", [])
     assert cancel(client, None, auction["id"]).status_code == 401
     assert show(client, auction["id"])["status"] == "live"
-    assert events(db, "auction.cancelled", auction["id"]) == []
+    assert outbox_events(db, auction["id"], "auction.cancelled", SCHEMAS) == []
 
 
 def test_a_listing_with_a_bid_cannot_be_cancelled(client, db, account, deliver):
@@ -399,7 +387,7 @@ def test_a_listing_with_a_bid_cannot_be_cancelled(client, db, account, deliver):
     first_bid(deliver, auction, account("ann"))
     assert error_of(cancel(client, seller, auction["id"]))[:2] == (409, "listing_locked")
     assert show(client, auction["id"])["status"] == "live"
-    assert events(db, "auction.cancelled", auction["id"]) == []
+    assert outbox_events(db, auction["id"], "auction.cancelled", SCHEMAS) == []
 
 
 def test_cancelling_twice_or_after_the_end_is_a_conflict(client, db, account, deliver):
@@ -407,7 +395,7 @@ def test_cancelling_twice_or_after_the_end_is_a_conflict(client, db, account, de
     auction = list_item(client, seller)
     cancel(client, seller, auction["id"])
     assert error_of(cancel(client, seller, auction["id"]))[:2] == (409, "auction_cancelled")
-    assert len(events(db, "auction.cancelled", auction["id"])) == 1
+    assert len(outbox_events(db, auction["id"], "auction.cancelled", SCHEMAS)) == 1
     ended = list_item(client, seller)
     deliver(auction_ended(ended, seq=1, winner_id=None, price=None))
     assert error_of(cancel(client, seller, ended["id"]))[:2] == (409, "auction_ended")

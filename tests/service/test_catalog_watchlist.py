@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import text
 
 from auction_common.events import EventSchemas
 from auction_service.app import EVENT_SCHEMAS
 from tests.service import test_catalog as base
 from tests.service.test_catalog import auction_ended, bid_placed, list_item, show
+from tests.support.outbox import outbox_events
 
 client, db, deliver = base.client, base.db, base.deliver  # the catalog's fixtures
 SCHEMAS = EventSchemas(EVENT_SCHEMAS)
@@ -31,17 +31,6 @@ def watching(client, user, **query) -> dict:
     return answer.get_json()
 
 
-def events(db, event_type: str, auction_id: str) -> list[dict]:
-    with db.engine.connect() as conn:
-        found = conn.execute(text(
-            "SELECT payload FROM auctions.outbox WHERE type = :t "
-            "AND payload->'data'->>'auction_id' = :a ORDER BY position"),
-            {"t": event_type, "a": auction_id}).scalars().all()
-    for event in found:
-        SCHEMAS.validate(event)
-    return found
-
-
 def code_of(answer) -> tuple[int, str]:
     return answer.status_code, answer.get_json()["error"]["code"]
 
@@ -60,7 +49,7 @@ def test_a_watched_listing_is_on_the_watchlist_and_notifications_hear_of_it(clie
     assert item["watchers_count"] == 1
     mine = client.get(f"/api/auctions/{auction['id']}", headers=ann.headers).get_json()
     assert mine["watching"] is True
-    [event] = events(db, "auction.watched", auction["id"])
+    [event] = outbox_events(db, auction["id"], "auction.watched", SCHEMAS)
     assert event["data"] == {"auction_id": auction["id"], "user_id": ann.id,
                              "title": "Brass telescope", "ends_at": event["data"]["ends_at"]}
     assert event["data"]["ends_at"] == auction["ends_at"]
@@ -72,7 +61,7 @@ def test_watching_twice_changes_nothing(client, db, account):
     assert watch(client, ann, auction["id"]).status_code == 200
     assert show(client, auction["id"])["watchers_count"] == 1
     assert len(watching(client, ann)["items"]) == 1
-    assert len(events(db, "auction.watched", auction["id"])) == 1
+    assert len(outbox_events(db, auction["id"], "auction.watched", SCHEMAS)) == 1
 
 
 def test_unwatching_removes_it_once(client, db, account):
@@ -84,7 +73,7 @@ def test_unwatching_removes_it_once(client, db, account):
     assert unwatch(client, ann, auction["id"]).status_code == 200
     assert watching(client, ann)["items"] == []
     assert show(client, auction["id"])["watchers_count"] == 0
-    [event] = events(db, "auction.unwatched", auction["id"])
+    [event] = outbox_events(db, auction["id"], "auction.unwatched", SCHEMAS)
     assert event["data"]["user_id"] == ann.id
 
 
