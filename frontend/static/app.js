@@ -79,6 +79,25 @@
     }).join("");
   }
 
+  /**
+   * POST a form that carries an Idempotency-Key in the hidden input ``keyId``. An answer
+   * (any status) means the next attempt is a new request, with a new key; no answer keeps
+   * the key, so that trying again cannot do the thing twice.
+   */
+  function postOnce(form, keyId, onAnswer, onNoAnswer) {
+    return fetch(form.action, {
+      method: "POST",
+      body: new URLSearchParams(new FormData(form)),
+      headers: { Accept: "application/json", "X-CSRF-Token": csrfToken() },
+      credentials: "same-origin"
+    }).then(function (response) {
+      $(keyId).value = newKey();
+      return response.json().catch(function () { return {}; }).then(function (body) {
+        onAnswer(response.status, body);
+      });
+    }).catch(onNoAnswer);
+  }
+
   /** When the page's HTML started arriving, by the browser's clock (for the clock offset). */
   function pageResponseTime() {
     var nav = window.performance && performance.getEntriesByType
@@ -604,19 +623,9 @@
       var button = $("bid-submit");
       if (button) button.disabled = true;
       self.setMessage("Placing your bid…", "");
-      fetch(form.action, {
-        method: "POST",
-        body: new URLSearchParams(new FormData(form)),
-        headers: { Accept: "application/json", "X-CSRF-Token": csrfToken() },
-        credentials: "same-origin"
-      }).then(function (response) {
-        // An answer came back: the next attempt is a new bid, with a new key.
-        $("idempotency-key").value = newKey();
-        return response.json().catch(function () { return {}; }).then(function (body) {
-          self.onBidAnswer(response.status, body);
-        });
-      }).catch(function () {
-        // No answer: keep the key, so that trying again cannot place the bid twice.
+      postOnce(form, "idempotency-key", function (status, body) {
+        self.onBidAnswer(status, body);
+      }, function () {
         self.setMessage("The server could not be reached. Try again.", "error");
       }).then(function () {
         if (button) button.disabled = false;
@@ -680,18 +689,9 @@
       disarm();
       button.disabled = true;
       self.setMessage("Buying…", "");
-      fetch(form.action, {
-        method: "POST",
-        body: new URLSearchParams(new FormData(form)),
-        headers: { Accept: "application/json", "X-CSRF-Token": csrfToken() },
-        credentials: "same-origin"
-      }).then(function (response) {
-        $("buy-now-key").value = newKey();
-        return response.json().catch(function () { return {}; }).then(function (body) {
-          self.onBuyNowAnswer(response.status, body);
-        });
-      }).catch(function () {
-        // No answer: keep the key, so that trying again cannot buy twice.
+      postOnce(form, "buy-now-key", function (status, body) {
+        self.onBuyNowAnswer(status, body);
+      }, function () {
         self.setMessage("The server could not be reached. Try again.", "error");
       }).then(function () {
         button.disabled = false;

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -381,10 +380,11 @@ def test_a_refresh_answer_replaces_both_tokens_and_the_user():
 def test_concurrent_requests_share_one_refresh_of_the_same_token():
     coordinator = RefreshCoordinator()
     calls = []
+    started = threading.Event()
 
     def refresh(token: str) -> dict:
         calls.append(token)
-        time.sleep(0.05)
+        assert started.wait(timeout=5)  # still in flight while every other request arrives
         return {"access_token": "new", "refresh_token": "rotated"}
 
     results = []
@@ -392,6 +392,7 @@ def test_concurrent_requests_share_one_refresh_of_the_same_token():
                for _ in range(5)]
     for thread in threads:
         thread.start()
+    started.set()
     for thread in threads:
         thread.join()
     assert calls == ["r"]
