@@ -1,8 +1,9 @@
 """A tiny, independent model of the bid rules, written from the rules' text.
 
 It keeps every bidder's maximum and recomputes the price from them (the engine keeps only the
-leader and the leader's maximum); times are plain seconds. Tests check that the engine and
-this model agree on every answer, price, leader, count, end and outcome.
+leader and the leader's maximum); times are plain numbers in one unit (the property test uses
+whole milliseconds). Tests check that the engine and this model agree on every answer, price,
+leader, count, end and outcome.
 """
 
 from __future__ import annotations

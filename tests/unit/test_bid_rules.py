@@ -35,6 +35,10 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
+def at_ms(milliseconds: int) -> datetime:
+    return T0 + timedelta(milliseconds=milliseconds)
+
+
 def bid(state, bidder, amount, seconds=1.0):
     return decide_bid(state, bidder, amount, at(seconds))
 
@@ -201,7 +205,9 @@ actions = st.lists(
         st.sampled_from(["bid", "bid", "bid", "bid", "buy"]),
         st.sampled_from([SELLER, ANN, BOB, CAT]),
         st.integers(min_value=900, max_value=30_000),
-        st.floats(min_value=0, max_value=90),  # seconds to wait before this action
+        # Milliseconds to wait before this action: whole numbers, so that the engine (times
+        # to the microsecond) and the model (plain numbers) never disagree by a rounding.
+        st.integers(min_value=0, max_value=90_000),
     ),
     max_size=40,
 )
@@ -218,23 +224,23 @@ def test_the_engine_agrees_with_the_reference_model(actions, starting_price, res
     state = auction(starting_price=starting_price, starts_at=at(5), ends_at=at(600),
                     reserve_price=reserve, buy_now_price=buy_now, anti_sniping_seconds=window,
                     increments=table)
-    model = ReferenceAuction(SELLER, starting_price, 5, 600, reserve=reserve, buy_now=buy_now,
-                             window=window, bands=list(table))
-    now = 0.0
+    model = ReferenceAuction(SELLER, starting_price, 5_000, 600_000, reserve=reserve,
+                             buy_now=buy_now, window=window * 1000, bands=list(table))
+    now = 0
     last_price = state.current_price
     for kind, who, amount, wait in actions:
         now += wait
-        if closing := decide_close(state, at(now)):
+        if closing := decide_close(state, at_ms(now)):
             assert (closing.outcome, closing.winner_id, closing.price) == model.close(now)
             state = closing.state
         expected = model.buy(who, now) if kind == "buy" else model.bid(who, amount, now)
         try:
             if kind == "buy":
-                decision = decide_buy_now(state, who, at(now))
+                decision = decide_buy_now(state, who, at_ms(now))
                 assert (decision.outcome, decision.winner_id, decision.price) == model.outcome
                 state = decision.state
                 continue
-            decision = decide_bid(state, who, amount, at(now))
+            decision = decide_bid(state, who, amount, at_ms(now))
         except BidRejected as rejection:
             assert rejection.code == expected
             continue
@@ -244,12 +250,12 @@ def test_the_engine_agrees_with_the_reference_model(actions, starting_price, res
         assert state.current_price == model.current_price()
         assert state.bid_count == model.count
         assert state.reserve_met == model.reserve_met()
-        assert state.ends_at == at(model.ends_at)
+        assert state.ends_at == at_ms(model.ends_at)
         assert state.current_price >= last_price, "the price never goes down"
         assert state.current_price <= state.leader_max
         last_price = state.current_price
-    final = max(now, state.ends_at.timestamp() - T0.timestamp())
-    closing = decide_close(state, at(final))
+    final = max(now, (state.ends_at - T0) // timedelta(milliseconds=1))
+    closing = decide_close(state, at_ms(final))
     expected_close = model.close(final)
     if closing is None:
         assert expected_close is None and model.closed
