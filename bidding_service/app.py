@@ -10,8 +10,9 @@ from flask import Flask
 from auction_common.runtime import ServiceParts, periodic
 from auction_common.webapp import service_app, service_database
 
+from .batching import KeyedBatcher
 from .consumers import catalog_consumer, users_consumer
-from .handlers import close_due_auctions, forget_old_idempotency_keys
+from .handlers import close_due_auctions, decide_bids, forget_old_idempotency_keys
 from .models import metadata
 from .routes import api, bp
 from .settings import BiddingSettings, load
@@ -34,5 +35,9 @@ def create_app(settings: BiddingSettings | None = None,
                parts: ServiceParts | None = None) -> Flask:
     """The bidding_service web app."""
     settings = settings or load()
-    return service_app("bidding_service", settings, parts or build_parts(settings), [bp], api,
-                       ("/api/bids",), max_body_bytes=16 * 1024)
+    parts = parts or build_parts(settings)
+    app = service_app("bidding_service", settings, parts, [bp], api, ("/api/bids",),
+                      max_body_bytes=16 * 1024)
+    # Bids on one auction arriving together share one hold of its row lock (batching.py).
+    app.extensions["bid_batcher"] = KeyedBatcher(partial(decide_bids, parts.db))
+    return app

@@ -6,15 +6,18 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
+
+from sqlalchemy.exc import DBAPIError
 
 from auction_common.db import Database, UnitOfWork
 from auction_common.events import isoformat
 from auction_common.problems import Problem
 
 from . import repository
+from .batching import KeyedBatcher
 from .domain import (
     AuctionState,
     BidDecision,
@@ -82,42 +85,124 @@ def _check_bidder(uow: UnitOfWork, user_id: str) -> str | None:
     return mask_name(known.display_name) if known is not None else None
 
 
+@dataclass(eq=False)
+class BidRequest:
+    """One POST /api/bids waiting for its answer."""
+
+    bidder_id: str
+    amount: int
+    key: str | None
+    fingerprint: str
+    answer: Answer | None = None
+
+
 def place_bid(db: Database, bidder_id: str, auction_id: uuid.UUID, amount: int,
-              idempotency_key: str | None = None) -> Answer:
+              idempotency_key: str | None = None,
+              batcher: KeyedBatcher[BidRequest] | None = None) -> Answer:
     """Decide a bid under the auction row's lock; returns (HTTP status, body).
 
-    The bid, its history lines, the new state and the events are committed together."""
+    With a ``batcher``, bids for the same auction arriving together are decided together
+    (see :func:`decide_bids`); each answer is what that bid alone would have got."""
+    request = BidRequest(bidder_id, amount, idempotency_key,
+                         _fingerprint("bid", auction_id, amount))
+    if idempotency_key:
+        replay = _replay(db, bidder_id, idempotency_key, request.fingerprint)
+        if replay is not None:
+            return replay
+    if batcher is None:
+        decide_bids(db, auction_id, [request])
+    else:
+        batcher.submit(auction_id, request)
+    assert request.answer is not None
+    return request.answer
 
-    def decide(uow: UnitOfWork) -> tuple[Answer, bool]:
+
+def decide_bids(db: Database, auction_id: uuid.UUID, requests: Sequence[BidRequest]) -> None:
+    """Decide bids on one auction in arrival order under ONE hold of its row lock: the same
+    decisions as one transaction each (each sees the state the previous one left), with one
+    write and one commit for all. Sets each request's ``answer``.
+
+    A retry inside the group, or a request whose twin (same key) committed meanwhile in
+    another process, replays the stored answer; a group the database refuses is decided again
+    one request at a time, so that one request cannot fail the others."""
+    todo, replays, keys = [], [], set()
+    for request in requests:
+        if request.key and (request.bidder_id, request.key) in keys:
+            replays.append(request)
+        else:
+            todo.append(request)
+            if request.key:
+                keys.add((request.bidder_id, request.key))
+    while todo:
         try:
-            name = _check_bidder(uow, bidder_id)
-        except BidRejected as rejection:
-            return _refusal(rejection), True
+            twins = _decide_group(db, auction_id, todo)
+        except DBAPIError:
+            if len(todo) == 1:
+                raise
+            for request in todo:
+                decide_bids(db, auction_id, [request])
+            twins = []
+        if not twins:
+            break
+        replays += twins
+        todo = [request for request in todo if request not in twins]
+    for request in replays:
+        request.answer = _replay(db, request.bidder_id, request.key, request.fingerprint)
+        if request.answer is None:  # the first answer was not stored (an unknown auction)
+            decide_bids(db, auction_id, [request])
+
+
+def _decide_group(db: Database, auction_id: uuid.UUID,
+                  requests: list[BidRequest]) -> list[BidRequest]:
+    """One transaction for ``requests``; returns those whose key a twin stored first (nothing
+    is committed then: the caller decides the others again)."""
+    with db.unit_of_work() as uow:
+        bidders = repository.bidders(uow.session, {r.bidder_id for r in requests})
         locked = repository.lock_auction(uow.session, auction_id)
         if locked is None:
-            return _refusal(Problem(422, "auction_not_found", "No such auction.")), False
+            for request in requests:
+                request.answer = _refusal(Problem(422, "auction_not_found", "No such auction."))
+            return []  # not stored: the auction may be known in a moment
         state, row, now = locked
-        try:
-            decision = decide_bid(state, bidder_id, amount, now)
-        except BidRejected as rejection:
-            return _refusal(rejection), True
-        bid_id = uuid.uuid4()
-        new = decision.state
-        status = decision.status if decision.visible else "raised"
-        leader_name = name if new.leader_id == bidder_id else row.leader_name
-        repository.save_bid(uow.session, bid_id, new, bidder_id, amount, status,
-                            decision.entries, now, leader_name)
-        if decision.visible:
-            _publish_bid(uow, decision, bid_id, row.title, row.currency, now, leader_name)
-        return (201, {
-            "bid_id": str(bid_id), "auction_id": new.auction_id, "status": decision.status,
-            "your_max": amount, "current_price": new.current_price,
-            "min_next_bid": new.min_next_bid(), "currency": row.currency,
-            "reserve_met": new.reserve_met, "ends_at": isoformat(new.ends_at), "seq": new.seq,
-        }), True
-
-    return _idempotent(db, bidder_id, idempotency_key,
-                       _fingerprint("bid", auction_id, amount), decide)
+        leader_name, bids, lines = row.leader_name, [], []
+        for request in requests:
+            known = bidders.get(request.bidder_id)
+            try:
+                if known is not None and known.status == "suspended":
+                    raise BidRejected(403, "user_suspended", "Your account is suspended.")
+                decision = decide_bid(state, request.bidder_id, request.amount, now)
+            except BidRejected as rejection:
+                request.answer = _refusal(rejection)
+                continue
+            bid_id, state = uuid.uuid4(), decision.state
+            if state.leader_id == request.bidder_id:
+                leader_name = mask_name(known.display_name) if known is not None else None
+            bids.append(repository.bid_row(
+                bid_id, request.bidder_id, request.amount, state.current_price,
+                decision.status if decision.visible else "raised",
+                state.seq if decision.visible else None))
+            lines += repository.history_lines(bid_id, state.seq, decision.entries)
+            if decision.visible:
+                _publish_bid(uow, decision, bid_id, row.title, row.currency, now, leader_name)
+            request.answer = (201, {
+                "bid_id": str(bid_id), "auction_id": state.auction_id,
+                "status": decision.status, "your_max": request.amount,
+                "current_price": state.current_price, "min_next_bid": state.min_next_bid(),
+                "currency": row.currency, "reserve_met": state.reserve_met,
+                "ends_at": isoformat(state.ends_at), "seq": state.seq,
+            })
+        if bids:
+            repository.save_bids(uow.session, state, leader_name, bids, lines, now)
+        keyed = [r for r in requests if r.key]
+        if keyed:
+            stored = repository.store_idempotent_responses(
+                uow.session, [(r.bidder_id, r.key, r.fingerprint, *r.answer) for r in keyed])
+            twins = [r for r in keyed if (r.bidder_id, r.key) not in stored]
+            if twins:
+                uow.session.rollback()
+                return twins
+        uow.commit()
+        return []
 
 
 def _publish_bid(uow: UnitOfWork, decision: BidDecision, bid_id: uuid.UUID, title: str,
@@ -163,8 +248,11 @@ def buy_now(db: Database, buyer_id: str, auction_id: uuid.UUID,
             return _refusal(rejection), True
         bid_id = uuid.uuid4()
         purchase = replace(decision.state, seq=decision.state.seq - 1)
-        repository.record_bid(uow.session, bid_id, purchase, buyer_id, decision.price,
-                              "bought", decision.entries, now)
+        repository.record_bid(
+            uow.session, state.auction_id,
+            [repository.bid_row(bid_id, buyer_id, decision.price, purchase.current_price,
+                                "bought", purchase.seq)],
+            repository.history_lines(bid_id, purchase.seq, decision.entries), now)
         # Everyone sees the purchase like any bid (price, count, leader), then the end; a leader
         # it displaces (a reserve was not met yet) is told like any outbid bidder.
         displaced = state.leader_id if state.leader_id != buyer_id else None

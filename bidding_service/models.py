@@ -5,7 +5,18 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, MetaData, String, func, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -69,6 +80,9 @@ class Bid(Base):
     status: Mapped[str] = mapped_column(String(20))
     seq: Mapped[int | None] = mapped_column(BigInteger)
     placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: The order bids were decided in (drawn under the auction's row lock): bids decided
+    #: together share ``placed_at``, and a secret raise has no ``seq``.
+    number: Mapped[int] = mapped_column(BigInteger, Identity())
 
 
 class HistoryEntry(Base):

@@ -70,42 +70,50 @@ def _state_params(state: AuctionState) -> dict:
             "closed": state.closed, "auction": state.auction_id}
 
 
-_BID_AND_HISTORY = """bid AS (
+_BIDS_AND_HISTORY = """bids AS (
         INSERT INTO bidding.bids
             (id, auction_id, bidder_id, max_amount, price_after, status, seq, placed_at)
-        VALUES (:id, :auction, :bidder, :amount, :price, :status, :bid_seq, :now))
+        SELECT b.id, :auction, b.bidder, b.amount, b.price, b.status, b.seq, :now
+        FROM ROWS FROM (jsonb_to_recordset(CAST(:bids AS jsonb)) AS (id uuid, bidder uuid,
+                        amount bigint, price bigint, status text, seq bigint))
+             WITH ORDINALITY AS b(id, bidder, amount, price, status, seq, n)
+        ORDER BY b.n)  -- numbers drawn in decision order
     INSERT INTO bidding.bid_history
         (auction_id, seq, position, bid_id, bidder_id, current_price, auto, placed_at)
-    SELECT :auction, :seq, e.p, :id, e.bidder, e.price, e.auto, :now
+    SELECT :auction, e.seq, e.p, e.bid, e.bidder, e.price, e.auto, :now
     FROM jsonb_to_recordset(CAST(:history AS jsonb))
-         AS e(p int, bidder uuid, price bigint, auto boolean)"""
+         AS e(seq bigint, p int, bid uuid, bidder uuid, price bigint, auto boolean)"""
 
 
-def _bid_params(bid_id: uuid.UUID, state: AuctionState, bidder_id: str, amount: int,
-                status: str, entries: tuple[Entry, ...], now: datetime) -> dict:
-    history = [{"p": i, "bidder": e.bidder_id, "price": e.current_price, "auto": e.auto}
-               for i, e in enumerate(entries)]
-    return {**_state_params(state), "id": bid_id, "bidder": bidder_id, "amount": amount,
-            "status": status, "bid_seq": state.seq if entries else None, "now": now,
-            "history": json.dumps(history)}
+def bid_row(bid_id: uuid.UUID, bidder_id: str, amount: int, price_after: int, status: str,
+            seq: int | None) -> dict:
+    """A submitted bid, as :func:`save_bids` takes it (``seq`` None for a secret raise)."""
+    return {"id": str(bid_id), "bidder": bidder_id, "amount": amount, "price": price_after,
+            "status": status, "seq": seq}
 
 
-def save_bid(session: Session, bid_id: uuid.UUID, state: AuctionState, bidder_id: str,
-             amount: int, status: str, entries: tuple[Entry, ...], now: datetime,
-             leader_name: str | None) -> None:
-    """Write the new state, the submitted bid and its public history lines in ONE statement:
-    every round trip under the row lock is time the hot auction waits."""
-    session.execute(text(f"WITH state AS ({_SAVE_STATE}), {_BID_AND_HISTORY}"),
-                    {**_bid_params(bid_id, state, bidder_id, amount, status, entries, now),
-                     "leader_name": leader_name})
+def history_lines(bid_id: uuid.UUID, seq: int, entries: tuple[Entry, ...]) -> list[dict]:
+    """The public history lines a decision adds, as :func:`save_bids` takes them."""
+    return [{"seq": seq, "p": i, "bid": str(bid_id), "bidder": e.bidder_id,
+             "price": e.current_price, "auto": e.auto} for i, e in enumerate(entries)]
 
 
-def record_bid(session: Session, bid_id: uuid.UUID, state: AuctionState, bidder_id: str,
-               amount: int, status: str, entries: tuple[Entry, ...], now: datetime) -> None:
-    """Store a bid and its history lines without touching the auction row (buy-now, whose
+def save_bids(session: Session, state: AuctionState, leader_name: str | None,
+              bids: list[dict], lines: list[dict], now: datetime) -> None:
+    """Write the new state, the submitted bids and their public history lines in ONE
+    statement: every round trip under the row lock is time the hot auction waits."""
+    session.execute(text(f"WITH state AS ({_SAVE_STATE}), {_BIDS_AND_HISTORY}"),
+                    {**_state_params(state), "leader_name": leader_name, "now": now,
+                     "bids": json.dumps(bids), "history": json.dumps(lines)})
+
+
+def record_bid(session: Session, auction_id: str, bids: list[dict], lines: list[dict],
+               now: datetime) -> None:
+    """Store bids and their history lines without touching the auction row (buy-now, whose
     close writes the row itself)."""
-    session.execute(text(f"WITH {_BID_AND_HISTORY}"),
-                    _bid_params(bid_id, state, bidder_id, amount, status, entries, now))
+    session.execute(text(f"WITH {_BIDS_AND_HISTORY}"),
+                    {"auction": auction_id, "now": now, "bids": json.dumps(bids),
+                     "history": json.dumps(lines)})
 
 
 def mark_closed(session: Session, state: AuctionState, outcome: str, winner_id: str | None,
@@ -136,10 +144,17 @@ def lock_due_auctions(session: Session, limit: int) -> list[uuid.UUID]:
 
 def bidder(session: Session, user_id: str):
     """(status, display_name) from the replica of user events, or None when unknown."""
-    return session.execute(
-        text("SELECT status, display_name FROM bidding.bidders WHERE user_id = :id"),
-        {"id": user_id},
-    ).first()
+    return bidders(session, {user_id}).get(user_id)
+
+
+def bidders(session: Session, user_ids: set[str]) -> dict:
+    """user id -> (status, display_name) from the replica of user events (unknown: absent)."""
+    rows = session.execute(
+        text("SELECT user_id, status, display_name FROM bidding.bidders "
+             "WHERE user_id = ANY(CAST(:ids AS uuid[]))"),
+        {"ids": list(user_ids)},
+    )
+    return {str(row.user_id): row for row in rows}
 
 
 def history(session: Session, auction_id: uuid.UUID, after_seq: int, limit: int):
@@ -181,14 +196,22 @@ def find_idempotent_response(session: Session, user_id: str, key: str):
 def store_idempotent_response(session: Session, user_id: str, key: str, fingerprint: str,
                               status_code: int, body: dict) -> bool:
     """Remember an answer; False when a concurrent request with the same key stored first."""
+    stored = store_idempotent_responses(session, [(user_id, key, fingerprint, status_code, body)])
+    return bool(stored)
+
+
+def store_idempotent_responses(session: Session, answers) -> set[tuple[str, str]]:
+    """Remember answers ``(user_id, key, fingerprint, status_code, body)`` in one statement;
+    returns the (user_id, key) pairs stored (a pair a concurrent request stored first is not)."""
     statement = (
         insert(IdempotentResponse)
-        .values(user_id=uuid.UUID(user_id), key=key, fingerprint=fingerprint,
-                status_code=status_code, body=body)
+        .values([{"user_id": uuid.UUID(user), "key": key, "fingerprint": fingerprint,
+                  "status_code": status, "body": body}
+                 for user, key, fingerprint, status, body in answers])
         .on_conflict_do_nothing()
-        .returning(IdempotentResponse.key)
+        .returning(IdempotentResponse.user_id, IdempotentResponse.key)
     )
-    return session.execute(statement).first() is not None
+    return {(str(user), key) for user, key in session.execute(statement)}
 
 
 def delete_idempotency_keys_older_than(session: Session, hours: int) -> int:

@@ -127,7 +127,8 @@ def _idempotency_key() -> str | None:
 def place(body: NewBid):
     bidder = current_user_id()
     status, answer = handlers.place_bid(_db(), bidder, body.auction_id, body.amount,
-                                        _idempotency_key())
+                                        _idempotency_key(),
+                                        current_app.extensions["bid_batcher"])
     return jsonify(answer), status
 
 

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from auction_common.events import EventSchemas
+from bidding_service import handlers
 from bidding_service.app import EVENT_SCHEMAS
 from bidding_service.domain import AuctionState, decide_bid
 from bidding_service.handlers import close_due_auctions
@@ -144,7 +145,7 @@ def test_many_bidders_at_once_give_the_sequential_result(client, db, account, op
     with db.engine.connect() as conn:
         rows = conn.execute(text(
             "SELECT bidder_id, max_amount, price_after, seq, status FROM bidding.bids "
-            "WHERE auction_id = :a ORDER BY placed_at, seq NULLS LAST"), {"a": auction_id}).all()
+            "WHERE auction_id = :a ORDER BY number"), {"a": auction_id}).all()
     assert len(rows) == len(accepted), "every 201 is a stored bid, and nothing else is"
     # Replaying the stored bids in commit order through the rules gives the same final state.
     now = datetime.now(UTC)
@@ -159,6 +160,74 @@ def test_many_bidders_at_once_give_the_sequential_result(client, db, account, op
         replay.current_price, replay.leader_id, replay.bid_count)
     prices = [row.price_after for row in rows]
     assert prices == sorted(prices), "the price never goes down"
+
+
+def test_bids_decided_together_answer_and_store_as_if_placed_one_by_one(db, account,
+                                                                      open_auction):
+    seller, ann, bob, cat = (account(name) for name in ("seller", "ann", "bob", "cat"))
+    suspended = account("sue")
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO bidding.bidders (user_id, display_name, status) "
+                          "VALUES (:u, 'sue', 'suspended') ON CONFLICT (user_id) "
+                          "DO UPDATE SET status = 'suspended'"), {"u": suspended.id})
+    plan = [(ann, 2000, "k1"), (bob, 1500, None), (ann, 5000, None), (cat, 900, None),
+            (suspended, 9000, None), (bob, 2000, "k2"), (bob, 2000, "k2"), (cat, 6000, None),
+            (ann, 7000, "k1"), (seller, 8000, None), (bob, 5500, None)]
+    one_by_one, together = open_auction(seller.id), open_auction(seller.id)
+
+    def requests(auction_id):
+        return [handlers.BidRequest(who.id, amount, key and f"{auction_id}-{key}",
+                                    handlers._fingerprint("bid", auction_id, amount))
+                for who, amount, key in plan]
+
+    alone = requests(one_by_one)
+    for request in alone:
+        handlers.decide_bids(db, uuid.UUID(one_by_one), [request])
+    grouped = requests(together)
+    handlers.decide_bids(db, uuid.UUID(together), grouped)
+
+    def comparable(answer):
+        status, body = answer
+        if "error" in body:
+            return status, body["error"]["code"], body["error"]["details"]
+        return status, {k: v for k, v in body.items() if k not in ("bid_id", "auction_id",
+                                                                   "ends_at")}
+
+    assert [comparable(r.answer) for r in grouped] == [comparable(r.answer) for r in alone]
+    assert [r.answer[0] for r in grouped] == [
+        201, 201, 201, 422, 403, 201, 201, 201, 409, 422, 201]
+    assert grouped[5].answer == grouped[6].answer, "a retry in the same group replays"
+
+    def stored(auction_id):
+        with db.engine.connect() as conn:
+            bids = conn.execute(text(
+                "SELECT bidder_id, max_amount, price_after, status, seq FROM bidding.bids "
+                "WHERE auction_id = :a ORDER BY number"), {"a": auction_id}).all()
+            lines = conn.execute(text(
+                "SELECT seq, position, bidder_id, current_price, auto FROM bidding.bid_history "
+                "WHERE auction_id = :a ORDER BY seq, position"), {"a": auction_id}).all()
+        events = [(e["type"], e["data"]["seq"]) for e in outbox_events(db, auction_id)]
+        return bids, lines, events
+
+    assert stored(together) == stored(one_by_one)
+
+
+def test_a_group_member_whose_twin_committed_elsewhere_replays_and_the_rest_still_count(
+        db, account, open_auction):
+    seller, ann, bob = account("seller"), account("ann"), account("bob")
+    auction_id = open_auction(seller.id)
+    fingerprint = handlers._fingerprint("bid", auction_id, 3000)
+    first = handlers.BidRequest(ann.id, 3000, "twin", fingerprint)
+    handlers.decide_bids(db, uuid.UUID(auction_id), [first])  # "another process" answered
+    twin = handlers.BidRequest(ann.id, 3000, "twin", fingerprint)
+    other = handlers.BidRequest(bob.id, 4000, None, handlers._fingerprint("bid", auction_id, 4000))
+    handlers.decide_bids(db, uuid.UUID(auction_id), [twin, other])
+    assert twin.answer == first.answer
+    assert other.answer[0] == 201 and other.answer[1]["status"] == "leading"
+    with db.engine.connect() as conn:
+        count = conn.execute(text("SELECT count(*) FROM bidding.bids WHERE auction_id = :a"),
+                             {"a": auction_id}).scalar_one()
+    assert count == 2, "the twin placed no second bid; the other bid was kept"
 
 
 def test_an_auction_closes_exactly_once_and_takes_no_bid_after(client, db, account,

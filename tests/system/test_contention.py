@@ -83,12 +83,12 @@ def test_a_bid_storm_across_the_close_loses_nothing_and_accepts_nothing_late(
 
 
 def _stored_bids(admin_url: str, database: str, auction_id: str) -> list[tuple]:
-    """(bid_id, bidder_id, max_amount, price_after, placed_at) in commit (lock) order."""
+    """(bid_id, bidder_id, max_amount, price_after, placed_at) in decision (lock) order."""
     dsn = make_url(admin_url).set(database=database, drivername="postgresql")
     with psycopg2.connect(dsn.render_as_string(hide_password=False)) as conn, \
             conn.cursor() as cur:
         cur.execute("SELECT id, bidder_id, max_amount, price_after, placed_at FROM bidding.bids "
-                    "WHERE auction_id = %s ORDER BY placed_at", (auction_id,))
+                    "WHERE auction_id = %s ORDER BY number", (auction_id,))
         return cur.fetchall()
 
 

@@ -1,0 +1,117 @@
+"""Grouping concurrent bids on one auction (bidding_service.batching), with real threads."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from bidding_service.batching import KeyedBatcher
+from tests.support.api import wait_for
+
+
+class Recorder:
+    """A ``run`` that blocks its first group until released, and records every group."""
+
+    def __init__(self):
+        self.groups: list[tuple[str, list[int]]] = []
+        self.first_started = threading.Event()
+        self.release = threading.Event()
+        self.fail_on: set[int] = set()
+
+    def __call__(self, key, items):
+        if not self.first_started.is_set():
+            self.first_started.set()
+            assert self.release.wait(10)
+        self.groups.append((key, list(items)))
+        if self.fail_on & set(items):
+            raise ValueError(f"refused {sorted(self.fail_on & set(items))}")
+
+
+def test_a_lone_request_runs_alone_at_once():
+    recorder = Recorder()
+    recorder.release.set()
+    KeyedBatcher(recorder).submit("a", 1)
+    assert recorder.groups == [("a", [1])]
+
+
+def test_requests_arriving_during_a_group_run_together_next_in_arrival_order():
+    recorder = Recorder()
+    batcher = KeyedBatcher(recorder)
+    with ThreadPoolExecutor(6) as pool:
+        first = pool.submit(batcher.submit, "a", 0)
+        assert recorder.first_started.wait(10)
+        followers = []
+        for item in range(1, 6):
+            followers.append(pool.submit(batcher.submit, "a", item))
+            wait_for(lambda n=item: len(batcher._waiting["a"]) == n, interval=0.001)
+        recorder.release.set()
+        for future in [first, *followers]:
+            future.result(timeout=10)
+    assert recorder.groups == [("a", [0]), ("a", [1, 2, 3, 4, 5])]
+
+
+def test_other_keys_do_not_wait_for_a_busy_one():
+    recorder = Recorder()
+    batcher = KeyedBatcher(recorder)
+    with ThreadPoolExecutor(2) as pool:
+        busy = pool.submit(batcher.submit, "a", 0)
+        assert recorder.first_started.wait(10)
+        batcher.submit("b", 1)  # returns while "a" is still running
+        assert ("b", [1]) in recorder.groups
+        recorder.release.set()
+        busy.result(timeout=10)
+
+
+def test_groups_are_capped_and_the_rest_follow():
+    recorder = Recorder()
+    batcher = KeyedBatcher(recorder, max_batch=2)
+    with ThreadPoolExecutor(6) as pool:
+        futures = [pool.submit(batcher.submit, "a", 0)]
+        assert recorder.first_started.wait(10)
+        for item in range(1, 6):
+            futures.append(pool.submit(batcher.submit, "a", item))
+            wait_for(lambda n=item: len(batcher._waiting["a"]) == n, interval=0.001)
+        recorder.release.set()
+        for future in futures:
+            future.result(timeout=10)
+    assert [items for _, items in recorder.groups] == [[0], [1, 2], [3, 4], [5]]
+
+
+def test_a_failing_group_fails_its_requests_only_and_the_next_group_still_runs():
+    recorder = Recorder()
+    recorder.fail_on = {1}
+    batcher = KeyedBatcher(recorder, max_batch=2)
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(batcher.submit, "a", 0)]
+        assert recorder.first_started.wait(10)
+        for item in range(1, 4):
+            futures.append(pool.submit(batcher.submit, "a", item))
+            wait_for(lambda n=item: len(batcher._waiting["a"]) == n, interval=0.001)
+        recorder.release.set()
+        outcomes = []
+        for future in futures:
+            try:
+                future.result(timeout=10)
+                outcomes.append("ok")
+            except ValueError:
+                outcomes.append("refused")
+    assert outcomes == ["ok", "refused", "refused", "ok"]
+    assert "a" not in batcher._waiting, "an idle key leaves nothing behind"
+
+
+@pytest.mark.parametrize("threads", [16])
+def test_many_threads_each_run_exactly_once(threads):
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def run(key, items):
+        with lock:
+            seen.extend(items)
+
+    batcher = KeyedBatcher(run)
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda i: batcher.submit(i % 3, i), range(2000)))
+    assert sorted(seen) == list(range(2000))
+    assert batcher._waiting == {}
