@@ -79,6 +79,10 @@ def init_jwt(
     keys = verification_keys(settings, private_key_pem)
     primary = next(iter(keys.values()))
     app.extensions["jwt_verification_keys"] = keys
+    # Parsed once: handing PyJWT a PEM string would parse it again on every request.
+    decoding_keys = {kid: serialization.load_pem_public_key(pem.encode())
+                     for kid, pem in keys.items()}
+    primary_key = next(iter(decoding_keys.values()))
     app.config.update(
         JWT_ALGORITHM="RS256",
         JWT_DECODE_ALGORITHMS=["RS256"],
@@ -95,7 +99,7 @@ def init_jwt(
     jwt = JWTManager(app)
 
     @jwt.decode_key_loader
-    def _key_named_by_token(header: dict, claims: dict) -> str:
+    def _key_named_by_token(header: dict, claims: dict) -> rsa.RSAPublicKey:
         # Called with the unverified token: refuse one lacking a required claim (PyJWT would
         # accept a token without ``exp`` forever), then pick the key its ``kid`` names. An
         # unknown kid gets the primary key, whose signature check then fails.
@@ -103,7 +107,7 @@ def init_jwt(
             if claim not in claims:
                 raise pyjwt.MissingRequiredClaimError(claim)
         kid = header.get("kid")
-        return keys.get(kid, primary) if isinstance(kid, str) else primary
+        return decoding_keys.get(kid, primary_key) if isinstance(kid, str) else primary_key
 
     @jwt.unauthorized_loader
     def _missing(reason: str):

@@ -9,7 +9,6 @@ replay.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import queue
@@ -22,6 +21,8 @@ from typing import Protocol
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict], None]
+#: Handles several events at once; returns, for each, None or the error that event met.
+BatchHandler = Callable[[list[dict]], list[Exception | None]]
 
 
 def topic_matches(pattern: str, routing_key: str) -> bool:
@@ -54,6 +55,47 @@ class Subscription:
     handler: Handler
     #: A private queue that lives as long as the process (real-time fan-out).
     transient: bool = False
+    #: Takes the events that arrived together at once (e.g. in one transaction).
+    batch_handler: BatchHandler | None = None
+
+    def handle(self, envelopes: list[dict]) -> list[Exception | None]:
+        """Hand events to the handler (all at once when it can); each one's error or None."""
+        if self.batch_handler is not None and len(envelopes) > 1:
+            return self.batch_handler(envelopes)
+        return handle_each(self.handler, envelopes)
+
+
+def handle_each(handler: Handler, envelopes: list[dict]) -> list[Exception | None]:
+    """Hand events to ``handler`` one at a time; each one's error or None."""
+    errors: list[Exception | None] = []
+    for envelope in envelopes:
+        try:
+            handler(envelope)
+            errors.append(None)
+        except Exception as exc:
+            errors.append(exc)
+    return errors
+
+
+def decode_all(bodies: list[bytes | str]) -> tuple[list[tuple[int, dict]], dict[int, Exception]]:
+    """(index, envelope) for each body that is JSON, and index -> error for those that are not."""
+    decoded, broken = [], {}
+    for index, body in enumerate(bodies):
+        try:
+            decoded.append((index, json.loads(body)))
+        except ValueError as exc:
+            broken[index] = exc
+    return decoded, broken
+
+
+def deliver_all(subscription: Subscription, bodies: list[bytes | str]) -> dict[int, Exception]:
+    """Decode and handle messages that arrived together; index -> error for each that failed."""
+    decoded, failed = decode_all(bodies)
+    errors = subscription.handle([envelope for _, envelope in decoded])
+    for (index, _), error in zip(decoded, errors, strict=True):
+        if error is not None:
+            failed[index] = error
+    return failed
 
 
 class EventBus(Protocol):
@@ -69,8 +111,9 @@ class EventBus(Protocol):
 class InProcessBus:
     """An asynchronous, at-least-once bus inside one process (the embedded mode)."""
 
-    def __init__(self, max_attempts: int = 5):
+    def __init__(self, max_attempts: int = 5, batch_size: int = 32):
         self.max_attempts = max_attempts
+        self.batch_size = batch_size
         self._subscriptions: list[tuple[Subscription, queue.Queue]] = []
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -111,14 +154,18 @@ class InProcessBus:
     def _work(self, subscription: Subscription, inbox: queue.Queue) -> None:
         while not self._stopping.is_set():
             try:
-                body, attempts = inbox.get(timeout=0.5)
+                batch = [inbox.get(timeout=0.5)]
             except queue.Empty:
                 continue
-            try:
-                subscription.handler(json.loads(body))
-            except Exception:
-                attempts += 1
-                log.exception("handler failed", extra={"queue": subscription.queue})
+            while len(batch) < self.batch_size:  # whatever else is already waiting
+                try:
+                    batch.append(inbox.get_nowait())
+                except queue.Empty:
+                    break
+            failed = deliver_all(subscription, [body for body, _ in batch])
+            for index, error in failed.items():
+                body, attempts = batch[index][0], batch[index][1] + 1
+                log.error("handler failed", exc_info=error, extra={"queue": subscription.queue})
                 if attempts >= self.max_attempts:
                     self.dead_letters.setdefault(subscription.queue, []).append(json.loads(body))
                 else:
@@ -159,11 +206,13 @@ class RabbitBus:
         exchange: str = "auction.events",
         prefetch: int = 32,
         max_attempts: int = 5,
+        batch_wait: float = 0.0,
     ):
         self.url = url
         self.exchange = exchange
         self.prefetch = prefetch
         self.max_attempts = max_attempts
+        self.batch_wait = batch_wait
         self._subscriptions: list[Subscription] = []
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -265,13 +314,23 @@ class RabbitBus:
                 connection, channel = self._connect()
                 name = self.declare(channel, subscription)
                 channel.basic_qos(prefetch_count=self.prefetch)
+                arrived: list = []
                 channel.basic_consume(
-                    name,
-                    functools.partial(self._deliver, subscription=subscription, name=name),
-                )
+                    name, lambda _ch, *message, into=arrived: into.append(message))
                 self.ready[subscription.queue].set()
                 while not self._stopping.is_set():
+                    # Returns once messages are in; a batch consumer waits a moment for more.
+                    # They are handled together (up to the prefetch) and acknowledged at once.
                     connection.process_data_events(time_limit=0.5)
+                    if arrived and subscription.batch_handler and self.batch_wait:
+                        deadline = time.monotonic() + self.batch_wait
+                        while len(arrived) < self.prefetch and (
+                                left := deadline - time.monotonic()) > 0:
+                            connection.process_data_events(time_limit=left)
+                    if arrived:
+                        batch = arrived[:]
+                        arrived.clear()
+                        self._deliver(channel, batch, subscription, name)
                 connection.close()
             except Exception:
                 if self._stopping.is_set():
@@ -280,36 +339,37 @@ class RabbitBus:
                               extra={"queue": subscription.queue})
                 time.sleep(1.0)
 
-    def _deliver(self, channel, method, props, body, subscription: Subscription, name: str):
+    def _deliver(self, channel, batch: list, subscription: Subscription, name: str) -> None:
         import pika
 
-        try:
-            subscription.handler(json.loads(body))
-        except Exception as exc:
-            log.exception("handler failed", extra={"queue": name})
-            if not subscription.transient:
-                headers = dict(props.headers or {})
-                attempts = int(headers.get("x-attempts", 0)) + 1
-                headers["x-attempts"] = attempts
-                headers["x-last-error"] = repr(exc)[:500]
-                if attempts >= self.max_attempts:
-                    target, expiration = f"{name}.dlq", None
-                else:
-                    target, expiration = f"{name}.retry", str(int(retry_delay(attempts) * 1000))
-                channel.basic_publish(
-                    "",
-                    target,
-                    body,
-                    pika.BasicProperties(
-                        content_type="application/json",
-                        delivery_mode=2,
-                        headers=headers,
-                        expiration=expiration,
-                        message_id=props.message_id,
-                        type=props.type,
-                    ),
-                )
-        channel.basic_ack(method.delivery_tag)
+        failed = deliver_all(subscription, [body for _, _, body in batch])
+        for index, exc in failed.items():
+            _, props, body = batch[index]
+            log.error("handler failed", exc_info=exc, extra={"queue": name})
+            if subscription.transient:
+                continue
+            headers = dict(props.headers or {})
+            attempts = int(headers.get("x-attempts", 0)) + 1
+            headers["x-attempts"] = attempts
+            headers["x-last-error"] = repr(exc)[:500]
+            if attempts >= self.max_attempts:
+                target, expiration = f"{name}.dlq", None
+            else:
+                target, expiration = f"{name}.retry", str(int(retry_delay(attempts) * 1000))
+            channel.basic_publish(
+                "",
+                target,
+                body,
+                pika.BasicProperties(
+                    content_type="application/json",
+                    delivery_mode=2,
+                    headers=headers,
+                    expiration=expiration,
+                    message_id=props.message_id,
+                    type=props.type,
+                ),
+            )
+        channel.basic_ack(batch[-1][0].delivery_tag, multiple=True)
 
     def replay_dead_letters(self, queue_name: str) -> int:
         """Move every message of ``<queue>.dlq`` back to ``<queue>``; returns how many."""
@@ -353,4 +413,5 @@ def create_bus(settings) -> EventBus:
         exchange=settings.event_exchange,
         prefetch=settings.consumer_prefetch,
         max_attempts=settings.consumer_max_attempts,
+        batch_wait=settings.consumer_batch_wait_ms / 1000,
     )

@@ -128,14 +128,22 @@ class UnitOfWork:
 
     def claim_event(self, consumer: str, event_id: str) -> bool:
         """Record that ``consumer`` applies ``event_id`` now; False when it already has."""
+        return bool(self.claim_events(consumer, [event_id]))
+
+    def claim_events(self, consumer: str, event_ids: list[str]) -> set[str]:
+        """Record that ``consumer`` applies these events now, in one statement; returns the
+        ids it had not applied before."""
         assert self.session is not None
+        if not event_ids:
+            return set()
         statement = (
             pg_insert(self.db.inbox)
-            .values(consumer=consumer, event_id=uuid.UUID(str(event_id)))
+            .values([{"consumer": consumer, "event_id": uuid.UUID(str(event_id))}
+                     for event_id in dict.fromkeys(event_ids)])
             .on_conflict_do_nothing()
             .returning(self.db.inbox.c.event_id)
         )
-        return self.session.execute(statement).first() is not None
+        return {str(event_id) for event_id in self.session.execute(statement).scalars()}
 
     def commit(self) -> None:
         """Write pending events to the outbox and wake the relay in one statement, then commit

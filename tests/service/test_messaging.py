@@ -10,7 +10,14 @@ import uuid
 import pika
 import pytest
 
-from auction_common.bus import InProcessBus, RabbitBus, Subscription, topic_matches
+from auction_common.bus import (
+    InProcessBus,
+    RabbitBus,
+    Subscription,
+    handle_each,
+    topic_matches,
+)
+from auction_common.consumer import IdempotentConsumer
 from auction_common.db import Database
 from auction_common.relay import OutboxRelay
 from bidding_service.models import metadata as bidding_metadata
@@ -100,6 +107,70 @@ def test_a_redelivered_event_is_applied_once(bidding):
             claims.append(uow.claim_event("test.consumer", event_id))
             uow.commit()
     assert claims == [True, False, False]
+
+
+def _envelope(event_type: str, n: int, event_id: str | None = None) -> dict:
+    return {"id": event_id or str(uuid.uuid4()), "type": event_type, "version": 1,
+            "occurred_at": "2026-01-01T00:00:00Z", "producer": "test", "data": {"n": n}}
+
+
+def test_events_arriving_together_are_applied_once_each_in_one_transaction(db):
+    applied, transactions = [], set()
+
+    def remember(uow, envelope):
+        applied.append(envelope["data"]["n"])
+        transactions.add(id(uow))
+        if envelope["data"]["n"] == 3:
+            raise ValueError("event 3 cannot be applied")
+
+    consumer = IdempotentConsumer(db, f"test.batch.{uuid.uuid4().hex[:6]}",
+                                  {"thing.happened": remember})
+    already = _envelope("thing.happened", 0)
+    consumer(already)
+    twice = _envelope("thing.happened", 2)
+    batch = [already, _envelope("thing.happened", 1), twice, twice,
+             _envelope("other.thing", 9), _envelope("thing.happened", 4)]
+    applied.clear()
+    assert consumer.handle_batch(batch) == [None] * 6
+    assert applied == [1, 2, 4], "each event once, in order; applied before and unknown: never"
+    assert len(transactions) == 2, "the batch was one transaction (the first event another)"
+
+    failing = [_envelope("thing.happened", 5), _envelope("thing.happened", 3),
+               _envelope("thing.happened", 6)]
+    errors = consumer.handle_batch(failing)
+    assert [type(e).__name__ if e else None for e in errors] == [None, "ValueError", None]
+    applied.clear()
+    again = consumer.handle_batch(failing)  # redelivered: only the failed one is tried again
+    assert [type(e).__name__ if e else None for e in again] == [None, "ValueError", None]
+    assert set(applied) == {3}, "the good ones were applied the first time, and only then"
+
+
+def test_a_bad_message_among_good_ones_is_retried_alone(amqp_url, db):
+    queue, event_type = f"test.mixed.{uuid.uuid4().hex[:8]}", f"test.m{uuid.uuid4().hex[:8]}"
+    seen, batches = [], []
+
+    def handle_batch(envelopes):
+        batches.append(len(envelopes))
+        return handle_each(handle, envelopes)
+
+    def handle(envelope):
+        seen.append(envelope["data"]["n"])
+        if envelope["data"]["n"] == 7 and seen.count(7) == 1:
+            raise ValueError("first attempt at 7 fails")
+
+    bus = RabbitBus(amqp_url, max_attempts=3)
+    subscription = Subscription(queue, [event_type], handle, batch_handler=handle_batch)
+    bus.declare(bus._connect()[1], subscription)  # messages wait in the queue before we start
+    bus.publish([_envelope(event_type, n) for n in range(20)])
+    bus.subscribe(subscription)
+    bus.start()
+    try:
+        wait_for(lambda: sorted(seen) == sorted([*range(20), 7]), timeout=20,
+                 message="every message handled, 7 twice")
+        assert max(batches) > 1, "messages already waiting were handled together"
+        assert _depth(amqp_url, f"{queue}.dlq") == 0
+    finally:
+        bus.stop()
 
 
 def test_a_poison_message_lands_in_the_dead_letter_queue_and_can_be_replayed(amqp_url):
