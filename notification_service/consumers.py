@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from auction_common.consumer import IdempotentConsumer
@@ -29,21 +29,31 @@ def remember_contact(uow: UnitOfWork, event: dict) -> None:
     uow.session.execute(statement)
 
 
+_contacts = Contact.__table__
+_notifications = Notification.__table__
+_deliveries = EmailDelivery.__table__
+
+
 def display_name(uow: UnitOfWork, user_id: str) -> str:
     """The user's display name from the contact replica ("there" while it is unknown)."""
-    contact = uow.session.get(Contact, uuid.UUID(user_id))
-    return contact.display_name if contact else "there"
+    name = uow.session.execute(
+        select(_contacts.c.display_name).where(_contacts.c.user_id == uuid.UUID(user_id))
+    ).scalar()
+    return name if name is not None else "there"
 
 
 def notify(uow: UnitOfWork, user_id: str, message: Message, data: dict) -> None:
-    """Create an in-app notification and its email, and announce ``notification.created``."""
+    """Create an in-app notification and its email, and announce ``notification.created``.
+
+    Plain Core statements, written at once (events pour in during a bidding war, and a batch
+    of them must see each other's notices)."""
     notification_id = uuid.uuid4()
     now = utcnow()
-    uow.session.add(Notification(
+    uow.session.execute(insert(_notifications).values(
         id=notification_id, user_id=uuid.UUID(user_id), kind=message.kind, title=message.title,
         body=message.body, data=data, created_at=now,
     ))
-    uow.session.add(EmailDelivery(
+    uow.session.execute(insert(_deliveries).values(
         id=uuid.uuid4(), user_id=uuid.UUID(user_id), notification_id=notification_id,
         subject=message.email_subject, text_body=message.email_text,
         html_body=message.email_html, status="pending", attempts=0, next_attempt_at=now,
@@ -66,17 +76,18 @@ def send_outbid_notice(uow: UnitOfWork, event: dict, public_url: str,
     message = outbid_message(data, display_name(uow, data["user_id"]), public_url)
     details = {"auction_id": data["auction_id"], "seq": data["seq"]}
     if quiet_seconds:
-        recent = uow.session.scalars(
-            select(Notification).where(
-                Notification.user_id == uuid.UUID(data["user_id"]),
-                Notification.kind == "outbid", Notification.read_at.is_(None),
-                Notification.data["auction_id"].astext == data["auction_id"],
-                Notification.created_at > utcnow() - timedelta(seconds=quiet_seconds))
-            .order_by(Notification.created_at.desc()).limit(1).with_for_update()
+        n = _notifications.c
+        recent = uow.session.execute(
+            select(n.id, n.data["seq"].as_integer().label("seq")).where(
+                n.user_id == uuid.UUID(data["user_id"]), n.kind == "outbid",
+                n.read_at.is_(None), n.data["auction_id"].astext == data["auction_id"],
+                n.created_at > utcnow() - timedelta(seconds=quiet_seconds))
+            .order_by(n.created_at.desc()).limit(1).with_for_update()
         ).first()
         if recent is not None:
-            if recent.data.get("seq", 0) < data["seq"]:
-                recent.title, recent.body, recent.data = message.title, message.body, details
+            if (recent.seq or 0) < data["seq"]:
+                uow.session.execute(update(_notifications).where(n.id == recent.id).values(
+                    title=message.title, body=message.body, data=details))
             return
     notify(uow, data["user_id"], message, details)
 

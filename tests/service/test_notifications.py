@@ -294,3 +294,16 @@ def test_a_bidding_war_sends_one_outbid_email_until_the_notice_is_read(client, d
     client.post(f"/api/notifications/{notice['id']}/read", headers=ann.headers)
     quiet(outbid(ann.id, auction_id=auction_id, seq=8, price=2500))
     assert len(notices(client, ann)) == 2 and len(deliveries(db, ann.id)) == 2
+
+
+def test_outbid_events_applied_together_still_make_one_notice_with_the_latest_price(
+        client, db, account):
+    ann = account("ann")
+    auction_id = str(uuid.uuid4())
+    quiet = notification_consumer(db, PUBLIC_URL, outbid_quiet_seconds=600)
+    war = [outbid(ann.id, auction_id=auction_id, seq=seq, price=price)
+           for seq, price in ((3, 1600), (7, 2300), (5, 1900))]  # 5 arrives late: stale
+    assert quiet.handle_batch(war) == [None, None, None]
+    [notice] = notices(client, ann)
+    assert "EUR 23.00" in notice["body"], "the newest seq wins, a late older one does not"
+    assert len(deliveries(db, ann.id)) == 1, "one email for the whole batch"

@@ -24,6 +24,7 @@ from auction_common.auth import (
 from auction_common.errors import register_error_handlers
 from auction_common.keys import generate_private_key_pem, key_id, public_key_pem
 from auction_common.settings import CommonSettings
+from tests.support.api import wait_for
 
 OLD, NEW, STRANGER = (generate_private_key_pem() for _ in range(3))
 
@@ -175,6 +176,32 @@ def test_an_unsigned_or_hmac_token_is_refused_whatever_it_claims(app):
     mac = hmac.new(public_key_pem(OLD).encode(), forged_payload.encode(), hashlib.sha256)
     hmac_token = f"{forged_payload}.{_b64(mac.digest())}"
     for forged in (unsigned, hmac_token, "garbage", "a.b.c", f"{_b64([1])}.{_b64([2])}.x"):
+        answer = ask(app, forged)
+        assert answer.status_code == 401, forged
+        assert answer.get_json()["error"]["code"] == "invalid_token"
+
+
+def test_a_token_accepted_before_is_refused_once_it_expires(app):
+    expires = datetime.now(UTC) + timedelta(seconds=1)
+    short = token(OLD, exp=expires)
+    assert ask(app, short).status_code == 200
+    assert ask(app, short).status_code == 200, "verified again (or remembered) while valid"
+    wait_for(lambda: datetime.now(UTC).timestamp() > int(expires.timestamp()) + 0.05,
+             timeout=5, interval=0.05, message="the token's exp to pass")
+    answer = ask(app, short)
+    assert answer.status_code == 401
+    assert answer.get_json()["error"]["code"] == "token_expired"
+
+
+def test_a_token_accepted_before_does_not_vouch_for_a_tampered_copy(app):
+    good = token(OLD)
+    assert ask(app, good).status_code == 200
+    header, payload, signature = good.split(".")
+    claims = jwt.decode(good, options={"verify_signature": False})
+    claims["role"] = "admin"
+    tampered_signature = signature[:-4] + ("AAAA" if signature[-4:] != "AAAA" else "BBBB")
+    for forged in (f"{header}.{_b64(claims)}.{signature}",
+                   f"{header}.{payload}.{tampered_signature}"):
         answer = ask(app, forged)
         assert answer.status_code == 401, forged
         assert answer.get_json()["error"]["code"] == "invalid_token"
