@@ -145,21 +145,40 @@ class UnitOfWork:
         )
         return {str(event_id) for event_id in self.session.execute(statement).scalars()}
 
+    def write_events_with(self, statement: str, params: dict[str, Any]):
+        """Write the pending events to the outbox and run the caller's ``statement`` in ONE
+        round trip (psycopg2 sends several statements at once); returns the statement's
+        result. For a caller holding a hot lock, where every round trip counts."""
+        assert self.session is not None
+        if not self.events:
+            return self.session.execute(text(statement), params)
+        outbox, outbox_params = self._outbox_statement()
+        result = self.session.execute(text(f"{outbox};\n{statement}"),
+                                      {**outbox_params, **params})
+        self.events = []
+        return result
+
+    def _outbox_statement(self) -> tuple[str, dict[str, Any]]:
+        """Insert the pending events in order and wake the relay (NOTIFY is delivered only when
+        the transaction commits)."""
+        return (f"""WITH written AS (
+                    INSERT INTO "{self.db.schema}".outbox (id, type, payload)
+                    SELECT CAST(e->>'id' AS uuid), e->>'type', e
+                    FROM jsonb_array_elements(CAST(:outbox_events AS jsonb))
+                         WITH ORDINALITY AS events(e, n)
+                    ORDER BY n
+                    RETURNING 1)
+                SELECT pg_notify(:outbox_channel, '')
+                FROM (SELECT count(*) FROM written) AS done""",
+                {"outbox_events": json.dumps(self.events),
+                 "outbox_channel": notify_channel(self.db.schema)})
+
     def commit(self) -> None:
         """Write pending events to the outbox and wake the relay in one statement, then commit
-        everything at once (NOTIFY is delivered only when the transaction commits)."""
+        everything at once."""
         assert self.session is not None
         if self.events:
-            self.session.execute(
-                text(f"""WITH written AS (
-                        INSERT INTO "{self.db.schema}".outbox (id, type, payload)
-                        SELECT CAST(e->>'id' AS uuid), e->>'type', e
-                        FROM jsonb_array_elements(CAST(:events AS jsonb))
-                             WITH ORDINALITY AS events(e, n)
-                        ORDER BY n
-                        RETURNING 1)
-                    SELECT pg_notify(:channel, '') FROM (SELECT count(*) FROM written) AS done"""),
-                {"events": json.dumps(self.events), "channel": notify_channel(self.db.schema)},
-            )
+            statement, params = self._outbox_statement()
+            self.session.execute(text(statement), params)
         self.session.commit()
         self.events = []

@@ -11,15 +11,16 @@ its 201 (synchronous commit is left on). Writes bench/results/bid_path.{json,md}
 from __future__ import annotations
 
 import functools
+import http.client
 import json
 import os
 import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import psycopg2
-import requests
 from sqlalchemy.engine import make_url
 
 from bidding_service.domain import AuctionState, BidRejected, decide_bid
@@ -44,18 +45,35 @@ def rising_amount(client: int) -> int:
 
 
 def _platform_factory(base_url: str, tokens: list[str], auctions: list[str]):
+    """POST /api/bids over one keep-alive connection per client thread, with the standard
+    library's http.client: the load generator shares the machine, and ``requests`` spent
+    about 0.9 ms of CPU per request more (measured), CPU the platform then did not get."""
     local = threading.local()
+    address = urlsplit(base_url)
+
+    def post(path: str, body: bytes, headers: dict) -> tuple[int, bytes]:
+        connection = getattr(local, "connection", None)
+        if connection is None:
+            connection = local.connection = http.client.HTTPConnection(
+                address.hostname, address.port, timeout=30)
+        try:
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            return response.status, response.read()
+        except (http.client.HTTPException, OSError):
+            connection.close()  # counted as an error; the next request reconnects
+            local.connection = None
+            raise
 
     def make_request(client: int, sequence: int) -> bool:
-        session = getattr(local, "session", None) or requests.Session()
-        local.session = session
         auction = auctions[(client * 7919 + sequence) % len(auctions)]
-        response = session.post(
-            f"{base_url}/api/bids", json={"auction_id": auction, "amount": rising_amount(client)},
-            headers={"Authorization": f"Bearer {tokens[client % len(tokens)]}"}, timeout=30)
-        if response.status_code >= 500:
-            raise RuntimeError(response.text)
-        return response.status_code == 201
+        status, body = post(
+            "/api/bids", json.dumps({"auction_id": auction, "amount": rising_amount(client)})
+            .encode(), {"Authorization": f"Bearer {tokens[client % len(tokens)]}",
+                        "Content-Type": "application/json"})
+        if status >= 500:
+            raise RuntimeError(body.decode(errors="replace"))
+        return status == 201
 
     return make_request
 

@@ -157,18 +157,19 @@ def _decide_group(db: Database, auction_id: uuid.UUID,
     """One transaction for ``requests``; returns those whose key a twin stored first (nothing
     is committed then: the caller decides the others again)."""
     with db.unit_of_work() as uow:
-        bidders = repository.bidders(uow.session, {r.bidder_id for r in requests})
-        locked = repository.lock_auction(uow.session, auction_id)
+        locked = repository.lock_auction(uow.session, auction_id,
+                                         {r.bidder_id for r in requests})
         if locked is None:
             for request in requests:
                 request.answer = _refusal(Problem(422, "auction_not_found", "No such auction."))
             return []  # not stored: the auction may be known in a moment
         state, row, now = locked
+        bidders = row.bidders or {}  # user id -> [status, display name]
         leader_name, bids, lines = row.leader_name, [], []
         for request in requests:
-            known = bidders.get(request.bidder_id)
+            status, name = bidders.get(request.bidder_id, (None, None))
             try:
-                if known is not None and known.status == "suspended":
+                if status == "suspended":
                     raise BidRejected(403, "user_suspended", "Your account is suspended.")
                 decision = decide_bid(state, request.bidder_id, request.amount, now)
             except BidRejected as rejection:
@@ -176,7 +177,7 @@ def _decide_group(db: Database, auction_id: uuid.UUID,
                 continue
             bid_id, state = uuid.uuid4(), decision.state
             if state.leader_id == request.bidder_id:
-                leader_name = mask_name(known.display_name) if known is not None else None
+                leader_name = mask_name(name) if name is not None else None
             bids.append(repository.bid_row(
                 bid_id, request.bidder_id, request.amount, state.current_price,
                 decision.status if decision.visible else "raised",
@@ -191,12 +192,11 @@ def _decide_group(db: Database, auction_id: uuid.UUID,
                 "currency": row.currency, "reserve_met": state.reserve_met,
                 "ends_at": isoformat(state.ends_at), "seq": state.seq,
             })
-        if bids:
-            repository.save_bids(uow.session, state, leader_name, bids, lines, now)
         keyed = [r for r in requests if r.key]
-        if keyed:
-            stored = repository.store_idempotent_responses(
-                uow.session, [(r.bidder_id, r.key, r.fingerprint, *r.answer) for r in keyed])
+        if bids or keyed:
+            stored = repository.save_bids(
+                uow, state, leader_name, bids, lines,
+                [(r.bidder_id, r.key, r.fingerprint, *r.answer) for r in keyed], now)
             twins = [r for r in keyed if (r.bidder_id, r.key) not in stored]
             if twins:
                 uow.session.rollback()

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
+
+from auction_common.db import UnitOfWork
 
 from .domain import DEFAULT_INCREMENTS, AuctionState, Entry
 from .models import IdempotentResponse
@@ -34,15 +37,21 @@ def state_of(row) -> AuctionState:
     )
 
 
-def lock_auction(session: Session, auction_id: uuid.UUID):
+def lock_auction(session: Session, auction_id: uuid.UUID, bidder_ids: Collection[str] = ()):
     """Lock the auction's row (the serialization point) and read the database's clock AFTER
     the lock is granted (the materialized CTE finishes locking before the outer SELECT
-    projects). Returns (state, row, now) or None."""
+    projects). Returns (state, row, now) or None; with ``bidder_ids``, ``row.bidders`` maps
+    each known one to ``[status, display_name]`` (read in the same round trip)."""
     row = session.execute(
         text(f"""WITH locked AS MATERIALIZED (
                     SELECT {_STATE_COLUMNS} FROM bidding.auctions WHERE id = :id FOR UPDATE)
-                 SELECT locked.*, clock_timestamp() AS db_now FROM locked"""),
-        {"id": auction_id},
+                 SELECT locked.*, clock_timestamp() AS db_now,
+                        (SELECT jsonb_object_agg(b.user_id, jsonb_build_array(b.status,
+                                                                            b.display_name))
+                         FROM bidding.bidders b
+                         WHERE b.user_id = ANY(CAST(:bidders AS uuid[]))) AS bidders
+                 FROM locked"""),
+        {"id": auction_id, "bidders": list(bidder_ids)},
     ).first()
     if row is None:
         return None
@@ -70,19 +79,21 @@ def _state_params(state: AuctionState) -> dict:
             "closed": state.closed, "auction": state.auction_id}
 
 
-_BIDS_AND_HISTORY = """bids AS (
+# Numbers (bids.number) are drawn in decision order: the ORDER BY of the ordinality.
+_BIDS = """bids AS (
         INSERT INTO bidding.bids
             (id, auction_id, bidder_id, max_amount, price_after, status, seq, placed_at)
         SELECT b.id, :auction, b.bidder, b.amount, b.price, b.status, b.seq, :now
         FROM ROWS FROM (jsonb_to_recordset(CAST(:bids AS jsonb)) AS (id uuid, bidder uuid,
                         amount bigint, price bigint, status text, seq bigint))
              WITH ORDINALITY AS b(id, bidder, amount, price, status, seq, n)
-        ORDER BY b.n)  -- numbers drawn in decision order
-    INSERT INTO bidding.bid_history
+        ORDER BY b.n)"""
+_HISTORY = """INSERT INTO bidding.bid_history
         (auction_id, seq, position, bid_id, bidder_id, current_price, auto, placed_at)
     SELECT :auction, e.seq, e.p, e.bid, e.bidder, e.price, e.auto, :now
     FROM jsonb_to_recordset(CAST(:history AS jsonb))
          AS e(seq bigint, p int, bid uuid, bidder uuid, price bigint, auto boolean)"""
+_BIDS_AND_HISTORY_CTES = f"{_BIDS},\n    history AS ({_HISTORY})"
 
 
 def bid_row(bid_id: uuid.UUID, bidder_id: str, amount: int, price_after: int, status: str,
@@ -98,20 +109,37 @@ def history_lines(bid_id: uuid.UUID, seq: int, entries: tuple[Entry, ...]) -> li
              "price": e.current_price, "auto": e.auto} for i, e in enumerate(entries)]
 
 
-def save_bids(session: Session, state: AuctionState, leader_name: str | None,
-              bids: list[dict], lines: list[dict], now: datetime) -> None:
-    """Write the new state, the submitted bids and their public history lines in ONE
-    statement: every round trip under the row lock is time the hot auction waits."""
-    session.execute(text(f"WITH state AS ({_SAVE_STATE}), {_BIDS_AND_HISTORY}"),
-                    {**_state_params(state), "leader_name": leader_name, "now": now,
-                     "bids": json.dumps(bids), "history": json.dumps(lines)})
+def save_bids(uow: UnitOfWork, state: AuctionState, leader_name: str | None,
+              bids: list[dict], lines: list[dict], answers: list[tuple], now: datetime,
+              ) -> set[tuple[str, str]]:
+    """Write the new state, the submitted bids, their public history lines, the answers to
+    remember for their Idempotency-Keys ``(user_id, key, fingerprint, status, body)`` and the
+    pending events in ONE round trip: every round trip under the row lock is time the hot
+    auction waits. Returns the (user_id, key) pairs stored (a twin may have stored first)."""
+    parts, params = [], {"auction": state.auction_id, "now": now}
+    if bids:
+        parts += [f"state AS ({_SAVE_STATE})", _BIDS_AND_HISTORY_CTES]
+        params.update(_state_params(state), leader_name=leader_name, bids=json.dumps(bids),
+                      history=json.dumps(lines))
+    parts.append("""stored AS (
+        INSERT INTO bidding.idempotency_keys (user_id, key, fingerprint, status_code, body)
+        SELECT a.user_id, a.key, a.fingerprint, a.status, a.body
+        FROM jsonb_to_recordset(CAST(:answers AS jsonb))
+             AS a(user_id uuid, key text, fingerprint text, status int, body jsonb)
+        ON CONFLICT DO NOTHING RETURNING user_id, key)""")
+    params["answers"] = json.dumps([
+        {"user_id": user, "key": key, "fingerprint": fingerprint, "status": status, "body": body}
+        for user, key, fingerprint, status, body in answers])
+    rows = uow.write_events_with(
+        "WITH " + ",\n".join(parts) + "\nSELECT user_id, key FROM stored", params)
+    return {(str(user), key) for user, key in rows}
 
 
 def record_bid(session: Session, auction_id: str, bids: list[dict], lines: list[dict],
                now: datetime) -> None:
     """Store bids and their history lines without touching the auction row (buy-now, whose
     close writes the row itself)."""
-    session.execute(text(f"WITH {_BIDS_AND_HISTORY}"),
+    session.execute(text(f"WITH {_BIDS} {_HISTORY}"),
                     {"auction": auction_id, "now": now, "bids": json.dumps(bids),
                      "history": json.dumps(lines)})
 
@@ -144,17 +172,10 @@ def lock_due_auctions(session: Session, limit: int) -> list[uuid.UUID]:
 
 def bidder(session: Session, user_id: str):
     """(status, display_name) from the replica of user events, or None when unknown."""
-    return bidders(session, {user_id}).get(user_id)
-
-
-def bidders(session: Session, user_ids: set[str]) -> dict:
-    """user id -> (status, display_name) from the replica of user events (unknown: absent)."""
-    rows = session.execute(
-        text("SELECT user_id, status, display_name FROM bidding.bidders "
-             "WHERE user_id = ANY(CAST(:ids AS uuid[]))"),
-        {"ids": list(user_ids)},
-    )
-    return {str(row.user_id): row for row in rows}
+    return session.execute(
+        text("SELECT status, display_name FROM bidding.bidders WHERE user_id = :id"),
+        {"id": user_id},
+    ).first()
 
 
 def history(session: Session, auction_id: uuid.UUID, after_seq: int, limit: int):
@@ -196,22 +217,14 @@ def find_idempotent_response(session: Session, user_id: str, key: str):
 def store_idempotent_response(session: Session, user_id: str, key: str, fingerprint: str,
                               status_code: int, body: dict) -> bool:
     """Remember an answer; False when a concurrent request with the same key stored first."""
-    stored = store_idempotent_responses(session, [(user_id, key, fingerprint, status_code, body)])
-    return bool(stored)
-
-
-def store_idempotent_responses(session: Session, answers) -> set[tuple[str, str]]:
-    """Remember answers ``(user_id, key, fingerprint, status_code, body)`` in one statement;
-    returns the (user_id, key) pairs stored (a pair a concurrent request stored first is not)."""
     statement = (
         insert(IdempotentResponse)
-        .values([{"user_id": uuid.UUID(user), "key": key, "fingerprint": fingerprint,
-                  "status_code": status, "body": body}
-                 for user, key, fingerprint, status, body in answers])
+        .values(user_id=uuid.UUID(user_id), key=key, fingerprint=fingerprint,
+                status_code=status_code, body=body)
         .on_conflict_do_nothing()
-        .returning(IdempotentResponse.user_id, IdempotentResponse.key)
+        .returning(IdempotentResponse.key)
     )
-    return {(str(user), key) for user, key in session.execute(statement)}
+    return session.execute(statement).first() is not None
 
 
 def delete_idempotency_keys_older_than(session: Session, hours: int) -> int:
