@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema_rs
 
 ENVELOPE_SCHEMA = json.loads((Path(__file__).parent / "envelope.schema.json").read_text())
 
@@ -42,21 +42,23 @@ class EventSchemaError(ValueError):
 
 
 class EventSchemas:
-    """The JSON Schemas of event types, loaded from ``<type>.v<version>.json`` files."""
+    """The JSON Schemas of event types, loaded from ``<type>.v<version>.json`` files.
+
+    Validated with jsonschema-rs (Draft 2020-12, formats checked): a producer validates its
+    events inside the transaction that holds a hot auction's lock, where the pure-Python
+    validator cost a tenth of a millisecond per event and this one a microsecond."""
 
     def __init__(self, *directories: Path):
-        self._validators: dict[tuple[str, int], jsonschema.Validator] = {}
+        self._validators: dict[tuple[str, int], jsonschema_rs.Validator] = {}
         for directory in directories:
             for path in sorted(Path(directory).glob("*.v*.json")):
                 event_type, _, version = path.name[: -len(".json")].rpartition(".v")
                 schema = json.loads(path.read_text())
-                jsonschema.Draft202012Validator.check_schema(schema)
-                self._validators[(event_type, int(version))] = jsonschema.Draft202012Validator(
-                    schema, format_checker=jsonschema.FormatChecker()
+                jsonschema_rs.meta.validate(schema)
+                self._validators[(event_type, int(version))] = jsonschema_rs.validator_for(
+                    schema, validate_formats=True
                 )
-        self._envelope = jsonschema.Draft202012Validator(
-            ENVELOPE_SCHEMA, format_checker=jsonschema.FormatChecker()
-        )
+        self._envelope = jsonschema_rs.validator_for(ENVELOPE_SCHEMA, validate_formats=True)
 
     @property
     def types(self) -> set[str]:

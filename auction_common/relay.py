@@ -51,11 +51,15 @@ class OutboxRelay:
         return len(rows)
 
     def drain(self) -> int:
-        """Publish until nothing is left; returns how many."""
+        """Publish until nothing is left; returns how many. A batch smaller than the batch size
+        took everything there was (a later commit wakes the relay again with its NOTIFY), so no
+        empty transaction follows it."""
         total = 0
-        while count := self.relay_once():
+        while True:
+            count = self.relay_once()
             total += count
-        return total
+            if count < self.batch_size:
+                return total
 
     def run(self, stopping: threading.Event) -> None:
         """Relay until ``stopping`` is set: drain on every NOTIFY, and every ``poll_interval``

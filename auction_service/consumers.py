@@ -67,4 +67,4 @@ def read_model_consumer(db: Database) -> IdempotentConsumer:
         "bid.placed": record_bid,
         "auction.extended": record_extension,
         "auction.ended": record_end,
-    })
+    }, snapshots={"bid.placed": lambda event: event["data"]["auction_id"]})

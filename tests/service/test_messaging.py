@@ -145,6 +145,27 @@ def test_events_arriving_together_are_applied_once_each_in_one_transaction(db):
     assert set(applied) == {3}, "the good ones were applied the first time, and only then"
 
 
+def test_of_several_snapshots_of_one_thing_in_a_batch_only_the_newest_is_applied(db):
+    applied = []
+    consumer = IdempotentConsumer(
+        db, f"test.snap.{uuid.uuid4().hex[:6]}",
+        {"price.changed": lambda uow, e: applied.append((e["data"]["thing"], e["data"]["seq"])),
+         "thing.noted": lambda uow, e: applied.append(("note", e["data"]["seq"]))},
+        snapshots={"price.changed": lambda e: e["data"]["thing"]})
+
+    def event(event_type, thing, seq):
+        return {**_envelope(event_type, 0), "data": {"thing": thing, "seq": seq}}
+
+    batch = [event("price.changed", "a", 2), event("thing.noted", "a", 3),
+             event("price.changed", "a", 5), event("price.changed", "b", 1),
+             event("price.changed", "a", 4)]
+    assert consumer.handle_batch(batch) == [None] * 5
+    assert applied == [("note", 3), ("a", 5), ("b", 1)], "newest per thing; others as ever"
+    applied.clear()
+    assert consumer.handle_batch([batch[0], batch[4]]) == [None, None]
+    assert applied == [], "the replaced ones were claimed too: redelivery changes nothing"
+
+
 def test_a_bad_message_among_good_ones_is_retried_alone(amqp_url, db):
     queue, event_type = f"test.mixed.{uuid.uuid4().hex[:8]}", f"test.m{uuid.uuid4().hex[:8]}"
     seen, batches = [], []
