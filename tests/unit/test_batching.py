@@ -36,19 +36,29 @@ def test_a_lone_request_runs_alone_at_once():
     assert recorder.groups == [("a", [1])]
 
 
-def test_requests_arriving_during_a_group_run_together_next_in_arrival_order():
-    recorder = Recorder()
-    batcher = KeyedBatcher(recorder)
-    with ThreadPoolExecutor(6) as pool:
-        first = pool.submit(batcher.submit, "a", 0)
+def storm(batcher: KeyedBatcher, recorder: Recorder, items: int) -> list[str]:
+    """Item 0 starts a group on key "a" and is held there while items 1.. queue up behind it,
+    one after the other; then everything runs. Each item's outcome: "ok" or "refused"."""
+    outcomes = []
+    with ThreadPoolExecutor(items) as pool:
+        futures = [pool.submit(batcher.submit, "a", 0)]
         assert recorder.first_started.wait(10)
-        followers = []
-        for item in range(1, 6):
-            followers.append(pool.submit(batcher.submit, "a", item))
+        for item in range(1, items):
+            futures.append(pool.submit(batcher.submit, "a", item))
             wait_for(lambda n=item: len(batcher._waiting["a"]) == n, interval=0.001)
         recorder.release.set()
-        for future in [first, *followers]:
-            future.result(timeout=10)
+        for future in futures:
+            try:
+                future.result(timeout=10)
+                outcomes.append("ok")
+            except ValueError:
+                outcomes.append("refused")
+    return outcomes
+
+
+def test_requests_arriving_during_a_group_run_together_next_in_arrival_order():
+    recorder = Recorder()
+    assert storm(KeyedBatcher(recorder), recorder, 6) == ["ok"] * 6
     assert recorder.groups == [("a", [0]), ("a", [1, 2, 3, 4, 5])]
 
 
@@ -66,16 +76,7 @@ def test_other_keys_do_not_wait_for_a_busy_one():
 
 def test_groups_are_capped_and_the_rest_follow():
     recorder = Recorder()
-    batcher = KeyedBatcher(recorder, max_batch=2)
-    with ThreadPoolExecutor(6) as pool:
-        futures = [pool.submit(batcher.submit, "a", 0)]
-        assert recorder.first_started.wait(10)
-        for item in range(1, 6):
-            futures.append(pool.submit(batcher.submit, "a", item))
-            wait_for(lambda n=item: len(batcher._waiting["a"]) == n, interval=0.001)
-        recorder.release.set()
-        for future in futures:
-            future.result(timeout=10)
+    storm(KeyedBatcher(recorder, max_batch=2), recorder, 6)
     assert [items for _, items in recorder.groups] == [[0], [1, 2], [3, 4], [5]]
 
 
@@ -83,21 +84,7 @@ def test_a_failing_group_fails_its_requests_only_and_the_next_group_still_runs()
     recorder = Recorder()
     recorder.fail_on = {1}
     batcher = KeyedBatcher(recorder, max_batch=2)
-    with ThreadPoolExecutor(4) as pool:
-        futures = [pool.submit(batcher.submit, "a", 0)]
-        assert recorder.first_started.wait(10)
-        for item in range(1, 4):
-            futures.append(pool.submit(batcher.submit, "a", item))
-            wait_for(lambda n=item: len(batcher._waiting["a"]) == n, interval=0.001)
-        recorder.release.set()
-        outcomes = []
-        for future in futures:
-            try:
-                future.result(timeout=10)
-                outcomes.append("ok")
-            except ValueError:
-                outcomes.append("refused")
-    assert outcomes == ["ok", "refused", "refused", "ok"]
+    assert storm(batcher, recorder, 4) == ["ok", "refused", "refused", "ok"]
     assert "a" not in batcher._waiting, "an idle key leaves nothing behind"
 
 
