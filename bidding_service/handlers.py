@@ -94,6 +94,8 @@ class BidRequest:
     key: str | None
     fingerprint: str
     answer: Answer | None = None
+    #: What the database refused for this request alone (re-raised to its caller only).
+    error: Exception | None = None
 
 
 def place_bid(db: Database, bidder_id: str, auction_id: uuid.UUID, amount: int,
@@ -113,6 +115,8 @@ def place_bid(db: Database, bidder_id: str, auction_id: uuid.UUID, amount: int,
         decide_bids(db, auction_id, [request])
     else:
         batcher.submit(auction_id, request)
+    if request.error is not None:
+        raise request.error
     assert request.answer is not None
     return request.answer
 
@@ -136,9 +140,10 @@ def decide_bids(db: Database, auction_id: uuid.UUID, requests: Sequence[BidReque
     while todo:
         try:
             twins = _decide_group(db, auction_id, todo)
-        except DBAPIError:
+        except DBAPIError as refused:
             if len(todo) == 1:
-                raise
+                todo[0].answer, todo[0].error = None, refused
+                break
             for request in todo:
                 decide_bids(db, auction_id, [request])
             twins = []

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from auction_common.events import EventSchemas
 from bidding_service import handlers
@@ -228,6 +229,25 @@ def test_a_group_member_whose_twin_committed_elsewhere_replays_and_the_rest_stil
         count = conn.execute(text("SELECT count(*) FROM bidding.bids WHERE auction_id = :a"),
                              {"a": auction_id}).scalar_one()
     assert count == 2, "the twin placed no second bid; the other bid was kept"
+
+
+def test_a_request_the_database_refuses_fails_alone_and_its_group_still_bids(
+        db, account, open_auction):
+    seller, ann, bob = account("seller"), account("ann"), account("bob")
+    auction_id = open_auction(seller.id)
+
+    def request(bidder_id, amount):
+        return handlers.BidRequest(bidder_id, amount, None,
+                                   handlers._fingerprint("bid", auction_id, amount))
+
+    group = [request(ann.id, 2000), request("not-a-uuid", 3000), request(bob.id, 4000)]
+    handlers.decide_bids(db, uuid.UUID(auction_id), group)
+    assert [r.answer and r.answer[1]["status"] for r in group] == ["leading", None, "leading"]
+    assert isinstance(group[1].error, DBAPIError) and group[0].error is None
+    with db.engine.connect() as conn:
+        count = conn.execute(text("SELECT count(*) FROM bidding.bids WHERE auction_id = :a"),
+                             {"a": auction_id}).scalar_one()
+    assert count == 2
 
 
 def test_an_auction_closes_exactly_once_and_takes_no_bid_after(client, db, account,
