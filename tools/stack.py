@@ -184,6 +184,7 @@ class Stack:
                 f"server 127.0.0.1:{self.ports[name]};" for name in realtime[1:]),
             "FRONTEND_ADDR": f"127.0.0.1:{self.ports['frontend']}",
             "MAILBOX_ADDR": f"127.0.0.1:{self.ports['mailbox']}",
+            "GATEWAY_RESOLVER": "",
         }
         conf = render_gateway(addresses, self.gateway_port, media_root, self.state_dir / "nginx")
         subprocess.run([find_nginx(), "-c", str(conf), "-p", str(conf.parent)], check=True)
