@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import ssl
 from datetime import timedelta
 from email.message import EmailMessage
 
@@ -28,6 +29,31 @@ def build_email(sender: str, to: str, subject: str, text: str, html: str) -> Ema
     return message
 
 
+def connect_smtp(settings) -> smtplib.SMTP:
+    """A session with the mail server as the settings say: plain, STARTTLS or TLS (the
+    server's certificate verified against the system's CAs or ``SMTP_CA_FILE``), logged in
+    when credentials are set."""
+    context = None
+    if settings.smtp_security != "none":
+        context = ssl.create_default_context(
+            cafile=str(settings.smtp_ca_file) if settings.smtp_ca_file else None)
+    if settings.smtp_security == "tls":
+        smtp = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port,
+                                timeout=settings.smtp_timeout_seconds, context=context)
+    else:
+        smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port,
+                            timeout=settings.smtp_timeout_seconds)
+    try:
+        if settings.smtp_security == "starttls":
+            smtp.starttls(context=context)
+        if settings.smtp_username is not None:
+            smtp.login(settings.smtp_username, settings.smtp_password.get_secret_value())
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
 def deliver_pending_emails(db: Database, settings, batch_size: int = 20) -> int:
     """Send due emails whose recipient's address is known; returns how many were sent.
 
@@ -47,9 +73,8 @@ def deliver_pending_emails(db: Database, settings, batch_size: int = 20) -> int:
         if not rows:
             return 0
         try:
-            smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port,
-                                timeout=settings.smtp_timeout_seconds)
-        except OSError as exc:
+            smtp = connect_smtp(settings)
+        except (smtplib.SMTPException, OSError) as exc:
             for delivery, _ in rows:
                 _failed(delivery, exc, settings.delivery_max_attempts)
             uow.commit()

@@ -9,6 +9,7 @@ key nobody documents, a setting no service reads, a gateway that nginx rejects.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -207,6 +208,37 @@ def test_every_setting_given_to_a_process_is_one_it_reads(objects, kustomization
             continue
         for container in containers(deployment):
             assert set(env_of(container)) <= known, (name, set(env_of(container)) - known)
+
+
+def test_every_python_process_starts_with_the_settings_it_is_given(objects, monkeypatch):
+    """Each container's settings load (the example secrets standing in for the real ones):
+    no required setting missing, no value its settings class refuses."""
+    config = of_kind(objects, "ConfigMap")["auction-config"]["data"]
+    secrets = dict(line.split("=", 1)
+                   for line in (K8S / "secrets.example.env").read_text().splitlines()
+                   if line and not line.startswith("#"))
+    for name, deployment in of_kind(objects, "Deployment").items():
+        for container in containers(deployment):
+            package = package_of(container)
+            if package is None:
+                continue
+            env = dict(config) if container.get("envFrom") else {}
+            for item in container.get("env", []):
+                source = item.get("valueFrom", {})
+                env[item["name"]] = (item["value"] if "value" in item
+                                     else secrets[source["secretKeyRef"]["key"]]
+                                     if "secretKeyRef" in source
+                                     else config[source["configMapKeyRef"]["key"]])
+            with monkeypatch.context() as patched:
+                for key in list(os.environ):
+                    patched.delenv(key)
+                for key, value in env.items():
+                    patched.setenv(key, value)
+                module = __import__(f"{package}.settings", fromlist=["load"])
+                try:
+                    module.load()
+                except SystemExit as refused:
+                    pytest.fail(f"{name}/{container['name']}: {refused}")
 
 
 def test_every_secret_and_config_key_referenced_exists(objects):

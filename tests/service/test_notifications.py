@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import ssl
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -307,3 +309,140 @@ def test_outbid_events_applied_together_still_make_one_notice_with_the_latest_pr
     [notice] = notices(client, ann)
     assert "EUR 23.00" in notice["body"], "the newest seq wins, a late older one does not"
     assert len(deliveries(db, ann.id)) == 1, "one email for the whole batch"
+
+
+# ---- mail servers that want TLS and a login ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1 (key file, certificate file): the CA the
+    delivery job is told to trust through SMTP_CA_FILE."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test mail server")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    folder = tmp_path_factory.mktemp("smtp-tls")
+    key_file, cert_file = folder / "key.pem", folder / "cert.pem"
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return key_file, cert_file
+
+
+class SecureSink:
+    """An aiosmtpd server that offers TLS (STARTTLS, or TLS from the first byte) and accepts
+    mail only from the user "mailer" with the password "s3cret", after TLS."""
+
+    def __init__(self, path, certificate, implicit_tls: bool):
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
+
+        from mailsink.smtp import _free_port, _StoreHandler
+
+        def authenticate(server, session, envelope, mechanism, auth_data):
+            # handled=False: aiosmtpd itself answers (235, or 535 on a refusal).
+            return AuthResult(success=(auth_data.login, auth_data.password)
+                              == (b"mailer", b"s3cret"), handled=False)
+
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(certificate[1], certificate[0])
+        self.mailbox = Mailbox(path)
+        self.port = _free_port("127.0.0.1")
+        options = dict(ssl_context=context, auth_require_tls=False) if implicit_tls else dict(
+            tls_context=context, require_starttls=True, auth_require_tls=True)
+        self.controller = Controller(
+            _StoreHandler(self.mailbox), hostname="127.0.0.1", port=self.port,
+            authenticator=authenticate, auth_required=True, server_hostname="127.0.0.1",
+            **options)
+        self.controller.start()
+
+    def mails_to(self, address: str) -> list[dict]:
+        return [mail for mail in self.mailbox.items() if address in mail["to"]]
+
+
+# aiosmtpd's "require TLS for AUTH" knows STARTTLS only; the implicit-TLS server warns that it
+# is off, though its every byte is encrypted.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+@pytest.mark.parametrize("security, implicit_tls", [("starttls", False), ("tls", True)])
+def test_mail_goes_out_over_tls_with_a_login(db, account, announce, deliver, settings_for,
+                                             certificate, tmp_path, security, implicit_tls):
+    server = SecureSink(tmp_path / "mail.jsonl", certificate, implicit_tls)
+    try:
+        ann = account("ann")
+        announce(ann)
+        deliver(outbid(ann.id, price=1550))
+        settings = settings_for("notification_service", smtp_port=server.port,
+                                smtp_security=security, smtp_username="mailer",
+                                smtp_password="s3cret", smtp_ca_file=certificate[1],
+                                smtp_timeout_seconds=5)
+        job_db = build_parts(settings).db
+        try:
+            [mail] = send_until(lambda: deliver_pending_emails(job_db, settings),
+                                lambda: server.mails_to(ann.email), f"the email over {security}")
+        finally:
+            job_db.engine.dispose()
+        assert "EUR 15.50" in mail["text"]
+        assert deliveries(db, ann.id)[0].status == "sent"
+    finally:
+        server.controller.stop()
+
+
+def test_a_refused_login_or_an_unknown_certificate_is_a_failed_attempt_retried_later(
+        db, account, announce, deliver, settings_for, certificate, tmp_path):
+    server = SecureSink(tmp_path / "mail.jsonl", certificate, implicit_tls=False)
+    try:
+        ann = account("ann")
+        announce(ann)
+        deliver(outbid(ann.id, price=1550))
+
+        def one_attempt(**changes) -> None:
+            settings = settings_for("notification_service", smtp_port=server.port,
+                                    smtp_security="starttls", smtp_username="mailer",
+                                    smtp_timeout_seconds=5, **changes)
+            job_db, attempts = build_parts(settings).db, deliveries(db, ann.id)[0].attempts
+            try:
+                send_until(lambda: deliver_pending_emails(job_db, settings),
+                           lambda: deliveries(db, ann.id)[0].attempts > attempts,
+                           "a failed attempt")
+            finally:
+                job_db.engine.dispose()
+
+        for changes, complaint in (({"smtp_password": "wrong", "smtp_ca_file": certificate[1]},
+                                    "Authentication"),
+                                   ({"smtp_password": "s3cret"}, "CERTIFICATE_VERIFY_FAILED")):
+            one_attempt(**changes)
+            [delivery] = deliveries(db, ann.id)
+            assert delivery.status == "pending", "kept for a retry, not lost"
+            assert complaint in delivery.last_error
+            with db.engine.begin() as conn:  # due again now, rather than after its back-off
+                conn.execute(text("UPDATE notifications.email_deliveries "
+                                  "SET next_attempt_at = now() WHERE id = :d"), {"d": delivery.id})
+        assert server.mails_to(ann.email) == []
+    finally:
+        server.controller.stop()
+
+
+@pytest.mark.parametrize("changes", [
+    {"smtp_username": "mailer", "smtp_password": "s3cret"},  # a password in clear text
+    {"smtp_security": "starttls", "smtp_username": "mailer"},  # half the credentials
+])
+def test_settings_refuse_credentials_without_tls_or_without_a_password(changes):
+    from pydantic import ValidationError
+
+    from notification_service.settings import NotificationSettings
+
+    with pytest.raises(ValidationError):
+        NotificationSettings(database_url="postgresql://unused", **changes)
