@@ -89,14 +89,43 @@ def logout():
     return redirect(url_for("pages.index"))
 
 
+#: What the account page calls each kind of notification (a kind it does not know yet is
+#: shown by its name).
+EMAIL_KINDS = {
+    "outbid": "Someone outbids me",
+    "won": "I win an auction",
+    "listing_ended": "A listing of mine ends",
+    "ending_soon": "An auction I watch is about to end",
+}
+
+
+def _email_choices() -> dict[str, bool] | None:
+    """The user's email choices, or None while notification_service cannot be reached (the
+    rest of the page still works)."""
+    try:
+        return api().email_preferences()
+    except ApiError as exc:
+        if exc.status == 401:
+            raise
+        return None
+
+
+def _account_page(account: dict, forms: dict, errors: dict, message: str | None = None,
+                  status: int = 200):
+    return render_template("account.html", account=account, forms=forms, errors=errors,
+                           message=message, email=_email_choices(), email_kinds=EMAIL_KINDS
+                           ), status
+
+
 @bp.route("/account", methods=["GET", "POST"])
 @login_required
 def settings():
-    """The signed-in user's account: change the display name, change the password."""
+    """The signed-in user's account: change the display name, the password, and which
+    notifications also come by email."""
     account = api().me()
     forms = {"name": {"display_name": account["display_name"]}, "password": {}}
     if request.method == "GET":
-        return render_template("account.html", account=account, forms=forms, errors={})
+        return _account_page(account, forms, {})
 
     action = request.form.get("action")
     if action == "name":
@@ -129,6 +158,15 @@ def settings():
             return _account_failure(account, forms, exc.field_errors, exc)
         flash("Your password is changed. Your other sessions are signed out.", "success")
         return redirect(url_for("account.settings"))
+    if action == "email":
+        ticked = set(request.form.getlist("email"))
+        try:
+            known = api().email_preferences()
+            api().set_email_preferences({kind: kind in ticked for kind in known})
+        except ApiError as exc:
+            return _account_failure(account, forms, {}, exc)
+        flash("Your email choices are saved.", "success")
+        return redirect(url_for("account.settings"))
     return _account_failure(account, forms, {}, message="Choose what to change.")
 
 
@@ -141,8 +179,7 @@ def _account_failure(account: dict, forms: dict, errors: dict, exc: ApiError | N
     if exc is not None:
         message = exc.message
         status = exc.status if 400 <= exc.status < 500 else 503
-    return render_template("account.html", account=account, forms=forms, errors=errors,
-                           message=message), status
+    return _account_page(account, forms, errors, message, status)
 
 
 @bp.get("/users/<user_id>")

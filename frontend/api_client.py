@@ -225,6 +225,15 @@ class ApiClient:
         """The user's in-app notifications, newest first."""
         return self._call("GET", "/api/notifications", auth="required").get("items", [])
 
+    def email_preferences(self) -> dict[str, bool]:
+        """Kind of notification -> whether it also comes by email."""
+        return self._call("GET", "/api/notifications/preferences", auth="required")["email"]
+
+    def set_email_preferences(self, choices: dict[str, bool]) -> dict[str, bool]:
+        """Say which kinds come by email; returns every kind's choice."""
+        return self._call("PUT", "/api/notifications/preferences", json={"email": choices},
+                          auth="required")["email"]
+
     # -- plumbing -------------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, *, json: Any = None, params: dict | None = None,

@@ -14,6 +14,7 @@ from auction_common.events import isoformat, utcnow
 
 from .messages import Message, outbid_message, seller_message, won_message
 from .models import Contact, EmailDelivery, Notification
+from .preferences import wants_email
 
 
 def remember_contact(uow: UnitOfWork, event: dict) -> None:
@@ -43,7 +44,8 @@ def display_name(uow: UnitOfWork, user_id: str) -> str:
 
 
 def notify(uow: UnitOfWork, user_id: str, message: Message, data: dict) -> None:
-    """Create an in-app notification and its email, and announce ``notification.created``.
+    """Create an in-app notification and its email (unless the user turned that kind's email
+    off), and announce ``notification.created``.
 
     Plain Core statements, written at once (events pour in during a bidding war, and a batch
     of them must see each other's notices)."""
@@ -53,11 +55,12 @@ def notify(uow: UnitOfWork, user_id: str, message: Message, data: dict) -> None:
         id=notification_id, user_id=uuid.UUID(user_id), kind=message.kind, title=message.title,
         body=message.body, data=data, created_at=now,
     ))
-    uow.session.execute(insert(_deliveries).values(
-        id=uuid.uuid4(), user_id=uuid.UUID(user_id), notification_id=notification_id,
-        subject=message.email_subject, text_body=message.email_text,
-        html_body=message.email_html, status="pending", attempts=0, next_attempt_at=now,
-    ))
+    if wants_email(uow.session, uuid.UUID(user_id), message.kind):
+        uow.session.execute(insert(_deliveries).values(
+            id=uuid.uuid4(), user_id=uuid.UUID(user_id), notification_id=notification_id,
+            subject=message.email_subject, text_body=message.email_text,
+            html_body=message.email_html, status="pending", attempts=0, next_attempt_at=now,
+        ))
     uow.publish("notification.created", {
         "notification_id": str(notification_id), "user_id": user_id, "kind": message.kind,
         "title": message.title, "body": message.body, "created_at": isoformat(now),

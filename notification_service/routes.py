@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, current_app, jsonify
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy import select, update
 
 from auction_common.api import OpenApi
@@ -14,6 +14,7 @@ from auction_common.errors import ApiError
 from auction_common.events import isoformat, utcnow
 
 from .models import Notification
+from .preferences import KINDS, email_preferences, set_email_preferences
 
 bp = Blueprint("notifications", __name__)
 api = OpenApi("notification_service", description="In-app notifications and email.")
@@ -84,3 +85,43 @@ def mark_read(notification_id: uuid.UUID):
             raise ApiError(404, "notification_not_found", "No such notification.")
         uow.commit()
     return "", 204
+
+
+class EmailChoices(BaseModel):
+    """Per kind of notification, whether it also comes by email."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outbid: StrictBool | None = Field(default=None, description=KINDS["outbid"])
+    won: StrictBool | None = Field(default=None, description=KINDS["won"])
+    listing_ended: StrictBool | None = Field(default=None, description=KINDS["listing_ended"])
+    ending_soon: StrictBool | None = Field(default=None, description=KINDS["ending_soon"])
+
+
+class Preferences(BaseModel):
+    email: EmailChoices
+
+
+class PreferencesOut(BaseModel):
+    email: dict[str, bool] = Field(description="Every kind, true when it comes by email")
+
+
+@api.route(bp, "/api/notifications/preferences", "GET",
+           summary="Which notifications also come by email", response=PreferencesOut,
+           auth=True, tag="notifications")
+def preferences():
+    user_id = uuid.UUID(current_user_id())
+    with _db().unit_of_work() as uow:
+        return jsonify({"email": email_preferences(uow.session, user_id)})
+
+
+@api.route(bp, "/api/notifications/preferences", "PUT",
+           summary="Choose which notifications also come by email (kinds left out keep "
+                   "their choice)", body=Preferences, response=PreferencesOut, auth=True,
+           tag="notifications")
+def choose_preferences(body: Preferences):
+    user_id = uuid.UUID(current_user_id())
+    with _db().unit_of_work() as uow:
+        set_email_preferences(uow.session, user_id, body.email.model_dump(exclude_none=True))
+        uow.commit()
+        return jsonify({"email": email_preferences(uow.session, user_id)})

@@ -13,6 +13,7 @@ from werkzeug.serving import make_server
 
 from frontend.app import create_app as create_frontend
 from frontend.settings import FrontendSettings
+from tools.router import PrefixRouter
 from user_service.app import create_app
 from user_service.commands import create_admin
 
@@ -28,12 +29,13 @@ def serve(app):
 
 
 @pytest.fixture(scope="module")
-def user_api(users, settings_for):
-    """user_service over HTTP; it believes X-Forwarded-For from this machine (the frontend)
-    and allows 3 logins a minute per address, to see the browser's address counted."""
+def user_api(users, notifications, settings_for):
+    """user_service (and notification_service under /api/notifications) over HTTP, as the
+    gateway would route them; user_service believes X-Forwarded-For from this machine (the
+    frontend) and allows 3 logins a minute per address, to see the browser's address counted."""
     app = create_app(settings_for("user_service", trusted_proxies="127.0.0.1",
                                   rate_limit_per_ip="3/minute"), users[1])
-    url, server = serve(app)
+    url, server = serve(PrefixRouter({"/api/notifications": notifications[0]}, app))
     yield url
     server.shutdown()
 
@@ -80,6 +82,43 @@ def test_the_account_page_changes_the_display_name(frontend):
     status, page = ann.page("/account")
     assert "Your display name is saved." in page
     assert 'id="nav-user"' in page and "Hello Annabel" in page
+
+
+def test_the_account_page_chooses_which_notifications_come_by_email(frontend):
+    cat = Browser(frontend)
+    cat.register("Cat")
+    status, page = cat.page("/account")
+    assert status == 200
+    boxes = dict(re.findall(r'name="email" value="(\w+)"( checked)?', page))
+    assert set(boxes) == {"outbid", "won", "listing_ended", "ending_soon"}
+    assert all(boxes.values()), "every kind comes by email at first"
+    assert "Someone outbids me" in page
+    # Untick "outbid" and "ending soon": the form sends the ticked ones only.
+    answer = cat.post("/account", {"action": "email", "email": ["won", "listing_ended"]},
+                      "/account")
+    assert answer.status_code == 302
+    status, page = cat.page("/account")
+    assert "Your email choices are saved." in page
+    boxes = dict(re.findall(r'name="email" value="(\w+)"( checked)?', page))
+    assert boxes == {"outbid": "", "won": " checked", "listing_ended": " checked",
+                     "ending_soon": ""}
+
+
+def test_the_account_page_still_works_while_notifications_are_away(users, settings_for):
+    app = create_app(settings_for("user_service", trusted_proxies="127.0.0.1"), users[1])
+    url, server = serve(app)  # user_service only: /api/notifications/... is not there
+    try:
+        alone = create_frontend(FrontendSettings(api_url=url, secret_key="test-secret",
+                                                 api_timeout_seconds=10))
+        alone.config.update(TESTING=True)
+        dee = Browser(alone, address="198.51.100.9")
+        dee.register("Dee")
+        status, page = dee.page("/account")
+        assert status == 200
+        assert 'id="name-form"' in page and 'id="email-form"' not in page
+        assert "Your email choices cannot be shown right now" in page
+    finally:
+        server.shutdown()
 
 
 def test_the_account_page_changes_the_password_and_says_what_is_wrong(frontend):

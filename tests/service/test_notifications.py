@@ -446,3 +446,58 @@ def test_settings_refuse_credentials_without_tls_or_without_a_password(changes):
 
     with pytest.raises(ValidationError):
         NotificationSettings(database_url="postgresql://unused", **changes)
+
+
+# ---- which notifications come by email ------------------------------------------------------
+
+
+def test_every_kind_comes_by_email_until_the_user_turns_it_off(client, account):
+    ann, bob = account("ann"), account("bob")
+    everything = {"outbid": True, "won": True, "listing_ended": True, "ending_soon": True}
+    assert client.get("/api/notifications/preferences", headers=ann.headers).get_json() == {
+        "email": everything}
+    answer = client.put("/api/notifications/preferences", headers=ann.headers,
+                        json={"email": {"outbid": False}})
+    assert answer.status_code == 200
+    assert answer.get_json()["email"] == {**everything, "outbid": False}
+    again = client.put("/api/notifications/preferences", headers=ann.headers,
+                       json={"email": {"ending_soon": False}})
+    assert again.get_json()["email"] == {**everything, "outbid": False, "ending_soon": False}, (
+        "a kind left out keeps its choice")
+    assert client.get("/api/notifications/preferences", headers=bob.headers).get_json() == {
+        "email": everything}, "one user's choice is theirs only"
+
+
+@pytest.mark.parametrize("body", [
+    {"email": {"outbid": "no"}}, {"email": {"birthday": False}}, {"email": []}, {},
+    {"email": {"outbid": None, "won": 0}},
+])
+def test_a_bad_preference_is_refused_and_changes_nothing(client, account, body):
+    ann = account("ann")
+    answer = client.put("/api/notifications/preferences", headers=ann.headers, json=body)
+    assert answer.status_code == 422
+    assert answer.get_json()["error"]["code"] == "validation_error"
+    assert all(client.get("/api/notifications/preferences",
+                          headers=ann.headers).get_json()["email"].values())
+
+
+def test_preferences_need_a_token(client):
+    assert client.get("/api/notifications/preferences").status_code == 401
+    assert client.put("/api/notifications/preferences",
+                      json={"email": {"outbid": False}}).status_code == 401
+
+
+def test_a_kind_turned_off_is_still_shown_in_the_app_but_not_emailed(db, client, account,
+                                                                     announce, deliver):
+    ann = account("ann")
+    announce(ann)
+    client.put("/api/notifications/preferences", headers=ann.headers,
+               json={"email": {"outbid": False}})
+    deliver(outbid(ann.id, title="Quiet lamp"))
+    [notice] = notices(client, ann)
+    assert notice["title"] == "You have been outbid on Quiet lamp"
+    assert deliveries(db, ann.id) == [], "no email for a kind turned off"
+    client.put("/api/notifications/preferences", headers=ann.headers,
+               json={"email": {"outbid": True}})
+    deliver(outbid(ann.id, title="Loud lamp"))
+    assert len(deliveries(db, ann.id)) == 1, "turned on again, the next one is emailed"
