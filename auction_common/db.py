@@ -86,6 +86,7 @@ class Database:
     ):
         self.engine = engine
         self.schema = metadata.schema
+        self.tables = metadata.tables
         self.outbox = metadata.tables[f"{metadata.schema}.outbox"]
         self.inbox = metadata.tables[f"{metadata.schema}.inbox"]
         self.producer = producer

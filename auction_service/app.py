@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from flask import Flask
 
-from auction_common.runtime import ServiceParts
+from auction_common import idempotency
+from auction_common.runtime import ServiceParts, periodic
 from auction_common.webapp import service_app, service_database
 
 from .consumers import read_model_consumer
@@ -21,7 +23,9 @@ EVENT_SCHEMAS = SERVICE_DIR / "event_schemas"
 def build_parts(settings: AuctionSettings) -> ServiceParts:
     """The database, consumers and jobs of auction_service."""
     db = service_database(settings, metadata, "auction_service", EVENT_SCHEMAS)
-    return ServiceParts(name="auction_service", db=db, consumers=[read_model_consumer(db)])
+    return ServiceParts(name="auction_service", db=db, consumers=[read_model_consumer(db)],
+                        jobs={"idempotency_keys": periodic(
+                            3600, partial(idempotency.forget_old_answers, db))})
 
 
 def create_app(settings: AuctionSettings | None = None,

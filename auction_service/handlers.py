@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from auction_common import idempotency
 from auction_common.db import Database, UnitOfWork
 from auction_common.events import isoformat, utcnow
 from auction_common.problems import Problem
@@ -93,9 +94,21 @@ def check_seller(auction: Auction, user_id: str) -> None:
         raise Problem(403, "not_your_auction", "Only the seller may change this listing.")
 
 
-def create_auction(db: Database, seller_id: str, listing: dict,
-                   settings: AuctionSettings) -> dict:
-    """List an item and announce it with ``auction.created`` (one transaction)."""
+def create_auction(db: Database, seller_id: str, listing: dict, settings: AuctionSettings,
+                   idempotency_key: str | None = None) -> idempotency.Answer:
+    """List an item and announce it with ``auction.created`` (one transaction); returns
+    (201, the seller's view). With an ``Idempotency-Key``, a retry (a double click, a resent
+    form) gets the first answer back instead of a second listing."""
+
+    def decide(uow: UnitOfWork) -> tuple[idempotency.Answer, bool]:
+        return (201, _list_item(uow, seller_id, listing, settings)), True
+
+    return idempotency.run_once(db, seller_id, idempotency_key,
+                                idempotency.fingerprint("list", listing), decide)
+
+
+def _list_item(uow: UnitOfWork, seller_id: str, listing: dict,
+               settings: AuctionSettings) -> dict:
     now = utcnow()
     starts_at = listing.get("starts_at") or now
     terms = Terms(
@@ -117,24 +130,23 @@ def create_auction(db: Database, seller_id: str, listing: dict,
         starts_at=terms.starts_at, ends_at=terms.ends_at, current_price=terms.starting_price,
         bid_count=0, reserve_met=False, watchers_count=0, last_seq=0, created_at=now,
     )
-    with db.unit_of_work() as uow:
-        uow.session.add(auction)
-        uow.publish("auction.created", {
-            "auction_id": str(auction.id),
-            "seller_id": seller_id,
-            "title": auction.title,
-            "category": auction.category,
-            "currency": auction.currency,
-            "starting_price": auction.starting_price,
-            "reserve_price": auction.reserve_price,
-            "buy_now_price": auction.buy_now_price,
-            "increments": auction.increments,
-            "anti_sniping_seconds": auction.anti_sniping_seconds,
-            "starts_at": isoformat(auction.starts_at),
-            "ends_at": isoformat(auction.ends_at),
-        })
-        uow.commit()
-        return auction_view(auction, now, [], settings.media_url, for_seller=True)
+    uow.session.add(auction)
+    uow.publish("auction.created", {
+        "auction_id": str(auction.id),
+        "seller_id": seller_id,
+        "title": auction.title,
+        "category": auction.category,
+        "currency": auction.currency,
+        "starting_price": auction.starting_price,
+        "reserve_price": auction.reserve_price,
+        "buy_now_price": auction.buy_now_price,
+        "increments": auction.increments,
+        "anti_sniping_seconds": auction.anti_sniping_seconds,
+        "starts_at": isoformat(auction.starts_at),
+        "ends_at": isoformat(auction.ends_at),
+    })
+    uow.session.flush()  # the row is written (and checked) before the answer is stored
+    return auction_view(auction, now, [], settings.media_url, for_seller=True)
 
 
 def update_auction(db: Database, auction_id: uuid.UUID, user_id: str, changes: dict,

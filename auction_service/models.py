@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from auction_common.db import messaging_tables
+from auction_common.idempotency import idempotency_table
 
 SCHEMA = "auctions"
 metadata = MetaData(schema=SCHEMA)
@@ -125,3 +126,5 @@ class Watch(Base):
 
 
 outbox, inbox = messaging_tables(metadata)
+#: The first answer to a POST carrying an ``Idempotency-Key`` (listing an item), replayed.
+idempotency_keys = idempotency_table(metadata)

@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, jsonify, request, send_from_directory
 from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from auction_common import idempotency
 from auction_common.api import OpenApi
 from auction_common.auth import current_user_id
 from auction_common.problems import Problem
@@ -68,13 +69,15 @@ def conditions():
     return jsonify({"items": [{"id": c, "name": n} for c, n in CONDITIONS]})
 
 
-@api.route(bp, "/api/auctions", "POST", summary="List an item for auction", body=NewAuction,
-           response=AuctionOut, status=201, auth=True, tag="catalog")
+@api.route(bp, "/api/auctions", "POST",
+           summary="List an item for auction (Idempotency-Key: a retry answers the same)",
+           body=NewAuction, response=AuctionOut, status=201, auth=True, errors=(409,),
+           tag="catalog")
 def create(body: NewAuction):
     seller = current_user_id()
-    auction = handlers.create_auction(_db(), seller, body.model_dump(by_alias=True),
-                                      _settings())
-    return jsonify(auction), 201
+    status, answer = handlers.create_auction(_db(), seller, body.model_dump(by_alias=True),
+                                             _settings(), idempotency.request_key())
+    return jsonify(answer), status
 
 
 @api.route(bp, "/api/auctions", "GET",

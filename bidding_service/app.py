@@ -7,12 +7,13 @@ from pathlib import Path
 
 from flask import Flask
 
+from auction_common import idempotency
 from auction_common.runtime import ServiceParts, periodic
 from auction_common.webapp import service_app, service_database
 
 from .batching import KeyedBatcher
 from .consumers import catalog_consumer, users_consumer
-from .handlers import close_due_auctions, decide_bids, forget_old_idempotency_keys
+from .handlers import close_due_auctions, decide_bids
 from .models import metadata
 from .routes import api, bp
 from .settings import BiddingSettings, load
@@ -28,7 +29,7 @@ def build_parts(settings: BiddingSettings) -> ServiceParts:
     return ServiceParts(name="bidding_service", db=db,
                         consumers=[catalog_consumer(db), users_consumer(db)],
                         jobs={"closer": closer, "idempotency_keys": periodic(
-                            3600, partial(forget_old_idempotency_keys, db))})
+                            3600, partial(idempotency.forget_old_answers, db))})
 
 
 def create_app(settings: BiddingSettings | None = None,

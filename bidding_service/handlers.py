@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.exc import DBAPIError
 
+from auction_common import idempotency
 from auction_common.db import Database, UnitOfWork
 from auction_common.events import isoformat
 from auction_common.problems import Problem
@@ -31,50 +30,12 @@ from .domain import (
 )
 
 log = logging.getLogger(__name__)
-Answer = tuple[int, dict]
+Answer = idempotency.Answer
 
 
 def _refusal(problem: Problem) -> Answer:
     return problem.status, {"error": {"code": problem.code, "message": problem.message,
                                       "details": problem.details}}
-
-
-def _fingerprint(*parts) -> str:
-    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
-
-
-def _idempotent(db: Database, user_id: str, key: str | None, fingerprint: str,
-                decide: Callable[[UnitOfWork], tuple[Answer, bool]]) -> Answer:
-    """Run ``decide`` in one unit of work; with a key, store its answer in the same
-    transaction and replay it on every retry (a concurrent twin waits, then replays).
-    ``decide`` returns (answer, storable): refusals that may change with time (an auction not
-    known yet) are not stored."""
-    if key:
-        replay = _replay(db, user_id, key, fingerprint)
-        if replay is not None:
-            return replay
-    with db.unit_of_work() as uow:
-        answer, storable = decide(uow)
-        if key and storable and not repository.store_idempotent_response(
-            uow.session, user_id, key, fingerprint, *answer
-        ):
-            uow.session.rollback()
-            return _replay(db, user_id, key, fingerprint)
-        uow.commit()
-        return answer
-
-
-def _replay(db: Database, user_id: str, key: str, fingerprint: str) -> Answer | None:
-    with db.unit_of_work() as uow:
-        stored = repository.find_idempotent_response(uow.session, user_id, key)
-    if stored is None:
-        return None
-    if stored.fingerprint != fingerprint:
-        return _refusal(Problem(
-            409, "idempotency_conflict",
-            "This Idempotency-Key was already used for a different request.",
-        ))
-    return stored.status_code, stored.body
 
 
 def _check_bidder(uow: UnitOfWork, user_id: str) -> str | None:
@@ -106,9 +67,9 @@ def place_bid(db: Database, bidder_id: str, auction_id: uuid.UUID, amount: int,
     With a ``batcher``, bids for the same auction arriving together are decided together
     (see :func:`decide_bids`); each answer is what that bid alone would have got."""
     request = BidRequest(bidder_id, amount, idempotency_key,
-                         _fingerprint("bid", auction_id, amount))
+                         idempotency.fingerprint("bid", auction_id, amount))
     if idempotency_key:
-        replay = _replay(db, bidder_id, idempotency_key, request.fingerprint)
+        replay = idempotency.replay(db, bidder_id, idempotency_key, request.fingerprint)
         if replay is not None:
             return replay
     if batcher is None:
@@ -152,7 +113,8 @@ def decide_bids(db: Database, auction_id: uuid.UUID, requests: Sequence[BidReque
         replays += twins
         todo = [request for request in todo if request not in twins]
     for request in replays:
-        request.answer = _replay(db, request.bidder_id, request.key, request.fingerprint)
+        request.answer = idempotency.replay(db, request.bidder_id, request.key,
+                                            request.fingerprint)
         if request.answer is None:  # the first answer was not stored (an unknown auction)
             decide_bids(db, auction_id, [request])
 
@@ -270,7 +232,8 @@ def buy_now(db: Database, buyer_id: str, auction_id: uuid.UUID,
             "price": decision.price, "currency": row.currency, "seq": decision.state.seq,
         }), True
 
-    return _idempotent(db, buyer_id, idempotency_key, _fingerprint("buy", auction_id), decide)
+    return idempotency.run_once(db, buyer_id, idempotency_key,
+                                idempotency.fingerprint("buy", auction_id), decide)
 
 
 def _finish(uow: UnitOfWork, decision: CloseDecision, row, now: datetime,
@@ -391,11 +354,3 @@ def my_bids(db: Database, user_id: str, limit: int, before: datetime | None) -> 
                       "outcome": r.outcome, "last_bid_at": isoformat(r.last_bid_at)})
     next_cursor = items[-1]["last_bid_at"] if len(rows) > limit else None
     return {"items": items, "next_cursor": next_cursor}
-
-
-def forget_old_idempotency_keys(db: Database, hours: int = 24) -> int:
-    """Answers are replayed for a day after the first request (as payment APIs do)."""
-    with db.unit_of_work() as uow:
-        removed = repository.delete_idempotency_keys_older_than(uow.session, hours)
-        uow.commit()
-    return removed

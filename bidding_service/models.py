@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from auction_common.db import messaging_tables
+from auction_common.idempotency import idempotency_table
 
 SCHEMA = "bidding"
 metadata = MetaData(schema=SCHEMA)
@@ -110,17 +111,6 @@ class Bidder(Base):
     status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
 
 
-class IdempotentResponse(Base):
-    """The first answer to a POST carrying an ``Idempotency-Key``, replayed on retries."""
-
-    __tablename__ = "idempotency_keys"
-
-    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int] = mapped_column(Integer)
-    body: Mapped[dict] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-
-
 outbox, inbox = messaging_tables(metadata)
+#: The first answer to a POST carrying an ``Idempotency-Key``, replayed on retries.
+idempotency_keys = idempotency_table(metadata)

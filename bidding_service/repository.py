@@ -10,13 +10,11 @@ from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from auction_common.db import UnitOfWork
 
 from .domain import DEFAULT_INCREMENTS, AuctionState, Entry
-from .models import IdempotentResponse
 
 _STATE_COLUMNS = """id, seller_id, starting_price, reserve_price, buy_now_price, increments,
     anti_sniping_seconds, starts_at, ends_at, closed, current_price, bid_count, leader_id,
@@ -203,33 +201,3 @@ def my_auctions(session: Session, user_id: str, limit: int, before: datetime | N
                 ORDER BY mine.last_bid_at DESC LIMIT :limit"""),
         {"user": user_id, "limit": limit, "before": before},
     ).all()
-
-
-def find_idempotent_response(session: Session, user_id: str, key: str):
-    """The stored answer for this user's key, or None."""
-    return session.execute(
-        text("""SELECT fingerprint, status_code, body FROM bidding.idempotency_keys
-                WHERE user_id = :user AND key = :key"""),
-        {"user": user_id, "key": key},
-    ).first()
-
-
-def store_idempotent_response(session: Session, user_id: str, key: str, fingerprint: str,
-                              status_code: int, body: dict) -> bool:
-    """Remember an answer; False when a concurrent request with the same key stored first."""
-    statement = (
-        insert(IdempotentResponse)
-        .values(user_id=uuid.UUID(user_id), key=key, fingerprint=fingerprint,
-                status_code=status_code, body=body)
-        .on_conflict_do_nothing()
-        .returning(IdempotentResponse.key)
-    )
-    return session.execute(statement).first() is not None
-
-
-def delete_idempotency_keys_older_than(session: Session, hours: int) -> int:
-    """Drop remembered answers older than ``hours``; returns how many."""
-    return session.execute(
-        text("DELETE FROM bidding.idempotency_keys "
-             "WHERE created_at < now() - make_interval(hours => :hours)"), {"hours": hours},
-    ).rowcount

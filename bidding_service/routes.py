@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 from pydantic import BaseModel, Field
 
+from auction_common import idempotency
 from auction_common.api import OpenApi, UtcDateTime
 from auction_common.auth import current_user_id
-from auction_common.errors import ApiError
 
 from . import handlers
 
@@ -114,20 +114,12 @@ def _db():
     return current_app.extensions["db"]
 
 
-def _idempotency_key() -> str | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not 1 <= len(key) <= 200:
-        raise ApiError(422, "validation_error", "Idempotency-Key must be 1 to 200 characters.",
-                       [{"field": "Idempotency-Key", "message": "1 to 200 characters"}])
-    return key
-
-
 @api.route(bp, "/api/bids", "POST", summary="Bid (your secret maximum; proxy bidding)",
            body=NewBid, response=BidAnswer, status=201, auth=True, errors=(409,), tag="bids")
 def place(body: NewBid):
     bidder = current_user_id()
     status, answer = handlers.place_bid(_db(), bidder, body.auction_id, body.amount,
-                                        _idempotency_key(),
+                                        idempotency.request_key(),
                                         current_app.extensions["bid_batcher"])
     return jsonify(answer), status
 
@@ -136,7 +128,8 @@ def place(body: NewBid):
            summary="Buy It Now: ends the auction at once", response=BuyNowAnswer, status=201,
            auth=True, errors=(404, 409), tag="bids")
 def buy_now(auction_id: uuid.UUID):
-    status, answer = handlers.buy_now(_db(), current_user_id(), auction_id, _idempotency_key())
+    status, answer = handlers.buy_now(_db(), current_user_id(), auction_id,
+                                      idempotency.request_key())
     return jsonify(answer), status
 
 

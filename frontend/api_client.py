@@ -142,9 +142,12 @@ class ApiClient:
         """The conditions an item can be in: ``[{"id", "name"}, ...]``."""
         return self._call("GET", "/api/auctions/conditions").get("items", [])
 
-    def create_auction(self, listing: dict) -> dict:
-        """List an item (201 with its ``id``); ``listing`` is the API's body."""
-        return self._call("POST", "/api/auctions", json=listing, auth="required")
+    def create_auction(self, listing: dict, idempotency_key: str | None = None) -> dict:
+        """List an item (201 with its ``id``); ``listing`` is the API's body. With a key, the
+        same request sent again answers the same listing."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return self._call("POST", "/api/auctions", json=listing, headers=headers,
+                          auth="required")
 
     def get_auction(self, auction_id: str) -> dict:
         """One listing of the catalog (the seller's view, with the reserve, for the seller)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 
 from . import presenters
@@ -49,6 +51,13 @@ def _api_field_errors(exc: ApiError) -> dict[str, str]:
     return {FORM_FIELD_FOR_API.get(k, k): v for k, v in exc.field_errors.items()}
 
 
+def _form_key(sent: str | None) -> str:
+    """The form's Idempotency-Key: the one it was sent with, or a new one. It is made when the
+    form is shown, so that sending the same form twice (a double click, a retry after a lost
+    answer) lists the item once."""
+    return sent if sent and 1 <= len(sent) <= 200 else str(uuid.uuid4())
+
+
 @bp.route("/sell", methods=["GET", "POST"])
 @login_required
 def sell():
@@ -56,21 +65,27 @@ def sell():
     the seller adds photos)."""
     choices = _choices()
     if request.method == "GET":
-        return render_template("sell.html", form=dict(NEW_LISTING_FORM), errors={}, **choices)
+        return render_template("sell.html", form=dict(NEW_LISTING_FORM), errors={},
+                               form_key=_form_key(None), **choices)
 
     form = read_form(request.form, NEW_LISTING_FORM)
+    key = _form_key(request.form.get("idempotency_key"))
     listing, errors = new_listing(form, _ids(choices["categories"]),
                                   _ids(choices["conditions"]))
     if errors:
-        return render_template("sell.html", form=form, errors=errors, **choices,
+        return render_template("sell.html", form=form, errors=errors, form_key=key, **choices,
                                message="Please correct the fields below."), 422
     try:
-        created = api().create_auction(listing)
+        created = api().create_auction(listing, idempotency_key=key)
     except ApiError as exc:
         if exc.status == 401:
             raise
+        message = exc.message
+        if exc.code == "idempotency_conflict":  # this form listed something else already
+            key, message = _form_key(None), ("This form already listed an item: see My "
+                                             "listings. Send it again to list this one too.")
         return render_template("sell.html", form=form, errors=_api_field_errors(exc),
-                               message=exc.message, **choices), (
+                               message=message, form_key=key, **choices), (
             exc.status if exc.status < 500 else 503)
     flash("Your auction is listed. Add photos of your item below.", "success")
     return redirect(url_for("pages.auction", auction_id=created["id"]))

@@ -1,6 +1,7 @@
 """The frontend's account pages over a real user_service (served over HTTP on this run's
-database): profile and password change, public profiles with the administrator's suspend
-button, and rate limits counted per browser address through the frontend."""
+database): profile and password change, email choices, public profiles with the
+administrator's suspend button, rate limits counted per browser address through the frontend;
+and the Sell form sent twice."""
 
 from __future__ import annotations
 
@@ -29,13 +30,15 @@ def serve(app):
 
 
 @pytest.fixture(scope="module")
-def user_api(users, notifications, settings_for):
-    """user_service (and notification_service under /api/notifications) over HTTP, as the
-    gateway would route them; user_service believes X-Forwarded-For from this machine (the
-    frontend) and allows 3 logins a minute per address, to see the browser's address counted."""
+def user_api(users, notifications, catalog, settings_for):
+    """user_service (with notification_service and auction_service under their prefixes) over
+    HTTP, as the gateway would route them. user_service believes X-Forwarded-For from this
+    machine (the frontend) and allows 3 logins a minute per address, to see the browser's
+    address counted."""
     app = create_app(settings_for("user_service", trusted_proxies="127.0.0.1",
                                   rate_limit_per_ip="3/minute"), users[1])
-    url, server = serve(PrefixRouter({"/api/notifications": notifications[0]}, app))
+    url, server = serve(PrefixRouter({"/api/notifications": notifications[0],
+                                      "/api/auctions": catalog[0]}, app))
     yield url
     server.shutdown()
 
@@ -203,3 +206,21 @@ def test_login_limits_count_the_browsers_address_not_the_frontends(frontend):
 def _my_id(browser: Browser) -> str:
     with browser.client.session_transaction() as session:
         return session["user"]["id"]
+
+
+def test_the_sell_form_sent_twice_lists_the_item_once(frontend):
+    eve = Browser(frontend, address="198.51.100.7")
+    eve.register("Eve")
+    status, page = eve.page("/sell")
+    assert status == 200
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page).group(1)
+    form = {"title": "Twice-sent gramophone", "description": "Plays.", "category": "music",
+            "condition": "used", "currency": "EUR", "starting_price": "25.00",
+            "reserve_price": "", "buy_now_price": "", "anti_sniping_seconds": "120",
+            "duration_minutes": "60", "idempotency_key": key}
+    first = eve.post("/sell", form, "/sell")
+    again = eve.post("/sell", form, "/sell")  # a double click, or a resend after a lost answer
+    assert first.status_code == again.status_code == 302
+    assert first.headers["Location"] == again.headers["Location"], "the same listing"
+    assert eve.page("/sell")[1].count('name="idempotency_key"') == 1
+    assert key not in eve.page("/sell")[1], "a new form, a new key"

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from auction_common import idempotency
 from auction_common.events import EventSchemas
 from bidding_service import handlers
 from bidding_service.app import EVENT_SCHEMAS
@@ -178,7 +179,7 @@ def test_bids_decided_together_answer_and_store_as_if_placed_one_by_one(db, acco
 
     def requests(auction_id):
         return [handlers.BidRequest(who.id, amount, key and f"{auction_id}-{key}",
-                                    handlers._fingerprint("bid", auction_id, amount))
+                                    idempotency.fingerprint("bid", auction_id, amount))
                 for who, amount, key in plan]
 
     alone = requests(one_by_one)
@@ -217,11 +218,12 @@ def test_a_group_member_whose_twin_committed_elsewhere_replays_and_the_rest_stil
         db, account, open_auction):
     seller, ann, bob = account("seller"), account("ann"), account("bob")
     auction_id = open_auction(seller.id)
-    fingerprint = handlers._fingerprint("bid", auction_id, 3000)
+    fingerprint = idempotency.fingerprint("bid", auction_id, 3000)
     first = handlers.BidRequest(ann.id, 3000, "twin", fingerprint)
     handlers.decide_bids(db, uuid.UUID(auction_id), [first])  # "another process" answered
     twin = handlers.BidRequest(ann.id, 3000, "twin", fingerprint)
-    other = handlers.BidRequest(bob.id, 4000, None, handlers._fingerprint("bid", auction_id, 4000))
+    other = handlers.BidRequest(bob.id, 4000, None,
+                                idempotency.fingerprint("bid", auction_id, 4000))
     handlers.decide_bids(db, uuid.UUID(auction_id), [twin, other])
     assert twin.answer == first.answer
     assert other.answer[0] == 201 and other.answer[1]["status"] == "leading"
@@ -238,7 +240,7 @@ def test_a_request_the_database_refuses_fails_alone_and_its_group_still_bids(
 
     def request(bidder_id, amount):
         return handlers.BidRequest(bidder_id, amount, None,
-                                   handlers._fingerprint("bid", auction_id, amount))
+                                   idempotency.fingerprint("bid", auction_id, amount))
 
     group = [request(ann.id, 2000), request("not-a-uuid", 3000), request(bob.id, 4000)]
     handlers.decide_bids(db, uuid.UUID(auction_id), group)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -489,3 +490,77 @@ def test_a_listing_about_to_end_can_still_be_added_to(client, strict, account, d
     assert answer.status_code == 200, answer.get_json()
     assert error_of(edit(strict, seller, auction["id"], append_description="x",
                          ends_at=in_(900)))[:2] == (409, "listing_locked")
+
+
+# --- a listing sent twice ----------------------------------------------------------------------
+
+
+def post_with_key(client, seller, key: str | None, body: dict):
+    headers = {**seller.headers, **({"Idempotency-Key": key} if key else {})}
+    return client.post("/api/auctions", json=body, headers=headers)
+
+
+def listings_of(client, seller) -> list[dict]:
+    return client.get("/api/auctions/mine", headers=seller.headers).get_json()["items"]
+
+
+def test_a_listing_sent_again_with_its_idempotency_key_is_listed_once(client, account):
+    seller = account("seller")
+    body = listing(title="Double-clicked lamp")
+    first = post_with_key(client, seller, "sell-1", body)
+    again = post_with_key(client, seller, "sell-1", body)
+    assert first.status_code == again.status_code == 201
+    assert again.get_json() == first.get_json(), "the retry gets the first answer"
+    assert [item["id"] for item in listings_of(client, seller)] == [first.get_json()["id"]]
+    other = post_with_key(client, seller, "sell-1", listing(title="Another lamp"))
+    assert other.status_code == 409
+    assert other.get_json()["error"]["code"] == "idempotency_conflict"
+    without = [post_with_key(client, seller, None, body) for _ in range(2)]
+    assert len({answer.get_json()["id"] for answer in without}) == 2, "no key, no memory"
+
+
+def test_concurrent_twins_of_a_listing_make_one_listing(client, account):
+    seller = account("seller")
+    body = listing(title="Impatient seller's clock")
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: post_with_key(client, seller, "twin", body),
+                                range(6)))
+    assert {answer.status_code for answer in answers} == {201}
+    assert len({answer.get_json()["id"] for answer in answers}) == 1
+    assert len(listings_of(client, seller)) == 1
+
+
+def test_a_refused_listing_is_not_remembered_so_the_corrected_one_may_reuse_the_key(client,
+                                                                                  account):
+    seller = account("seller")
+    refused = post_with_key(client, seller, "fix-me", listing(starting_price=0))
+    assert refused.status_code == 422
+    fixed = post_with_key(client, seller, "fix-me", listing(starting_price=0))
+    assert fixed.status_code == 422, "the same mistake is refused the same way"
+    assert listings_of(client, seller) == []
+
+
+def test_an_idempotency_key_of_the_wrong_length_is_refused(client, account):
+    seller = account("seller")
+    answer = post_with_key(client, seller, "k" * 201, listing())
+    assert answer.status_code == 422
+    assert answer.get_json()["error"]["details"][0]["field"] == "Idempotency-Key"
+
+
+def test_answers_are_forgotten_after_a_day_so_an_old_key_lists_again(client, db, account):
+    from sqlalchemy import text
+
+    from auction_common import idempotency
+
+    seller = account("seller")
+    body = listing(title="Yesterday's lamp")
+    first = post_with_key(client, seller, "old-key", body).get_json()["id"]
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE auctions.idempotency_keys SET created_at = now() - "
+                          "interval '25 hours' WHERE user_id = :u"), {"u": seller.id})
+    post_with_key(client, seller, "fresh-key", body)
+    assert idempotency.forget_old_answers(db, hours=24) >= 1
+    again = post_with_key(client, seller, "old-key", body).get_json()["id"]
+    assert again != first, "a day later the key is a new request"
+    assert post_with_key(client, seller, "fresh-key", body).status_code == 201
+    assert len(listings_of(client, seller)) == 3, "the fresh key still replays"
