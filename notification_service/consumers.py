@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from auction_common.consumer import IdempotentConsumer
@@ -79,6 +79,10 @@ def send_outbid_notice(uow: UnitOfWork, event: dict, public_url: str,
     message = outbid_message(data, display_name(uow, data["user_id"]), public_url)
     details = {"auction_id": data["auction_id"], "seq": data["seq"]}
     if quiet_seconds:
+        # One decision at a time per bidder and auction, whichever worker has the event: two
+        # workers must not both find no recent notice and both send an email.
+        uow.session.execute(select(func.pg_advisory_xact_lock(
+            func.hashtextextended(f"outbid:{data['user_id']}:{data['auction_id']}", 0))))
         n = _notifications.c
         recent = uow.session.execute(
             select(n.id, n.data["seq"].as_integer().label("seq")).where(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import ssl
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -501,3 +502,17 @@ def test_a_kind_turned_off_is_still_shown_in_the_app_but_not_emailed(db, client,
                json={"email": {"outbid": True}})
     deliver(outbid(ann.id, title="Loud lamp"))
     assert len(deliveries(db, ann.id)) == 1, "turned on again, the next one is emailed"
+
+
+def test_two_workers_coalescing_one_bidding_war_send_one_email(client, db, account):
+    ann = account("ann")
+    auction_id = str(uuid.uuid4())
+    workers = [notification_consumer(db, PUBLIC_URL, outbid_quiet_seconds=600)
+               for _ in range(2)]
+    war = [outbid(ann.id, auction_id=auction_id, seq=seq, price=1000 + 100 * seq)
+           for seq in range(1, 17)]
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda pair: workers[pair[0] % 2](pair[1]), enumerate(war)))
+    [notice] = notices(client, ann)
+    assert "EUR 26.00" in notice["body"], "the newest price, whichever worker applied it"
+    assert len(deliveries(db, ann.id)) == 1
