@@ -172,6 +172,8 @@ class InProcessBus:
                     timer = threading.Timer(retry_delay(attempts), inbox.put, ((body, attempts),))
                     timer.daemon = True
                     timer.start()
+            for _ in batch:
+                inbox.task_done()
 
     def replay_dead_letters(self, queue_name: str) -> int:
         """Put a queue's dead letters back on it; returns how many."""
@@ -182,8 +184,15 @@ class InProcessBus:
                     inbox.put((json.dumps(envelope), 0))
         return len(letters)
 
-    def stop(self) -> None:
-        """Stop the workers (messages still queued are dropped with the process)."""
+    def stop(self, drain_seconds: float = 5.0) -> None:
+        """Stop the workers once what is queued has been handled (at most ``drain_seconds``):
+        the outbox rows of these events are already marked published, so a message dropped
+        here would never reach its consumer. A retry still waiting for its back-off, or a
+        process killed outright, loses its messages (the embedded mode only)."""
+        deadline = time.monotonic() + drain_seconds
+        while self._threads and time.monotonic() < deadline and any(
+                inbox.unfinished_tasks for _, inbox in self._subscriptions):
+            time.sleep(0.02)
         self._stopping.set()
 
     def ping(self) -> None:

@@ -302,3 +302,22 @@ def test_ops_replay_dead_letters_from_the_command_line(amqp_url, settings_for, c
     assert "1 message(s) moved" in capsys.readouterr().out
     assert channel.queue_declare(queue, passive=True).method.message_count == 1
     connection.close()
+
+
+def test_the_in_process_bus_handles_what_is_queued_before_it_stops():
+    bus = InProcessBus()
+    gate, handled, at_stop = threading.Event(), [], []
+
+    def held(envelope):
+        assert gate.wait(10)
+        handled.append(envelope["id"])
+
+    bus.subscribe(Subscription("held", ["thing.happened"], held))
+    bus.start()
+    bus.publish([{"id": f"e{n}", "type": "thing.happened", "data": {}} for n in range(20)])
+    stopper = threading.Thread(target=lambda: (bus.stop(), at_stop.append(len(handled))))
+    stopper.start()
+    assert at_stop == [], "stop() waits while messages are queued"
+    gate.set()
+    stopper.join(timeout=10)
+    assert at_stop == [20], "everything published was handled before stop() returned"
