@@ -414,3 +414,63 @@ def test_the_rendered_gateway_config_passes_nginx_t(objects, tmp_path):
     assert not re.search(r"\$\{\w+\}", re.sub(r"#.*", "", rendered)), "left unrendered"
     result = nginx_test(nginx, rendered, tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+# ---- who may connect to whom -----------------------------------------------------------------
+
+
+def selects(selector: dict, labels: dict) -> bool:
+    """A label selector (matchLabels and "In" expressions) against a pod's labels."""
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    return all(labels.get(expression["key"]) in expression["values"]
+               for expression in selector.get("matchExpressions", [])
+               if expression["operator"] == "In")
+
+
+def may_connect(objects, target: str, source: str | None, port: str = "http") -> bool:
+    """Whether the NetworkPolicies let ``source`` (a Deployment; None: outside the cluster)
+    open a connection to ``target``'s pods on ``port``."""
+    deployments = of_kind(objects, "Deployment")
+    target_labels = deployments[target]["spec"]["template"]["metadata"]["labels"]
+    source_labels = (deployments[source]["spec"]["template"]["metadata"]["labels"]
+                     if source else None)
+    applicable = [policy["spec"] for policy in of_kind(objects, "NetworkPolicy").values()
+                  if "Ingress" in policy["spec"]["policyTypes"]
+                  and selects(policy["spec"]["podSelector"], target_labels)]
+    if not applicable:
+        return True
+    for spec in applicable:
+        for rule in spec.get("ingress", []):
+            ports_ok = not rule.get("ports") or any(p["port"] == port for p in rule["ports"])
+            sources = rule.get("from")
+            from_ok = not sources or (source_labels is not None and any(
+                selects(peer["podSelector"], source_labels)
+                for peer in sources if set(peer) == {"podSelector"}))
+            if ports_ok and from_ok:
+                return True
+    return False
+
+
+def test_the_gateway_is_the_one_way_in_and_reaches_everything_it_routes_to(objects):
+    deployments = of_kind(objects, "Deployment")
+    services = of_kind(objects, "Service")
+    assert may_connect(objects, "gateway", None), "browsers reach the gateway"
+    assert may_connect(objects, "gateway", "frontend"), "the frontend calls the APIs there"
+    for key, value in gateway_environment(objects).items():
+        if key.endswith("_ADDR") and not value.startswith("127."):
+            service = services[value.split(":")[0].split(".")[0]]
+            [target] = [name for name, d in deployments.items() if selects(
+                {"matchLabels": service["spec"]["selector"]},
+                d["spec"]["template"]["metadata"]["labels"])]
+            assert may_connect(objects, target, "gateway"), f"the gateway cannot reach {target}"
+            assert not may_connect(objects, target, None), f"{target} is open to everyone"
+    for name in deployments:
+        if name != "gateway":
+            assert not may_connect(objects, name, "notification-service-worker"), (
+                f"a worker can open connections to {name}")
+
+
+def test_only_the_gateway_reaches_user_service_whose_forwarded_addresses_it_believes(objects):
+    for name in of_kind(objects, "Deployment"):
+        assert may_connect(objects, "user-service-web", name) == (name == "gateway"), name
