@@ -66,8 +66,10 @@ def place_bid(db: Database, bidder_id: str, auction_id: uuid.UUID, amount: int,
 
     With a ``batcher``, bids for the same auction arriving together are decided together
     (see :func:`decide_bids`); each answer is what that bid alone would have got."""
+    # The fingerprint only matters with a key: no hashing on the bid path without one.
     request = BidRequest(bidder_id, amount, idempotency_key,
-                         idempotency.fingerprint("bid", auction_id, amount))
+                         idempotency.fingerprint("bid", auction_id, amount)
+                         if idempotency_key else "")
     if idempotency_key:
         replay = idempotency.replay(db, bidder_id, idempotency_key, request.fingerprint)
         if replay is not None:

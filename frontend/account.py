@@ -159,10 +159,11 @@ def settings():
         flash("Your password is changed. Your other sessions are signed out.", "success")
         return redirect(url_for("account.settings"))
     if action == "email":
+        # Every kind the form showed is sent: ticked on, unticked off (the others unchanged).
         ticked = set(request.form.getlist("email"))
         try:
-            known = api().email_preferences()
-            api().set_email_preferences({kind: kind in ticked for kind in known})
+            api().set_email_preferences({kind: kind in ticked
+                                         for kind in request.form.getlist("shown")})
         except ApiError as exc:
             return _account_failure(account, forms, {}, exc)
         flash("Your email choices are saved.", "success")

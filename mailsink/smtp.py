@@ -17,10 +17,13 @@ class _StoreHandler:
         return "250 Message accepted for delivery"
 
 
-def start_smtp(mailbox: Mailbox, host: str = "127.0.0.1", port: int = 0) -> Controller:
+def start_smtp(mailbox: Mailbox, host: str = "127.0.0.1", port: int = 0,
+               **options) -> Controller:
     """Start an SMTP server in a background thread; ``port=0`` picks a free port
-    (read it back from ``controller.server.sockets``)."""
-    controller = Controller(_StoreHandler(mailbox), hostname=host, port=port or _free_port(host))
+    (read it back from ``controller.port``). ``options`` go to aiosmtpd's Controller (TLS,
+    authentication)."""
+    controller = Controller(_StoreHandler(mailbox), hostname=host, port=port or _free_port(host),
+                            **options)
     controller.start()
     return controller
 

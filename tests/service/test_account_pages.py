@@ -97,8 +97,9 @@ def test_the_account_page_chooses_which_notifications_come_by_email(frontend):
     assert all(boxes.values()), "every kind comes by email at first"
     assert "Someone outbids me" in page
     # Untick "outbid" and "ending soon": the form sends the ticked ones only.
-    answer = cat.post("/account", {"action": "email", "email": ["won", "listing_ended"]},
-                      "/account")
+    shown = re.findall(r'name="shown" value="(\w+)"', page)
+    answer = cat.post("/account", {"action": "email", "shown": shown,
+                                   "email": ["won", "listing_ended"]}, "/account")
     assert answer.status_code == 302
     status, page = cat.page("/account")
     assert "Your email choices are saved." in page

@@ -82,11 +82,13 @@ def deliveries(db, user_id: str) -> list:
 
 
 class MailSink:
-    """The project's SMTP sink on a port of its own, which a test may stop and start again."""
+    """The project's SMTP sink on a port of its own, which a test may stop and start again
+    (``options``: aiosmtpd's, e.g. TLS and logins)."""
 
-    def __init__(self, path):
+    def __init__(self, path, **options):
         self.mailbox = Mailbox(path)
-        self.controller = start_smtp(self.mailbox)
+        self.options = options
+        self.controller = start_smtp(self.mailbox, **options)
         self.port = self.controller.port
 
     def stop(self) -> None:
@@ -95,7 +97,7 @@ class MailSink:
             self.controller = None
 
     def start(self) -> None:
-        self.controller = start_smtp(self.mailbox, port=self.port)
+        self.controller = start_smtp(self.mailbox, port=self.port, **self.options)
 
     def mails_to(self, address: str) -> list[dict]:
         return [mail for mail in self.mailbox.items() if address in mail["to"]]
@@ -343,35 +345,22 @@ def certificate(tmp_path_factory):
     return key_file, cert_file
 
 
-class SecureSink:
-    """An aiosmtpd server that offers TLS (STARTTLS, or TLS from the first byte) and accepts
-    mail only from the user "mailer" with the password "s3cret", after TLS."""
+def secure_sink(path, certificate, implicit_tls: bool) -> MailSink:
+    """A sink that offers TLS (STARTTLS, or TLS from the first byte) and accepts mail only
+    from the user "mailer" with the password "s3cret", after TLS."""
+    from aiosmtpd.smtp import AuthResult
 
-    def __init__(self, path, certificate, implicit_tls: bool):
-        from aiosmtpd.controller import Controller
-        from aiosmtpd.smtp import AuthResult
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        # handled=False: aiosmtpd itself answers (235, or 535 on a refusal).
+        return AuthResult(success=(auth_data.login, auth_data.password)
+                          == (b"mailer", b"s3cret"), handled=False)
 
-        from mailsink.smtp import _free_port, _StoreHandler
-
-        def authenticate(server, session, envelope, mechanism, auth_data):
-            # handled=False: aiosmtpd itself answers (235, or 535 on a refusal).
-            return AuthResult(success=(auth_data.login, auth_data.password)
-                              == (b"mailer", b"s3cret"), handled=False)
-
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(certificate[1], certificate[0])
-        self.mailbox = Mailbox(path)
-        self.port = _free_port("127.0.0.1")
-        options = dict(ssl_context=context, auth_require_tls=False) if implicit_tls else dict(
-            tls_context=context, require_starttls=True, auth_require_tls=True)
-        self.controller = Controller(
-            _StoreHandler(self.mailbox), hostname="127.0.0.1", port=self.port,
-            authenticator=authenticate, auth_required=True, server_hostname="127.0.0.1",
-            **options)
-        self.controller.start()
-
-    def mails_to(self, address: str) -> list[dict]:
-        return [mail for mail in self.mailbox.items() if address in mail["to"]]
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certificate[1], certificate[0])
+    tls = dict(ssl_context=context, auth_require_tls=False) if implicit_tls else dict(
+        tls_context=context, require_starttls=True, auth_require_tls=True)
+    return MailSink(path, authenticator=authenticate, auth_required=True,
+                    server_hostname="127.0.0.1", **tls)
 
 
 # aiosmtpd's "require TLS for AUTH" knows STARTTLS only; the implicit-TLS server warns that it
@@ -380,7 +369,7 @@ class SecureSink:
 @pytest.mark.parametrize("security, implicit_tls", [("starttls", False), ("tls", True)])
 def test_mail_goes_out_over_tls_with_a_login(db, account, announce, deliver, settings_for,
                                              certificate, tmp_path, security, implicit_tls):
-    server = SecureSink(tmp_path / "mail.jsonl", certificate, implicit_tls)
+    server = secure_sink(tmp_path / "mail.jsonl", certificate, implicit_tls)
     try:
         ann = account("ann")
         announce(ann)
@@ -398,12 +387,12 @@ def test_mail_goes_out_over_tls_with_a_login(db, account, announce, deliver, set
         assert "EUR 15.50" in mail["text"]
         assert deliveries(db, ann.id)[0].status == "sent"
     finally:
-        server.controller.stop()
+        server.stop()
 
 
 def test_a_refused_login_or_an_unknown_certificate_is_a_failed_attempt_retried_later(
         db, account, announce, deliver, settings_for, certificate, tmp_path):
-    server = SecureSink(tmp_path / "mail.jsonl", certificate, implicit_tls=False)
+    server = secure_sink(tmp_path / "mail.jsonl", certificate, implicit_tls=False)
     try:
         ann = account("ann")
         announce(ann)
@@ -433,7 +422,7 @@ def test_a_refused_login_or_an_unknown_certificate_is_a_failed_attempt_retried_l
                                   "SET next_attempt_at = now() WHERE id = :d"), {"d": delivery.id})
         assert server.mails_to(ann.email) == []
     finally:
-        server.controller.stop()
+        server.stop()
 
 
 @pytest.mark.parametrize("changes", [

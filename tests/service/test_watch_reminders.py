@@ -8,31 +8,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from auction_common.events import isoformat, make_envelope
-from notification_service.consumers import notification_consumer
 from notification_service.watches import remind_watchers
+from tests.service import test_notifications as base
+from tests.service.test_notifications import PUBLIC_URL
 
-PUBLIC_URL = "http://auctions.test"
-
-
-@pytest.fixture(scope="module")
-def client(notifications):
-    return notifications[0].test_client()
-
-
-@pytest.fixture(scope="module")
-def db(notifications):
-    return notifications[1].db
+client, db, deliver = base.client, base.db, base.deliver  # notification_service's fixtures
 
 
 @pytest.fixture(scope="module")
 def settings(settings_for):
     return settings_for("notification_service", watch_reminder_seconds=600,
                         public_url=PUBLIC_URL)
-
-
-@pytest.fixture(scope="module")
-def deliver(db):
-    return notification_consumer(db, PUBLIC_URL)
 
 
 def event(event_type: str, producer: str = "auction_service", **data) -> dict:
