@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from .topology import DURABLE_QUEUES, durably_consumed
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict], None]
@@ -216,8 +218,12 @@ class RabbitBus:
         prefetch: int = 32,
         max_attempts: int = 5,
         batch_wait: float = 0.0,
+        topology: dict[str, tuple[str, ...]] | None = None,
     ):
+        """``topology``: the durable queues (name -> routing keys) declared before the first
+        publish; a publish of a type they bind must reach a queue (``mandatory``)."""
         self.url = url
+        self.topology = DURABLE_QUEUES if topology is None else topology
         self.exchange = exchange
         self.prefetch = prefetch
         self.max_attempts = max_attempts
@@ -244,8 +250,19 @@ class RabbitBus:
         connection, _ = self._connect()
         connection.close()
 
+    def declare_topology(self, channel) -> None:
+        """Declare every durable queue of the platform, its retry and dead-letter queues and
+        its bindings (idempotent), so that nothing is published before they exist."""
+        for name, keys in self.topology.items():
+            self._declare_durable(channel, name, keys)
+
     def publish(self, envelopes: list[dict]) -> None:
-        """Publish persistently; returns only once the broker has confirmed every message."""
+        """Publish persistently; returns only once the broker has confirmed every message.
+
+        The topology is declared on the publisher's first connection. A message of a type that
+        a durable queue consumes is published ``mandatory``: if no queue takes it, the broker
+        returns it and this raises (pika's ``UnroutableError``), so the caller never counts it
+        as sent."""
         import pika
 
         with self._publisher.lock:
@@ -253,6 +270,7 @@ class RabbitBus:
                 try:
                     if self._publisher.channel is None or self._publisher.channel.is_closed:
                         self._publisher.connection, self._publisher.channel = self._connect()
+                        self.declare_topology(self._publisher.channel)
                         self._publisher.channel.confirm_delivery()
                     for envelope in envelopes:
                         self._publisher.channel.basic_publish(
@@ -265,6 +283,7 @@ class RabbitBus:
                                 message_id=envelope["id"],
                                 type=envelope["type"],
                             ),
+                            mandatory=durably_consumed(envelope["type"], self.topology),
                         )
                     return
                 except Exception:
@@ -302,20 +321,24 @@ class RabbitBus:
 
     def declare(self, channel, subscription: Subscription) -> str:
         """Declare a subscription's queue, its retry queue and its dead-letter queue."""
-        if subscription.transient:
-            name = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
-        else:
-            name = subscription.queue
-            channel.queue_declare(name, durable=True)
-            channel.queue_declare(
-                f"{name}.retry",
-                durable=True,
-                arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name},
-            )
-            channel.queue_declare(f"{name}.dlq", durable=True)
+        if not subscription.transient:
+            self._declare_durable(channel, subscription.queue, subscription.routing_keys)
+            return subscription.queue
+        name = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
         for key in subscription.routing_keys:
             channel.queue_bind(name, self.exchange, routing_key=key)
         return name
+
+    def _declare_durable(self, channel, name: str, routing_keys) -> None:
+        channel.queue_declare(name, durable=True)
+        channel.queue_declare(
+            f"{name}.retry",
+            durable=True,
+            arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name},
+        )
+        channel.queue_declare(f"{name}.dlq", durable=True)
+        for key in routing_keys:
+            channel.queue_bind(name, self.exchange, routing_key=key)
 
     def _consume_forever(self, subscription: Subscription) -> None:
         while not self._stopping.is_set():

@@ -45,7 +45,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return error_response(exc.status, exc.code, exc.message, exc.details,
+                              getattr(exc, "headers", None))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -11,6 +11,7 @@ from auction_common import idempotency
 from auction_common.runtime import ServiceParts, periodic
 from auction_common.webapp import service_app, service_database
 
+from .bidding import BiddingGate, http_transport
 from .consumers import read_model_consumer
 from .models import metadata
 from .routes import api, bp, media
@@ -29,9 +30,13 @@ def build_parts(settings: AuctionSettings) -> ServiceParts:
 
 
 def create_app(settings: AuctionSettings | None = None,
-               parts: ServiceParts | None = None) -> Flask:
-    """The auction_service web app."""
+               parts: ServiceParts | None = None, bidding: BiddingGate | None = None) -> Flask:
+    """The auction_service web app. ``bidding``: how it reaches bidding_service (by default
+    over HTTP at ``BIDDING_URL``; the embedded mode passes an in-process one)."""
     settings = settings or load()
     # JSON bodies stay small; the photo upload route raises its own request's limit.
-    return service_app("auction_service", settings, parts or build_parts(settings),
-                       [bp, media], api, ("/api/auctions",), max_body_bytes=256 * 1024)
+    app = service_app("auction_service", settings, parts or build_parts(settings),
+                      [bp, media], api, ("/api/auctions",), max_body_bytes=256 * 1024)
+    app.extensions["bidding"] = bidding or BiddingGate(
+        http_transport(settings.bidding_url) if settings.bidding_url else None)
+    return app

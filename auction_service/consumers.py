@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 
 from auction_common.consumer import IdempotentConsumer
 from auction_common.db import Database, UnitOfWork
@@ -41,24 +41,38 @@ def record_bid(uow: UnitOfWork, event: dict) -> None:
 
 
 def record_extension(uow: UnitOfWork, event: dict) -> None:
-    """``auction.extended``: the new end."""
+    """``auction.extended``: the new end. It shares its ``seq`` with the ``bid.placed`` of the
+    same decision (which carries the same end), so it does not take that ``seq``: the bid,
+    arriving after it, must still be applied. An extension only ever moves the end later, so
+    of several the latest end wins, in whatever order they come."""
     data = event["data"]
-    uow.session.execute(_newer(data).values(
-        ends_at=datetime.fromisoformat(data["ends_at"]), last_seq=data["seq"]
-    ))
+    uow.session.execute(update(_auctions).where(
+        _auctions.c.id == uuid.UUID(data["auction_id"]),
+        _auctions.c.last_seq <= data["seq"],
+    ).values(ends_at=func.greatest(_auctions.c.ends_at,
+                                   datetime.fromisoformat(data["ends_at"]))))
 
 
 def record_end(uow: UnitOfWork, event: dict) -> None:
     """``auction.ended``: outcome (``sold`` by bids or Buy-It-Now, ``unsold_no_bids``,
-    ``unsold_reserve_not_met``), winner and final price."""
+    ``unsold_reserve_not_met``, ``cancelled``), winner, final price and bid count. It comes
+    last in the auction's ``seq`` and carries the final figures, so a ``bid.placed`` that
+    arrives after it has nothing to add. A cancellation bidding made marks the listing
+    cancelled too (had the catalog's own save failed after bidding closed it)."""
     data = event["data"]
     winner = data["winner_id"]
-    uow.session.execute(_newer(data).values(
+    values = dict(
         outcome=data["outcome"], reserve_met=data["outcome"] == "sold",
         winner_id=uuid.UUID(winner) if winner else None,
         current_price=data["price"] if data["price"] is not None else _auctions.c.current_price,
         ended_at=datetime.fromisoformat(data["ended_at"]), last_seq=data["seq"],
-    ))
+    )
+    if "bid_count" in data:
+        values["bid_count"] = data["bid_count"]
+    if data["outcome"] == "cancelled":
+        values["cancelled_at"] = func.coalesce(_auctions.c.cancelled_at,
+                                               datetime.fromisoformat(data["ended_at"]))
+    uow.session.execute(_newer(data).values(**values))
 
 
 def read_model_consumer(db: Database) -> IdempotentConsumer:

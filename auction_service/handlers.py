@@ -13,6 +13,7 @@ from auction_common.events import isoformat, utcnow
 from auction_common.problems import Problem
 
 from . import queries
+from .bidding import BiddingGate
 from .domain import (
     ListingInvalid,
     Terms,
@@ -60,10 +61,12 @@ def _schedule(listing: dict, starts_at: datetime) -> datetime:
                                "message": "starts_at is too far in the future."}]) from None
 
 
-def _bidding_snapshot(auction: Auction) -> dict:
-    """``auction.updated``'s data: everything bidding_service decides with."""
+def listing_snapshot(auction: Auction) -> dict:
+    """What bidding_service keeps of a listing (``auction.created``'s and ``auction.updated``'s
+    data, and the catalog's calls to bidding), without the version."""
     return {
-        "auction_id": str(auction.id), "title": auction.title,
+        "auction_id": str(auction.id), "seller_id": str(auction.seller_id),
+        "title": auction.title, "currency": auction.currency,
         "starting_price": auction.starting_price, "reserve_price": auction.reserve_price,
         "buy_now_price": auction.buy_now_price, "increments": auction.increments,
         "anti_sniping_seconds": auction.anti_sniping_seconds,
@@ -129,50 +132,32 @@ def _list_item(uow: UnitOfWork, seller_id: str, listing: dict,
         increments=terms.increments, anti_sniping_seconds=terms.anti_sniping_seconds,
         starts_at=terms.starts_at, ends_at=terms.ends_at, current_price=terms.starting_price,
         bid_count=0, reserve_met=False, watchers_count=0, last_seq=0, created_at=now,
+        version=1,
     )
     uow.session.add(auction)
-    uow.publish("auction.created", {
-        "auction_id": str(auction.id),
-        "seller_id": seller_id,
-        "title": auction.title,
-        "category": auction.category,
-        "currency": auction.currency,
-        "starting_price": auction.starting_price,
-        "reserve_price": auction.reserve_price,
-        "buy_now_price": auction.buy_now_price,
-        "increments": auction.increments,
-        "anti_sniping_seconds": auction.anti_sniping_seconds,
-        "starts_at": isoformat(auction.starts_at),
-        "ends_at": isoformat(auction.ends_at),
-    })
+    uow.publish("auction.created", {**listing_snapshot(auction), "category": auction.category,
+                                    "version": auction.version})
     uow.session.flush()  # the row is written (and checked) before the answer is stored
     return auction_view(auction, now, [], settings.media_url, for_seller=True)
 
 
 def update_auction(db: Database, auction_id: uuid.UUID, user_id: str, changes: dict,
-                   settings: AuctionSettings) -> dict:
+                   settings: AuctionSettings, bidding: BiddingGate, authorization: str) -> dict:
     """The seller edits a listing: anything until the first bid, then only adds to the
-    description. Emits ``auction.updated`` when something bidding_service keeps changed."""
+    description. Whether there is a bid is bidding_service's to say: any other change is
+    first put in force there (``BiddingGate.change_terms``, under the auction's row lock), and
+    saved here only once bidding agreed; its refusal (409 ``listing_locked``) is the answer.
+    Emits ``auction.updated`` (with the listing's new version) when a term bidding keeps
+    changed."""
     now = utcnow()
     with db.unit_of_work() as uow:
         auction = locked_listing(uow, auction_id)
         check_seller(auction, user_id)
+        # The read model's count only grows: if it shows a bid, there is one.
         check_changeable(status_of(auction, now), auction.bid_count, set(changes),
                          EDITABLE_AFTER_FIRST_BID)
         before = terms_of(auction)
-        plain = {field: changes[field] for field in (
-            "title", "description", "category", "condition", "starting_price", "reserve_price",
-            "buy_now_price", "increments", "anti_sniping_seconds", "starts_at") if field in changes}
-        if "title" in plain:
-            plain["title"] = plain["title"].strip()
-        if plain.get("starts_at") is None and "starts_at" in plain:
-            plain["starts_at"] = now
-        terms = before.changed(**plain)
-        if "ends_at" in changes or "duration_seconds" in changes:
-            terms = terms.changed(ends_at=_schedule(changes, terms.starts_at))
-        if changes.get("append_description"):
-            terms = terms.changed(description=append_to_description(
-                terms.description, changes["append_description"], now))
+        terms = _edited_terms(before, changes, now)
         start_moved = terms.starts_at != before.starts_at
         check_listing(terms, now, settings.schedule_limits, check_start=start_moved,
                       check_end=start_moved or terms.ends_at != before.ends_at)
@@ -182,15 +167,41 @@ def update_auction(db: Database, auction_id: uuid.UUID, user_id: str, changes: d
             if auction.bid_count == 0:
                 auction.current_price = auction.starting_price
             auction.updated_at = now
+            auction.version += 1
+            if set(changes) - EDITABLE_AFTER_FIRST_BID:
+                bidding.change_terms(auction.id, authorization, listing_snapshot(auction),
+                                     auction.version)
             if any(getattr(terms, f) != getattr(before, f) for f in BIDDING_TERMS):
-                uow.publish("auction.updated", _bidding_snapshot(auction))
+                uow.publish("auction.updated", {**listing_snapshot(auction),
+                                                "version": auction.version})
             uow.commit()
         return _view(uow, auction, now, settings, for_seller=True)
 
 
+def _edited_terms(before: Terms, changes: dict, now: datetime) -> Terms:
+    """The listing's terms once ``changes`` are made (not yet checked)."""
+    plain = {field: changes[field] for field in (
+        "title", "description", "category", "condition", "starting_price", "reserve_price",
+        "buy_now_price", "increments", "anti_sniping_seconds", "starts_at") if field in changes}
+    if "title" in plain:
+        plain["title"] = plain["title"].strip()
+    if plain.get("starts_at") is None and "starts_at" in plain:
+        plain["starts_at"] = now
+    terms = before.changed(**plain)
+    if "ends_at" in changes or "duration_seconds" in changes:
+        terms = terms.changed(ends_at=_schedule(changes, terms.starts_at))
+    if changes.get("append_description"):
+        terms = terms.changed(description=append_to_description(
+            terms.description, changes["append_description"], now))
+    return terms
+
+
 def cancel_auction(db: Database, auction_id: uuid.UUID, user_id: str,
-                   settings: AuctionSettings) -> dict:
-    """The seller withdraws a listing that has no bid yet; emits ``auction.cancelled``."""
+                   settings: AuctionSettings, bidding: BiddingGate, authorization: str) -> dict:
+    """The seller withdraws a listing that has no bid yet; emits ``auction.cancelled``.
+
+    bidding_service closes it first, under the auction's row lock, or refuses because a bid
+    came first (409 ``listing_locked``); the listing is marked cancelled here only after."""
     now = utcnow()
     with db.unit_of_work() as uow:
         auction = locked_listing(uow, auction_id)
@@ -199,11 +210,13 @@ def cancel_auction(db: Database, auction_id: uuid.UUID, user_id: str,
         if auction.bid_count > 0:
             raise Problem(409, "listing_locked", "The listing has bids: it can no longer be "
                                                  "cancelled.")
+        auction.version += 1
+        bidding.withdraw(auction.id, authorization, listing_snapshot(auction), auction.version)
         auction.cancelled_at = now
         auction.updated_at = now
         uow.publish("auction.cancelled", {
             "auction_id": str(auction.id), "seller_id": str(auction.seller_id),
-            "cancelled_at": isoformat(now),
+            "cancelled_at": isoformat(now), "version": auction.version,
         })
         uow.commit()
         return _view(uow, auction, now, settings, for_seller=True)

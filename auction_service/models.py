@@ -73,6 +73,9 @@ class Auction(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Grows by one with every change the seller makes; carried by the catalog's events so
+    #: that their consumers apply only what is newer than what they hold.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     watchers_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     search_vector: Mapped[str] = mapped_column(
         TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True), deferred=True

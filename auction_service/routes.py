@@ -42,6 +42,10 @@ UPLOAD_REQUEST_MAX = MAX_IMAGE_BYTES + 64 * 1024
 TOO_LARGE = f"A photo may be at most {MAX_IMAGE_BYTES // (1024 * 1024)} MB."
 
 
+def _bidding():
+    return current_app.extensions["bidding"]
+
+
 def _db():
     return current_app.extensions["db"]
 
@@ -126,7 +130,8 @@ def show(auction_id: uuid.UUID):
 def edit(auction_id: uuid.UUID, body: AuctionChanges):
     seller = current_user_id()
     changes = body.model_dump(by_alias=True, exclude_unset=True)
-    return jsonify(handlers.update_auction(_db(), auction_id, seller, changes, _settings()))
+    return jsonify(handlers.update_auction(_db(), auction_id, seller, changes, _settings(),
+                                           _bidding(), request.headers["Authorization"]))
 
 
 @api.route(bp, "/api/auctions/<uuid:auction_id>/cancel", "POST",
@@ -134,7 +139,8 @@ def edit(auction_id: uuid.UUID, body: AuctionChanges):
            errors=(403, 404, 409), tag="selling")
 def cancel(auction_id: uuid.UUID):
     seller = current_user_id()
-    return jsonify(handlers.cancel_auction(_db(), auction_id, seller, _settings()))
+    return jsonify(handlers.cancel_auction(_db(), auction_id, seller, _settings(), _bidding(),
+                                           request.headers["Authorization"]))
 
 
 @api.route(bp, "/api/auctions/<uuid:auction_id>/images", "POST",

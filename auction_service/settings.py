@@ -21,6 +21,10 @@ class AuctionSettings(CommonSettings):
     media_root: Path = Path("var/media")
     #: The public prefix of photo URLs (a CDN's address, say); ``/media`` by default.
     media_url: str = "/media"
+    #: bidding_service's web processes, which decide whether a seller may still withdraw a
+    #: listing or change its terms (``http://bidding-service-web:8000``); the embedded mode
+    #: calls bidding in-process instead. Unset elsewhere, such changes answer 503.
+    bidding_url: str | None = None
 
     @field_validator("media_root")
     @classmethod

@@ -57,11 +57,40 @@ class KeyedBatcher(Generic[Item]):
             else:
                 waiting.append(slot)
         if slot.batch is None:
-            slot.done.wait()
+            try:
+                slot.done.wait()
+            except BaseException:  # the request went away (greenlet killed, interrupt)
+                self._abandon(key, slot)
+                raise
         if slot.batch is not None:
             self._lead(key, slot.batch)
         if slot.error is not None:
             raise slot.error
+
+    def _abandon(self, key: Hashable, slot: _Slot[Item]) -> None:
+        """A waiting request went away: its item is not run, and if the lead had just been
+        handed to it, the lead passes on (to the next of its group, or to whoever waits), so
+        that the key never stays busy with nobody to run it."""
+        with self._lock:
+            waiting = self._waiting.get(key)
+            if waiting is not None and slot in waiting:
+                waiting.remove(slot)
+                return
+            batch = slot.batch
+            if batch is None:
+                return  # its group already ran: nothing is left to hand on
+            slot.batch = None
+            rest = [other for other in batch if other is not slot]
+            if not rest:
+                waiting = self._waiting[key]
+                if waiting:
+                    rest = waiting[: self._max_batch]
+                    self._waiting[key] = waiting[self._max_batch:]
+                else:
+                    del self._waiting[key]
+                    return
+            rest[0].batch = rest
+        rest[0].done.set()
 
     def _lead(self, key: Hashable, batch: list[_Slot[Item]]) -> None:
         try:

@@ -1,84 +1,62 @@
-"""What bidding_service learns from the catalog and from user_service."""
+"""What bidding_service learns from the catalog and from user_service.
+
+Events arrive in any order, more than once, late. Each carries its entity's ``version``, and
+each handler applies only what is newer than what it holds, so that every order converges on
+the producer's truth. The seller's changes that bids decide (withdrawing, new terms) reach
+bidding first by the catalog's synchronous call (``handlers.change_terms``,
+``handlers.withdraw_listing``); their events, arriving later, find that version applied.
+"""
 
 from __future__ import annotations
 
-import logging
 import uuid
 from datetime import datetime
 
-from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 
 from auction_common.consumer import IdempotentConsumer
 from auction_common.db import Database, UnitOfWork
 
-from .handlers import cancel_auction
-from .models import Bidder, LiveAuction
-
-log = logging.getLogger(__name__)
+from .handlers import apply_listing, withdraw_as_told
+from .models import Bidder
 
 
-def _pricing(data: dict) -> dict:
-    increments = data.get("increments")
-    return {
-        "starting_price": data["starting_price"],
-        "reserve_price": data.get("reserve_price"),
-        "buy_now_price": data.get("buy_now_price"),
-        "increments": [[band["from"], band["increment"]] for band in increments]
-        if increments else None,
-        "anti_sniping_seconds": data.get("anti_sniping_seconds", 0),
-        "starts_at": datetime.fromisoformat(data["starts_at"]),
-        "ends_at": datetime.fromisoformat(data["ends_at"]),
-    }
+def _version(data: dict) -> int:
+    # Events recorded before versions existed count as the oldest.
+    return data.get("version", 1)
 
 
 def open_auction(uow: UnitOfWork, event: dict) -> None:
-    """``auction.created``: create the auction's live state (its lockable row)."""
-    data = event["data"]
-    pricing = _pricing(data)
-    uow.session.execute(insert(LiveAuction).values(
-        id=data["auction_id"], seller_id=data["seller_id"], title=data["title"],
-        currency=data["currency"], current_price=pricing["starting_price"], **pricing,
-    ).on_conflict_do_nothing())
+    """``auction.created``: create the auction's live state (its lockable row), unless a newer
+    version of the listing (or its withdrawal) got here first."""
+    apply_listing(uow.session, event["data"], _version(event["data"]))
 
 
 def update_auction(uow: UnitOfWork, event: dict) -> None:
-    """``auction.updated``: new title always; new pricing rules and schedule only while nobody
-    has bid (the catalog allows edits until the first bid; a bid that raced the edit wins)."""
-    data = event["data"]
-    auction_id = uuid.UUID(data["auction_id"])
-    uow.session.execute(update(LiveAuction).where(LiveAuction.id == auction_id)
-                        .values(title=data["title"]))
-    pricing = _pricing(data)
-    changed = uow.session.execute(
-        update(LiveAuction)
-        .where(LiveAuction.id == auction_id, LiveAuction.bid_count == 0,
-               LiveAuction.closed.is_(False))
-        .values(current_price=pricing["starting_price"], **pricing)
-    ).rowcount
-    if not changed:
-        log.warning("listing edit not applied: the auction has bids or is closed",
-                    extra={"auction_id": str(auction_id)})
+    """``auction.updated``: the listing's new terms, if newer than those held and nobody has
+    bid (the catalog asked bidding before saving them, so normally they are already here)."""
+    apply_listing(uow.session, event["data"], _version(event["data"]))
 
 
 def withdraw_auction(uow: UnitOfWork, event: dict) -> None:
-    """``auction.cancelled``: close it for bids at once."""
-    cancel_auction(uow, uuid.UUID(event["data"]["auction_id"]))
+    """``auction.cancelled``: closed for bids (normally already done by the catalog's call);
+    arriving before ``auction.created``, it leaves a closed row that the creation cannot open."""
+    data = event["data"]
+    withdraw_as_told(uow, uuid.UUID(data["auction_id"]), data["seller_id"],
+                     datetime.fromisoformat(data["cancelled_at"]), _version(data))
 
 
 def remember_bidder(uow: UnitOfWork, event: dict) -> None:
-    """``user.registered`` / ``user.updated``: display name (for the history) and status.
-
-    A registration only fills a gap: redelivered late, it must not undo a later update
-    (a suspension, say)."""
+    """``user.registered`` / ``user.updated``: display name (for the history) and status,
+    applied only when the event's version of the account is newer than the replica's (a late
+    registration or an old update never undoes a suspension)."""
     data = event["data"]
-    values = {"display_name": data["display_name"], "status": data.get("status", "active")}
+    values = {"display_name": data["display_name"], "status": data.get("status", "active"),
+              "version": _version(data)}
     statement = insert(Bidder).values(user_id=uuid.UUID(data["user_id"]), **values)
-    if event["type"] == "user.registered":
-        statement = statement.on_conflict_do_nothing()
-    else:
-        statement = statement.on_conflict_do_update(index_elements=[Bidder.user_id], set_=values)
-    uow.session.execute(statement)
+    uow.session.execute(statement.on_conflict_do_update(
+        index_elements=[Bidder.user_id], set_=values,
+        where=Bidder.__table__.c.version < statement.excluded.version))
 
 
 def catalog_consumer(db: Database) -> IdempotentConsumer:

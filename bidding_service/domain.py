@@ -251,6 +251,19 @@ def decide_close(state: AuctionState, now: datetime) -> CloseDecision | None:
     return CloseDecision(new, "sold", state.leader_id, state.current_price)
 
 
+def check_seller_may_change(state: AuctionState, outcome: str | None, now: datetime) -> None:
+    """Raise unless the seller may still withdraw the listing or change its terms (prices,
+    increments, schedule, anything but an addition to the description): only while nobody has
+    bid and it has not ended. Decided here, under the row lock, because bids decide it."""
+    if outcome == "cancelled":
+        raise Problem(409, "auction_cancelled", "The listing was cancelled.")
+    if state.closed or now >= state.ends_at:
+        raise Problem(409, "auction_ended", "The auction has ended.")
+    if state.bid_count > 0 or state.leader_id is not None:
+        raise Problem(409, "listing_locked", "The listing has bids: it can no longer be "
+                                             "withdrawn, and only its description added to.")
+
+
 def decide_cancel(state: AuctionState) -> CloseDecision | None:
     """The seller withdrew the listing: no more bids, nobody wins."""
     if state.closed:

@@ -22,6 +22,7 @@ from .domain import (
     BidDecision,
     BidRejected,
     CloseDecision,
+    check_seller_may_change,
     decide_bid,
     decide_buy_now,
     decide_cancel,
@@ -92,7 +93,7 @@ def decide_bids(db: Database, auction_id: uuid.UUID, requests: Sequence[BidReque
     A retry inside the group, or a request whose twin (same key) committed meanwhile in
     another process, replays the stored answer; a group the database refuses is decided again
     one request at a time, so that one request cannot fail the others."""
-    todo, replays, keys = [], [], set()
+    todo, replays, keys, unknowns = [], [], set(), 0
     for request in requests:
         if request.key and (request.bidder_id, request.key) in keys:
             replays.append(request)
@@ -103,6 +104,17 @@ def decide_bids(db: Database, auction_id: uuid.UUID, requests: Sequence[BidReque
     while todo:
         try:
             twins = _decide_group(db, auction_id, todo)
+        except _CommitUnknown as unknown:
+            unknowns += 1
+            committed = _were_stored(db, unknown.bid_ids)
+            if committed is None or (not committed and unknowns >= 3):
+                # Cannot tell (or the database keeps failing): ask again with the same key.
+                for request in todo:
+                    request.answer = _refusal(COMMIT_UNKNOWN)
+                break
+            if committed:
+                break  # the answers stand: they are what was stored
+            continue  # nothing was stored: decide again
         except DBAPIError as refused:
             if len(todo) == 1:
                 todo[0].answer, todo[0].error = None, refused
@@ -170,8 +182,37 @@ def _decide_group(db: Database, auction_id: uuid.UUID,
             if twins:
                 uow.session.rollback()
                 return twins
-        uow.commit()
+        try:
+            uow.commit()
+        except DBAPIError as exc:  # did the COMMIT reach the server? Only a read can tell.
+            raise _CommitUnknown([uuid.UUID(b["id"]) for b in bids]) from exc
         return []
+
+
+class _CommitUnknown(Exception):
+    """The COMMIT of a group failed on the client's side: it may or may not have happened."""
+
+    def __init__(self, bid_ids: list[uuid.UUID]):
+        super().__init__("commit outcome unknown")
+        self.bid_ids = bid_ids
+
+
+COMMIT_UNKNOWN = Problem(
+    503, "commit_unknown", "The bid may or may not have been recorded: send it again with the "
+    "same Idempotency-Key to get its answer.", None, {"Retry-After": "1"})
+
+
+def _were_stored(db: Database, bid_ids: list[uuid.UUID]) -> bool | None:
+    """After a failed COMMIT: True if the group's bids were stored (it committed), False if
+    not (or it had none: deciding again is harmless), None if the database cannot tell now."""
+    if not bid_ids:
+        return False
+    try:
+        with db.unit_of_work() as uow:
+            return repository.bids_exist(uow.session, bid_ids)
+    except DBAPIError:
+        log.warning("cannot tell whether a bid group committed", exc_info=True)
+        return None
 
 
 def _publish_bid(uow: UnitOfWork, decision: BidDecision, bid_id: uuid.UUID, title: str,
@@ -228,7 +269,7 @@ def buy_now(db: Database, buyer_id: str, auction_id: uuid.UUID,
         _publish_bid(uow, BidDecision(purchase, "leading", decision.entries,
                                       outbid_user_id=displaced),
                      bid_id, row.title, row.currency, now, name)
-        _finish(uow, decision, row, now, name)
+        _finish(uow, decision, row, now, new_leader=True, leader_name=name)
         return (201, {
             "bid_id": str(bid_id), "auction_id": state.auction_id, "status": "won",
             "price": decision.price, "currency": row.currency, "seq": decision.state.seq,
@@ -239,15 +280,16 @@ def buy_now(db: Database, buyer_id: str, auction_id: uuid.UUID,
 
 
 def _finish(uow: UnitOfWork, decision: CloseDecision, row, now: datetime,
-            leader_name: str | None = None) -> None:
+            new_leader: bool = False, leader_name: str | None = None) -> None:
     """Record an end (close, buy-now or cancel) and announce ``auction.ended`` once."""
     state = decision.state
     repository.mark_closed(uow.session, state, decision.outcome, decision.winner_id, now,
-                           leader_name)
+                           new_leader, leader_name)
     uow.publish("auction.ended", {
         "auction_id": state.auction_id, "seq": state.seq, "outcome": decision.outcome,
         "winner_id": decision.winner_id, "price": decision.price, "currency": row.currency,
         "title": row.title, "seller_id": state.seller_id, "ended_at": isoformat(now),
+        "bid_count": state.bid_count,
     })
 
 
@@ -274,12 +316,63 @@ def close_due_auctions(db: Database, limit: int = 100) -> int:
     return closed
 
 
-def cancel_auction(uow: UnitOfWork, auction_id: uuid.UUID) -> None:
-    """The seller withdrew the listing: stop bidding at once (``auction.ended`` cancelled)."""
-    locked = repository.lock_auction(uow.session, auction_id)
-    if locked is None:
+def _lock_listing(uow: UnitOfWork, auction_id: uuid.UUID, seller_id: str, listing: dict,
+                  version: int):
+    """Lock the auction's row for a seller's change, creating it from the catalog's snapshot
+    if bidding has not heard of the listing yet; 403 unless ``seller_id`` listed it."""
+    repository.insert_if_unknown(uow.session, listing, version)
+    state, row, now = repository.lock_auction(uow.session, auction_id)
+    if state.seller_id != seller_id:
+        raise Problem(403, "not_your_auction", "Only the seller may change this listing.")
+    return state, row, now
+
+
+def change_terms(db: Database, auction_id: uuid.UUID, seller_id: str, listing: dict,
+                 version: int) -> dict:
+    """The catalog asks, before saving a seller's edit: may the terms change, and if so they
+    are in force from now on. Decided under the row lock, so that either the edit comes first
+    (every later bid is decided on the new terms) or a bid does (409 ``listing_locked``)."""
+    with db.unit_of_work() as uow:
+        state, row, now = _lock_listing(uow, auction_id, seller_id, listing, version)
+        check_seller_may_change(state, row.outcome, now)
+        repository.set_terms(uow.session, auction_id, listing, version)
+        uow.commit()
+    return {"auction_id": str(auction_id), "terms_version": version, "seq": state.seq}
+
+
+def withdraw_listing(db: Database, auction_id: uuid.UUID, seller_id: str, listing: dict,
+                     version: int) -> dict:
+    """The catalog asks, before cancelling: may the seller withdraw the listing? If nobody
+    has bid, bidding closes it at once (``auction.ended`` cancelled) and no bid is accepted
+    after; if a bid came first, 409 ``listing_locked``. Asking again answers the same."""
+    with db.unit_of_work() as uow:
+        state, row, now = _lock_listing(uow, auction_id, seller_id, listing, version)
+        if row.outcome != "cancelled":
+            check_seller_may_change(state, row.outcome, now)
+            _finish(uow, decide_cancel(state), row, now)
+        repository.set_terms_version(uow.session, auction_id, version)
+        uow.commit()
+    return {"auction_id": str(auction_id), "terms_version": version, "outcome": "cancelled"}
+
+
+def apply_listing(session, listing: dict, version: int) -> None:
+    """A catalog event's snapshot of the listing, applied if newer than what the row holds
+    and nobody has bid (see :func:`repository.upsert_listing`)."""
+    repository.upsert_listing(session, listing, version)
+
+
+def withdraw_as_told(uow: UnitOfWork, auction_id: uuid.UUID, seller_id: str, at: datetime,
+                     version: int) -> None:
+    """``auction.cancelled`` as an event: close the row if it is still open (the catalog's call
+    has normally done so already), or leave a closed tombstone for a listing not known yet."""
+    if repository.insert_withdrawn(uow.session, auction_id, seller_id, at, version):
         return
-    state, row, now = locked
+    state, row, now = repository.lock_auction(uow.session, auction_id)
+    repository.set_terms_version(uow.session, auction_id, version)
+    if state.bid_count > 0:  # bidding never agreed to this: a bid came first
+        log.warning("cancellation not applied: the auction has bids",
+                    extra={"auction_id": str(auction_id)})
+        return
     decision = decide_cancel(state)
     if decision is not None:
         _finish(uow, decision, row, now)

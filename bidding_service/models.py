@@ -62,6 +62,9 @@ class LiveAuction(Base):
     outcome: Mapped[str | None] = mapped_column(String(40))
     winner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The catalog's version of the listing whose terms this row holds: an older
+    #: ``auction.created`` / ``auction.updated`` delivered late never undoes a newer one.
+    terms_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -109,6 +112,8 @@ class Bidder(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     display_name: Mapped[str] = mapped_column(String(60))
     status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
+    #: The account's version from user_service's events: only a newer one is applied.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 outbox, inbox = messaging_tables(metadata)

@@ -9,12 +9,14 @@ import uuid
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import and_, func, text, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from auction_common.db import UnitOfWork
 
 from .domain import DEFAULT_INCREMENTS, AuctionState, Entry
+from .models import LiveAuction
 
 _STATE_COLUMNS = """id, seller_id, starting_price, reserve_price, buy_now_price, increments,
     anti_sniping_seconds, starts_at, ends_at, closed, current_price, bid_count, leader_id,
@@ -143,18 +145,20 @@ def record_bid(session: Session, auction_id: str, bids: list[dict], lines: list[
 
 
 def mark_closed(session: Session, state: AuctionState, outcome: str, winner_id: str | None,
-                now: datetime, leader_name: str | None = None) -> None:
-    """Record the close on the locked row (a new leader's name when a purchase ended it)."""
+                now: datetime, new_leader: bool = False, leader_name: str | None = None) -> None:
+    """Record the close on the locked row; when a purchase ended it (``new_leader``), the
+    buyer's masked name (None while bidding does not know the buyer's name yet: never the
+    previous leader's)."""
     session.execute(
         text("""UPDATE bidding.auctions SET closed = true, outcome = :outcome,
                 winner_id = :winner, seq = :seq, closed_at = :now, current_price = :price,
                 leader_id = :leader, leader_max = :leader_max, bid_count = :count,
-                leader_name = COALESCE(:leader_name, leader_name)
+                leader_name = CASE WHEN :new_leader THEN :leader_name ELSE leader_name END
                 WHERE id = :id"""),
         {"outcome": outcome, "winner": winner_id, "seq": state.seq, "now": now,
          "price": state.current_price, "leader": state.leader_id,
          "leader_max": state.leader_max, "count": state.bid_count, "id": state.auction_id,
-         "leader_name": leader_name},
+         "new_leader": new_leader, "leader_name": leader_name},
     )
 
 
@@ -201,3 +205,81 @@ def my_auctions(session: Session, user_id: str, limit: int, before: datetime | N
                 ORDER BY mine.last_bid_at DESC LIMIT :limit"""),
         {"user": user_id, "limit": limit, "before": before},
     ).all()
+
+
+def listing_terms(data: dict) -> dict:
+    """The columns a catalog snapshot (``auction.created``/``auction.updated`` data, or the
+    catalog's call) sets on the auction's row."""
+    increments = data.get("increments")
+    return {
+        "title": data["title"],
+        "starting_price": data["starting_price"],
+        "current_price": data["starting_price"],
+        "reserve_price": data.get("reserve_price"),
+        "buy_now_price": data.get("buy_now_price"),
+        "increments": [[band["from"], band["increment"]] for band in increments]
+        if increments else None,
+        "anti_sniping_seconds": data.get("anti_sniping_seconds", 0),
+        "starts_at": datetime.fromisoformat(data["starts_at"]),
+        "ends_at": datetime.fromisoformat(data["ends_at"]),
+    }
+
+
+def upsert_listing(session: Session, data: dict, version: int) -> None:
+    """Create the auction's row from a catalog snapshot, or give it the snapshot's terms when
+    the snapshot is a newer version and nobody has bid yet and it is open. A snapshot without
+    seller and currency (recorded before they were carried) only updates."""
+    table = LiveAuction.__table__
+    terms = listing_terms(data) | {"terms_version": version}
+    newer_and_untouched = and_(table.c.terms_version < version, table.c.bid_count == 0,
+                               table.c.leader_id.is_(None), table.c.closed.is_(False))
+    if "seller_id" not in data or "currency" not in data:
+        session.execute(update(table).where(table.c.id == uuid.UUID(data["auction_id"]),
+                                            newer_and_untouched).values(**terms))
+        return
+    statement = insert(table).values(id=uuid.UUID(data["auction_id"]),
+                                     seller_id=uuid.UUID(data["seller_id"]),
+                                     currency=data["currency"], **terms)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=[table.c.id], set_={k: statement.excluded[k] for k in terms},
+        where=newer_and_untouched))
+
+
+def insert_if_unknown(session: Session, data: dict, version: int) -> None:
+    """Create the auction's row from the catalog's snapshot if bidding has not heard of it
+    yet (its ``auction.created`` still on the way); an existing row is left as it is."""
+    session.execute(insert(LiveAuction.__table__).values(
+        id=uuid.UUID(data["auction_id"]), seller_id=uuid.UUID(data["seller_id"]),
+        currency=data["currency"], terms_version=version, **listing_terms(data),
+    ).on_conflict_do_nothing())
+
+
+def set_terms(session: Session, auction_id: uuid.UUID, data: dict, version: int) -> None:
+    """Give the (locked) row the seller's new terms and remember their version."""
+    table = LiveAuction.__table__
+    session.execute(update(table).where(table.c.id == auction_id).values(
+        terms_version=func.greatest(table.c.terms_version, version), **listing_terms(data)))
+
+
+def insert_withdrawn(session: Session, auction_id: uuid.UUID, seller_id: str, at: datetime,
+                     version: int) -> bool:
+    """A closed, cancelled row for a listing withdrawn before bidding heard of it (a
+    tombstone: a late ``auction.created`` cannot open it). False if the row exists."""
+    return bool(session.execute(insert(LiveAuction.__table__).values(
+        id=auction_id, seller_id=uuid.UUID(seller_id), title="", currency="XXX",
+        starting_price=0, current_price=0, starts_at=at, ends_at=at, closed=True,
+        outcome="cancelled", closed_at=at, terms_version=version,
+    ).on_conflict_do_nothing()).rowcount)
+
+
+def set_terms_version(session: Session, auction_id: uuid.UUID, version: int) -> None:
+    """Remember the newest version of the listing that bidding has acted on."""
+    table = LiveAuction.__table__
+    session.execute(update(table).where(table.c.id == auction_id).values(
+        terms_version=func.greatest(table.c.terms_version, version)))
+
+
+def bids_exist(session: Session, bid_ids: list[uuid.UUID]) -> bool:
+    """Whether the first of ``bid_ids`` (bids written in one transaction) is stored."""
+    return session.execute(text("SELECT EXISTS (SELECT 1 FROM bidding.bids WHERE id = :id)"),
+                           {"id": bid_ids[0]}).scalar()

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from auction_common import idempotency
 from auction_common.api import OpenApi, UtcDateTime
 from auction_common.auth import current_user_id
+from auction_common.problems import Problem
 
 from . import handlers
 
@@ -21,6 +22,37 @@ api = OpenApi("bidding_service", description="Bids and the live state of auction
 class NewBid(BaseModel):
     auction_id: uuid.UUID
     amount: int = Field(gt=0, le=10**12, description="Your maximum, in minor units.")
+
+
+class PriceBand(BaseModel):
+    from_: int = Field(alias="from", ge=0)
+    increment: int = Field(ge=1)
+
+
+class ListingTerms(BaseModel):
+    """The catalog's snapshot of a listing, as in ``auction.created``."""
+
+    auction_id: uuid.UUID
+    seller_id: uuid.UUID
+    title: str = Field(min_length=1, max_length=120)
+    currency: str = Field(pattern="^[A-Z]{3}$")
+    starting_price: int = Field(gt=0, le=10**12)
+    reserve_price: int | None = Field(default=None, gt=0, le=10**12)
+    buy_now_price: int | None = Field(default=None, gt=0, le=10**12)
+    increments: list[PriceBand] | None = None
+    anti_sniping_seconds: int = Field(default=0, ge=0, le=86400)
+    starts_at: UtcDateTime
+    ends_at: UtcDateTime
+
+
+class SellerChange(BaseModel):
+    listing: ListingTerms
+    version: int = Field(ge=1, le=2**31 - 1, description="The catalog's version of the listing")
+
+
+class SellerChangeAnswer(BaseModel):
+    auction_id: str
+    terms_version: int
 
 
 class BidAnswer(BaseModel):
@@ -115,13 +147,15 @@ def _db():
 
 
 @api.route(bp, "/api/bids", "POST", summary="Bid (your secret maximum; proxy bidding)",
-           body=NewBid, response=BidAnswer, status=201, auth=True, errors=(409,), tag="bids")
+           body=NewBid, response=BidAnswer, status=201, auth=True, errors=(409, 503),
+           tag="bids")
 def place(body: NewBid):
     bidder = current_user_id()
     status, answer = handlers.place_bid(_db(), bidder, body.auction_id, body.amount,
                                         idempotency.request_key(),
                                         current_app.extensions["bid_batcher"])
-    return jsonify(answer), status
+    # 503 commit_unknown: the same Idempotency-Key, sent again in a moment, gets the answer.
+    return jsonify(answer), status, {"Retry-After": "1"} if status == 503 else {}
 
 
 @api.route(bp, "/api/bids/auctions/<uuid:auction_id>/buy-now", "POST",
@@ -150,3 +184,29 @@ def mine(query: MineQuery):
            response=LiveState, errors=(404,), tag="bids")
 def state(auction_id: uuid.UUID):
     return jsonify(handlers.auction_state(_db(), auction_id))
+
+
+# The catalog's calls: bidding decides what bids decide (withdrawing, new terms) under the
+# auction's row lock, before the catalog saves the seller's change. Not routed by the gateway.
+def _listing(body: SellerChange, auction_id: uuid.UUID) -> dict:
+    listing = body.listing.model_dump(mode="json", by_alias=True)
+    if listing["auction_id"] != str(auction_id):
+        raise Problem(422, "validation_error", "The listing is not this auction.",
+                      [{"field": "listing.auction_id", "message": "does not match the path"}])
+    return listing
+
+
+@api.route(bp, "/internal/auctions/<uuid:auction_id>/terms", "PUT",
+           summary="(catalog) New terms of a listing, if nobody has bid", body=SellerChange,
+           response=SellerChangeAnswer, auth=True, errors=(403, 409), tag="internal")
+def change_terms(auction_id: uuid.UUID, body: SellerChange):
+    return jsonify(handlers.change_terms(_db(), auction_id, current_user_id(),
+                                         _listing(body, auction_id), body.version))
+
+
+@api.route(bp, "/internal/auctions/<uuid:auction_id>/withdraw", "POST",
+           summary="(catalog) Withdraw a listing, if nobody has bid", body=SellerChange,
+           response=SellerChangeAnswer, auth=True, errors=(403, 409), tag="internal")
+def withdraw(auction_id: uuid.UUID, body: SellerChange):
+    return jsonify(handlers.withdraw_listing(_db(), auction_id, current_user_id(),
+                                             _listing(body, auction_id), body.version))

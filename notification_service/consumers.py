@@ -18,16 +18,16 @@ from .preferences import wants_email
 
 
 def remember_contact(uow: UnitOfWork, event: dict) -> None:
-    """``user.registered`` / ``user.updated``: keep where to send a user's mail."""
+    """``user.registered`` / ``user.updated``: keep where to send a user's mail, applied only
+    when the event's version of the account is newer than the replica's (a late registration
+    or an old update never undoes a newer change)."""
     data = event["data"]
-    values = {"email": data["email"], "display_name": data["display_name"], "updated_at": utcnow()}
+    values = {"email": data["email"], "display_name": data["display_name"],
+              "updated_at": utcnow(), "version": data.get("version", 1)}
     statement = insert(Contact).values(user_id=uuid.UUID(data["user_id"]), **values)
-    if event["type"] == "user.registered":  # redelivered late, it must not undo an update
-        statement = statement.on_conflict_do_nothing()
-    else:
-        statement = statement.on_conflict_do_update(index_elements=[Contact.user_id],
-                                                    set_=values)
-    uow.session.execute(statement)
+    uow.session.execute(statement.on_conflict_do_update(
+        index_elements=[Contact.user_id], set_=values,
+        where=Contact.__table__.c.version < statement.excluded.version))
 
 
 _contacts = Contact.__table__

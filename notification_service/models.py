@@ -38,6 +38,8 @@ class Contact(Base):
     email: Mapped[str] = mapped_column(String(254))
     display_name: Mapped[str] = mapped_column(String(60))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: The account's version from user_service's events: only a newer one is applied.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Notification(Base):

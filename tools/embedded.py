@@ -31,6 +31,7 @@ from auction_common.keys import ensure_dev_keypair  # noqa: E402
 from auction_common.logs import configure_logging  # noqa: E402
 from auction_common.migrations import upgrade  # noqa: E402
 from auction_common.runtime import Background  # noqa: E402
+from auction_service.bidding import BiddingGate, wsgi_transport  # noqa: E402
 from bidding_service.realtime.fanout import attach_realtime, realtime_subscription  # noqa: E402
 from mailsink.smtp import start_smtp  # noqa: E402
 from mailsink.store import Mailbox  # noqa: E402
@@ -83,17 +84,21 @@ def build(var_dir: Path, port: int, database_url: str | None = None,
     }
     bus = InProcessBus()
     background = Background(bus)
-    routes = {}
+    routes, apps = {}, {}
     for spec in SERVICES:
         upgrade(spec.directory, urls[spec.package])
         settings = spec.settings_type()(database_url=urls[spec.package], **common,
                                         **extra.get(spec.package, {}))
         app_module = spec.module("app")
         parts = app_module.build_parts(settings)
-        service_app = app_module.create_app(settings, parts)
+        service_app = apps[spec.package] = app_module.create_app(settings, parts)
         background.add_service(parts)
         for prefix in spec.prefixes:
             routes[prefix] = service_app
+
+    # The catalog asks bidding about sellers' changes by calling its app in this process.
+    apps["auction_service"].extensions["bidding"] = BiddingGate(
+        wsgi_transport(apps["bidding_service"]))
 
     from frontend.app import create_app as create_frontend
     from frontend.settings import FrontendSettings

@@ -158,6 +158,8 @@ class Stack:
                 "PUBLIC_URL": public_url, "MEDIA_ROOT": str(media_root),
                 # Login limits shared by every web process, behind the gateway and frontend.
                 "RATE_LIMIT_STORAGE_URL": redis_url, "TRUSTED_PROXIES": "127.0.0.1,::1",
+                # The catalog asks bidding's web processes about sellers' changes.
+                "BIDDING_URL": f"http://127.0.0.1:{self.ports['bidding_service']}",
             })
             subprocess.run([PYTHON, "-m", spec.package, "migrate"], cwd=ROOT, env=env, check=True)
             self._spawn(f"{spec.package}-web", [

@@ -29,10 +29,15 @@ def public_user(user: User) -> dict:
 
 
 def _announce_update(uow: UnitOfWork, user: User) -> None:
-    """``user.updated``: the full snapshot other services keep (contact, name, role, status)."""
+    """``user.updated``: the full snapshot other services keep (contact, name, role, status),
+    with the account's next version (incremented by the database, so that two changes made
+    at once never share one: consumers apply only the newest)."""
+    user.version = User.version + 1
+    uow.session.flush()
+    uow.session.refresh(user, ["version"])
     uow.publish("user.updated", {
         "user_id": str(user.id), "email": user.email, "display_name": user.display_name,
-        "role": user.role, "status": user.status,
+        "role": user.role, "status": user.status, "version": user.version,
     })
 
 
@@ -81,7 +86,8 @@ def register_user(db: Database, passwords: PasswordHashing, email: str, password
         if taken:
             raise AccountError("email_taken", "An account with this email already exists.", 409)
         user = User(id=uuid.uuid4(), email=email, display_name=display_name,
-                    password_hash=passwords.hash(password), role=role, status="active")
+                    password_hash=passwords.hash(password), role=role, status="active",
+                    version=1)
         uow.session.add(user)
         try:
             uow.session.flush()
@@ -91,7 +97,7 @@ def register_user(db: Database, passwords: PasswordHashing, email: str, password
             ) from None
         uow.publish("user.registered", {
             "user_id": str(user.id), "email": user.email, "display_name": user.display_name,
-            "role": user.role,
+            "role": user.role, "version": 1,
         })
         uow.session.refresh(user)
         uow.commit()

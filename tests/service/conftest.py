@@ -34,11 +34,11 @@ def settings_for(database, amqp_url, keypair, tmp_path_factory):
     return make
 
 
-def _build(settings_for, package: str):
+def _build(settings_for, package: str, **wiring):
     settings = settings_for(package)
     module = SPECS[package].module("app")
     parts = module.build_parts(settings)
-    app = module.create_app(settings, parts)
+    app = module.create_app(settings, parts, **wiring)
     app.testing = True
     return app, parts
 
@@ -50,9 +50,13 @@ def users(settings_for):
 
 
 @pytest.fixture(scope="session")
-def catalog(settings_for):
-    """auction_service: (app, parts)."""
-    return _build(settings_for, "auction_service")
+def catalog(settings_for, bidding):
+    """auction_service: (app, parts), asking this run's bidding_service app about sellers'
+    changes (in process, as the embedded mode does)."""
+    from auction_service.bidding import BiddingGate, wsgi_transport
+
+    return _build(settings_for, "auction_service",
+                  bidding=BiddingGate(wsgi_transport(bidding[0])))
 
 
 @pytest.fixture(scope="session")

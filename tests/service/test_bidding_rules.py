@@ -3,6 +3,7 @@ Now, anti-sniping, history, my bids, suspended users, edits and cancellations.""
 
 from __future__ import annotations
 
+import itertools
 import uuid
 
 import pytest
@@ -39,10 +40,14 @@ def state(client, auction_id):
     return client.get(f"/api/bids/auctions/{auction_id}").get_json()
 
 
+_versions = itertools.count(2)  # each change a newer version of the account
+
+
 def tell_users(db, account, status="active"):
     users_consumer(db)(make_envelope("user.updated", {
         "user_id": account.id, "email": account.email, "display_name": account.name,
-        "role": "user", "status": status}, producer="user_service"))
+        "role": "user", "status": status, "version": next(_versions)},
+        producer="user_service"))
 
 
 def test_the_public_state_says_whether_the_reserve_is_met_never_its_amount(
@@ -184,23 +189,29 @@ def test_listing_edits_apply_until_the_first_bid_and_cancel_stops_bidding(
         client, db, account, open_auction):
     seller, ann = account("seller"), account("ann")
     auction_id = open_auction(seller.id)
-    edit = {"auction_id": auction_id, "title": "Lamp, brass", "starting_price": 3000,
+    edit = {"auction_id": auction_id, "seller_id": seller.id, "currency": "EUR",
+            "title": "Lamp, brass", "starting_price": 3000,
             "reserve_price": None, "buy_now_price": None,
             "increments": [{"from": 0, "increment": 500}], "anti_sniping_seconds": 0,
-            "starts_at": "2020-01-01T00:00:00Z", "ends_at": "2099-01-01T00:00:00Z"}
+            "starts_at": "2020-01-01T00:00:00Z", "ends_at": "2099-01-01T00:00:00Z",
+            "version": 2}
     consumer = catalog_consumer(db)
     consumer(make_envelope("auction.updated", edit, producer="auction_service"))
     assert state(client, auction_id)["min_next_bid"] == 3000
     place(client, ann, auction_id, 9000)
     assert state(client, auction_id)["min_next_bid"] == 3500, "the listing's own increments"
-    consumer(make_envelope("auction.updated", {**edit, "starting_price": 10},
+    consumer(make_envelope("auction.updated", {**edit, "starting_price": 10, "version": 3},
                            producer="auction_service"))
     assert state(client, auction_id)["current_price"] == 3000, "no repricing after a bid"
-    consumer(make_envelope("auction.cancelled", {
-        "auction_id": auction_id, "seller_id": seller.id,
-        "cancelled_at": "2026-01-01T00:00:00Z"}, producer="auction_service"))
-    assert state(client, auction_id)["status"] == "ended"
-    [ended] = outbox_events(db, auction_id, "auction.ended")
+    withdrawal = {"auction_id": auction_id, "seller_id": seller.id,
+                  "cancelled_at": "2026-01-01T00:00:00Z", "version": 4}
+    consumer(make_envelope("auction.cancelled", withdrawal, producer="auction_service"))
+    assert state(client, auction_id)["status"] == "live", "a bid that stands is never voided"
+    unbid = open_auction(seller.id)
+    consumer(make_envelope("auction.cancelled", {**withdrawal, "auction_id": unbid},
+                           producer="auction_service"))
+    assert state(client, unbid)["status"] == "ended"
+    [ended] = outbox_events(db, unbid, "auction.ended")
     assert ended["data"]["outcome"] == "cancelled"
 
 
@@ -245,8 +256,8 @@ def test_a_late_registration_event_does_not_undo_a_suspension(client, db, accoun
     auction_id = open_auction(seller.id)
     tell_users(db, ann, status="suspended")
     users_consumer(db)(make_envelope("user.registered", {
-        "user_id": ann.id, "email": ann.email, "display_name": ann.name, "role": "user"},
-        producer="user_service"))
+        "user_id": ann.id, "email": ann.email, "display_name": ann.name, "role": "user",
+        "version": 1}, producer="user_service"))
     assert place(client, ann, auction_id, 2000).get_json()["error"]["code"] == "user_suspended"
 
 

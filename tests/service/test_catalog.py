@@ -76,13 +76,16 @@ def bid_placed(auction: dict, seq: int, price: int, leader_id: str, bid_count: i
     }, producer="bidding_service")
 
 
-def auction_ended(auction: dict, seq: int, winner_id: str | None, price: int | None) -> dict:
-    """An ``auction.ended`` envelope as bidding_service publishes it."""
+def auction_ended(auction: dict, seq: int, winner_id: str | None, price: int | None,
+                  bid_count: int | None = None) -> dict:
+    """An ``auction.ended`` envelope as bidding_service publishes it (``bid_count``: one bid
+    for a sale, none otherwise, unless given)."""
     return make_envelope("auction.ended", {
         "auction_id": auction["id"], "seq": seq,
         "outcome": "sold" if winner_id else "unsold_no_bids", "winner_id": winner_id,
         "price": price, "currency": auction["currency"], "title": auction["title"],
         "seller_id": auction["seller_id"], "ended_at": isoformat(datetime.now(UTC)),
+        "bid_count": bid_count if bid_count is not None else int(winner_id is not None),
     }, producer="bidding_service")
 
 

@@ -241,10 +241,11 @@ def test_the_seller_edits_everything_before_the_first_bid_and_bidding_hears_of_i
     assert edited["updated_at"] is not None
     [event] = outbox_events(db, auction["id"], "auction.updated", SCHEMAS)
     assert event["data"] == {
-        "auction_id": auction["id"], "title": "Leica M3 camera", "starting_price": 2000,
+        "auction_id": auction["id"], "seller_id": seller.id, "currency": "EUR",
+        "title": "Leica M3 camera", "starting_price": 2000,
         "reserve_price": None, "buy_now_price": 9000, "increments": None,
         "anti_sniping_seconds": 60, "starts_at": event["data"]["starts_at"],
-        "ends_at": event["data"]["ends_at"]}
+        "ends_at": event["data"]["ends_at"], "version": 2}
     assert when(event["data"]["ends_at"]) == when(edited["ends_at"])
     assert show(client, auction["id"])["title"] == "Leica M3 camera"
 
@@ -450,7 +451,7 @@ def test_an_auction_ending_below_its_reserve_is_unsold(client, account, deliver)
     seller, ann = account("seller"), account("ann")
     auction = list_item(client, seller, reserve_price=5000)
     first_bid(deliver, auction, ann, reserve_met=False)
-    event = auction_ended(auction, seq=2, winner_id=None, price=None)
+    event = auction_ended(auction, seq=2, winner_id=None, price=None, bid_count=1)
     event["data"]["outcome"] = "unsold_reserve_not_met"
     deliver(event)
     state = show(client, auction["id"])
@@ -470,13 +471,14 @@ def test_a_buy_it_now_sale_ends_the_listing_sold(client, account, deliver):
 
 
 @pytest.fixture
-def strict(settings_for):
+def strict(settings_for, bidding):
     """The catalog with a one-hour minimum duration."""
     from auction_service.app import build_parts, create_app
+    from auction_service.bidding import BiddingGate, wsgi_transport
 
     settings = settings_for("auction_service", auction_min_duration_seconds=3600)
     parts = build_parts(settings)
-    yield create_app(settings, parts).test_client()
+    yield create_app(settings, parts, BiddingGate(wsgi_transport(bidding[0]))).test_client()
     parts.db.engine.dispose()
 
 

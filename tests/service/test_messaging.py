@@ -321,3 +321,56 @@ def test_the_in_process_bus_handles_what_is_queued_before_it_stops():
     gate.set()
     stopper.join(timeout=10)
     assert at_stop == [20], "everything published was handled before stop() returned"
+
+
+@pytest.fixture
+def fresh_vhost():
+    """A vhost of its own, as on a fresh broker: no queue exists yet."""
+    from tools import provision
+
+    vhost = f"fresh_{uuid.uuid4().hex[:10]}"
+    provision.ensure_rabbitmq_vhost(vhost)
+    yield provision.amqp_url(vhost)
+    provision.delete_rabbitmq_vhost(vhost)
+
+
+def test_an_event_relayed_before_its_consumer_ever_started_still_reaches_it(db, fresh_vhost):
+    from auction_common.topology import DURABLE_QUEUES
+
+    event_type = f"test.t{uuid.uuid4().hex[:8]}"
+    topology = {**DURABLE_QUEUES, "test.late_consumer": (event_type,)}
+    [event_id] = commit_events(db, event_type, 1)
+    publisher = RabbitBus(fresh_vhost, topology=topology)
+    OutboxRelay(db, publisher).drain()  # the consumer has never run: its queue is declared here
+    publisher.stop()
+    got: list[dict] = []
+    consumer = RabbitBus(fresh_vhost, topology=topology)
+    consumer.subscribe(Subscription("test.late_consumer", [event_type], got.append))
+    consumer.start()
+    try:
+        wait_for(lambda: got, message="the event published before the consumer existed")
+        assert [e["id"] for e in got] == [event_id]
+    finally:
+        consumer.stop()
+
+
+def test_a_publish_that_reaches_no_queue_is_not_counted_as_sent(db, fresh_vhost):
+    """Its queue deleted under a running publisher: the broker returns the message, the
+    publisher declares the topology again and publishes it once more; it is marked sent only
+    once a queue holds it."""
+    event_type = f"test.t{uuid.uuid4().hex[:8]}"
+    topology = {"test.deleted": (event_type,)}
+    publisher = RabbitBus(fresh_vhost, topology=topology)
+    publisher.publish([])  # connects and declares
+    with pika.BlockingConnection(pika.URLParameters(fresh_vhost)) as admin:
+        admin.channel().queue_delete("test.deleted")
+    with pytest.raises(pika.exceptions.UnroutableError):
+        # What the old publisher did silently: confirmed, yet nowhere.
+        publisher._publisher.channel.basic_publish(
+            "auction.events", event_type, b"{}", mandatory=True)
+    [event_id] = commit_events(db, event_type, 1)
+    OutboxRelay(db, publisher).drain()
+    publisher.stop()
+    with pika.BlockingConnection(pika.URLParameters(fresh_vhost)) as admin:
+        method, _, body = admin.channel().basic_get("test.deleted", auto_ack=True)
+    assert method is not None and json.loads(body)["id"] == event_id

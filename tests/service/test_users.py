@@ -190,7 +190,7 @@ def test_registering_announces_user_registered_in_the_outbox(client, db):
             "AND payload->'data'->>'user_id' = :u"), {"u": user["id"]}).scalars().all()
     EventSchemas(EVENT_SCHEMAS).validate(event)
     assert event["data"] == {"user_id": user["id"], "email": user["email"],
-                             "display_name": "Cleo", "role": "user"}
+                             "display_name": "Cleo", "role": "user", "version": 1}
 
 
 @pytest.mark.parametrize("fields, code, field", [
@@ -496,7 +496,8 @@ def test_changing_the_display_name_announces_a_full_snapshot(client, account, db
     [event] = outbox_events(db, "user.updated", val.id)
     EventSchemas(EVENT_SCHEMAS).validate(event)
     assert event["data"] == {"user_id": val.id, "email": val.email,
-                             "display_name": "Valentina", "role": "user", "status": "active"}
+                             "display_name": "Valentina", "role": "user", "status": "active",
+                             "version": 2}
     assert patch_me(client, val, display_name="Valentina").status_code == 200
     assert len(outbox_events(db, "user.updated", val.id)) == 1, "no change, no event"
 
@@ -635,7 +636,7 @@ def test_a_suspended_user_cannot_log_in_refresh_or_act(client, account, admin, d
     [event] = outbox_events(db, "user.updated", cal.id)
     EventSchemas(EVENT_SCHEMAS).validate(event)
     assert event["data"] == {"user_id": cal.id, "email": cal.email, "display_name": "cal",
-                             "role": "user", "status": "suspended"}
+                             "role": "user", "status": "suspended", "version": 2}
     again = client.post(f"/api/users/{cal.id}/suspend", headers=admin.headers)
     assert again.status_code == 200
     assert len(outbox_events(db, "user.updated", cal.id)) == 1, "no change, no event"

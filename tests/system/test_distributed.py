@@ -111,3 +111,13 @@ def test_metrics_add_up_every_web_worker(stack):
                   if line.startswith("http_requests_total{") and 'endpoint="/api/auctions"' in line
                   and 'method="GET"' in line)
     assert counted >= 5
+
+
+def test_a_seller_and_a_bidder_at_the_same_moment_end_consistently_through_the_gateway(stack):
+    """Cancel, a higher reserve or a new Buy-It-Now price against a bid, fired together, many
+    rounds: bidding decides who came first; the bid's 201 and the seller's 2xx never both
+    stand against each other, and the catalog's copy agrees."""
+    from .races import seller_and_bidder_race
+
+    first = seller_and_bidder_race(stack.url, rounds=5)
+    assert sum(first.values()) == 15

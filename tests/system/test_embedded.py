@@ -18,6 +18,7 @@ from tools.services import ROOT
 from tools.stack import free_port
 
 from .flow import run_auction_story
+from .races import seller_and_bidder_race
 
 pytestmark = pytest.mark.embedded
 
@@ -62,6 +63,9 @@ def test_the_embedded_mode_runs_the_story_stops_cleanly_and_keeps_its_data(var_d
         story = run_auction_story(f"http://127.0.0.1:{port}")
         page = requests.get(f"http://127.0.0.1:{port}/mailbox", timeout=10)
         assert page.status_code == 200 and "outbid" in page.text.lower()
+        # A seller and a bidder at the same moment: one consistent outcome every round.
+        first = seller_and_bidder_race(f"http://127.0.0.1:{port}", rounds=4)
+        assert sum(first.values()) == 12
     finally:
         exit_code = stop(process)
     assert exit_code == 0

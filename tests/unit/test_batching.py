@@ -102,3 +102,45 @@ def test_many_threads_each_run_exactly_once(threads):
         list(pool.map(lambda i: batcher.submit(i % 3, i), range(2000)))
     assert sorted(seen) == list(range(2000))
     assert batcher._waiting == {}
+
+
+@pytest.mark.parametrize("kill_when", ["waiting", "handed_the_lead"])
+def test_a_request_that_goes_away_while_waiting_never_leaves_its_auction_stuck(
+        monkeypatch, kill_when):
+    """A web process under gevent: a waiting request's greenlet is killed (its client went
+    away), either while it queues or just as the lead is handed to it; the others still get
+    their answers, and the next bid on that auction is decided at once."""
+    import gevent
+    import gevent.event
+
+    from bidding_service import batching
+
+    monkeypatch.setattr(batching.threading, "Event", gevent.event.Event)
+    release, ran = gevent.event.Event(), []
+
+    def run(key, items):
+        if 0 in items:
+            release.wait(5)
+        ran.append(list(items))
+
+    batcher = KeyedBatcher(run)
+    first = gevent.spawn(batcher.submit, "a", 0)
+    gevent.sleep(0)
+    leaving = gevent.spawn(batcher.submit, "a", 1)
+    staying = gevent.spawn(batcher.submit, "a", 2)
+    gevent.sleep(0)
+    assert len(batcher._waiting["a"]) == 2
+    if kill_when == "waiting":
+        leaving.kill()
+        release.set()
+    else:
+        release.set()
+        first.join(5)
+        leaving.kill()
+    assert staying.join(5) is None and staying.dead and staying.successful()
+    assert first.successful()
+    assert [2] in ran or [1, 2] in ran
+    assert "a" not in batcher._waiting  # the auction is free again
+    later = gevent.spawn(batcher.submit, "a", 3)
+    later.join(5)
+    assert later.successful() and ran[-1] == [3]
