@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Index,
@@ -106,6 +107,21 @@ class Watch(Base):
     title: Mapped[str] = mapped_column(String(200))
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The ``seq`` of the newest extension applied and the listing ``version`` of the newest
+    #: edit applied: an older one, delivered late, never moves the end back.
+    end_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    listing_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class FinishedAuction(Base):
+    """An auction that ended or was withdrawn: a late ``auction.watched`` must not bring a
+    watch (and a reminder) back for it."""
+
+    __tablename__ = "finished_auctions"
+
+    auction_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                  server_default=func.now())
 
 
 outbox, inbox = messaging_tables(metadata)

@@ -77,3 +77,41 @@ def test_an_extension_earns_a_new_reminder_and_an_end_cancels_them(client, db, s
                   cancelled_at=in_minutes(0)))
     remind_watchers(db, settings)
     assert reminders(client, bob) == []
+
+
+def watch_end(db, auction: str, user_id: str):
+    from sqlalchemy import text
+
+    with db.engine.connect() as conn:
+        return conn.execute(text("SELECT ends_at FROM notifications.watches WHERE "
+                                 "auction_id = :a AND user_id = :u"),
+                            {"a": auction, "u": user_id}).scalar()
+
+
+def test_the_end_follows_only_newer_news_and_a_late_watch_of_a_finished_auction_is_dropped(
+        client, db, settings, account, deliver):
+    ann, bob = account("ann"), account("bob")
+    auction, ended = str(uuid.uuid4()), str(uuid.uuid4())
+    extended_to = in_minutes(30)
+    deliver(event("auction.watched", auction_id=auction, user_id=ann.id, title="Clock",
+                  ends_at=in_minutes(10)))
+    deliver(event("auction.extended", producer="bidding_service", auction_id=auction, seq=4,
+                  ends_at=extended_to))
+    # Late: an edit from before the first bid, an older extension, the watch itself again.
+    deliver(event("auction.updated", auction_id=auction, seller_id=str(uuid.uuid4()),
+                  title="Clock", currency="EUR", starting_price=100, reserve_price=None,
+                  buy_now_price=None, increments=None, anti_sniping_seconds=0,
+                  starts_at=in_minutes(-5), ends_at=in_minutes(2), version=2))
+    deliver(event("auction.extended", producer="bidding_service", auction_id=auction, seq=3,
+                  ends_at=in_minutes(20)))
+    deliver(event("auction.watched", auction_id=auction, user_id=ann.id, title="Clock",
+                  ends_at=in_minutes(10)))
+    assert watch_end(db, auction, ann.id) == datetime.fromisoformat(extended_to)
+    deliver(event("auction.ended", producer="bidding_service", auction_id=ended, seq=2,
+                  outcome="unsold_no_bids", winner_id=None, price=None, currency="EUR",
+                  title="Vase", seller_id=str(uuid.uuid4()), ended_at=in_minutes(0),
+                  bid_count=0))
+    deliver(event("auction.watched", auction_id=ended, user_id=bob.id, title="Vase",
+                  ends_at=in_minutes(5)))
+    remind_watchers(db, settings)
+    assert watch_end(db, ended, bob.id) is None and reminders(client, bob) == []
