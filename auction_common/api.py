@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC
 from typing import Annotated, Any
@@ -20,6 +21,21 @@ from .errors import _HTTP_CODES, ApiError
 #: A time with a UTC offset, normalised to UTC (PostgreSQL refuses offsets of 16 h or more, and
 #: the platform speaks UTC anyway).
 UtcDateTime = Annotated[AwareDatetime, AfterValidator(lambda moment: moment.astimezone(UTC))]
+
+#: Characters that show nothing although Unicode does not class them as spaces or format
+#: characters (Hangul fillers, the blank Braille pattern).
+_BLANK_LOOKALIKES = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def has_visible_text(value: str) -> bool:
+    """Whether ``value`` shows anything: not only spaces, zero-width or other format
+    characters (``\u200b``, ``\u2060``, ``\ufeff``…), combining marks or blank lookalikes."""
+    return any(
+        not char.isspace() and char not in _BLANK_LOOKALIKES
+        and unicodedata.category(char) not in {"Cf", "Cc", "Mn", "Me", "Zs", "Zl", "Zp"}
+        for char in value
+    )
+
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -44,6 +60,46 @@ def validation_details(exc: ValidationError) -> list[dict[str, str]]:
         {"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"]}
         for err in exc.errors(include_url=False)
     ]
+
+
+#: The deepest nesting a request body may have: the platform's bodies are two or three levels
+#: deep, and parsing or walking a deeper one only costs the server (Python's JSON parser gives
+#: up with an error near a thousand levels).
+MAX_JSON_DEPTH = 32
+
+
+def json_depth_exceeds(value, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``value`` (parsed JSON) nests objects or arrays more than ``limit`` deep;
+    walked with a stack of its own, never by recursion."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+def request_json():
+    """The request's JSON body, or None when it is missing or not JSON; a body nesting deeper
+    than :data:`MAX_JSON_DEPTH` is a 400 ``invalid_json`` (never 500, however deep)."""
+    try:
+        payload = request.get_json(silent=True)
+    except RecursionError:
+        payload = _TOO_DEEP
+    if payload is _TOO_DEEP or json_depth_exceeds(payload):
+        raise ApiError(400, "invalid_json",
+                       f"The body nests deeper than {MAX_JSON_DEPTH} levels.")
+    return payload
+
+
+_TOO_DEEP = object()
 
 
 def _nul_field(value, path: str = "") -> str | None:
@@ -76,7 +132,7 @@ def parse_json_body(model: type[BaseModel]) -> BaseModel:
     """The request's JSON body as ``model``, or a 4xx error body saying what is wrong."""
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
-    payload = request.get_json(silent=True)
+    payload = request_json()
     if payload is None:
         raise ApiError(400, "invalid_json", "The body is not valid JSON.")
     if not isinstance(payload, dict):

@@ -20,6 +20,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from auction_common.api import has_visible_text
+
 from .domain import (
     ADDITION_MAX,
     ANTI_SNIPING_DEFAULT,
@@ -41,8 +43,8 @@ def _single_line(value: str) -> str:
     problem = plain_text_problem(value, multiline=False)
     if problem:
         raise PydanticCustomError("plain_text", problem)
-    if not value.strip():
-        raise PydanticCustomError("blank", "must not be blank")
+    if not has_visible_text(value):
+        raise PydanticCustomError("blank", "must not be blank (or only invisible characters)")
     return value
 
 

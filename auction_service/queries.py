@@ -10,11 +10,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Float, Select, and_, cast, func, literal_column, or_, select, tuple_
@@ -66,23 +67,31 @@ def encode_cursor(sort: str, key: Any, ident: uuid.UUID) -> str:
 
 def decode_cursor(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
     """The (key, id) a cursor points after; 422 naming ``cursor`` when it is not one of ours
-    or was made for another sort."""
+    or was made for another sort. A cursor is the client's text: every field is checked for
+    its type and range, so that a forged one never reaches PostgreSQL as something it refuses
+    (a time is normalised to UTC, whose offsets PostgreSQL always accepts)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
         if not isinstance(data, dict) or data.get("s") != sort:
             raise ValueError
-        key, kind = data["k"], _KEY_TYPES[sort]
+        key, ident, kind = data["k"], data["i"], _KEY_TYPES[sort]
+        if not isinstance(ident, str):
+            raise ValueError
         if kind == "time":
+            if not isinstance(key, str):
+                raise ValueError
             key = datetime.fromisoformat(key)
             if key.tzinfo is None:
                 raise ValueError
-        elif kind == "int" and (type(key) is not int):
+            key = key.astimezone(UTC)
+        elif kind == "int" and (type(key) is not int or not -2**63 <= key < 2**63):
             raise ValueError
-        elif kind == "float" and type(key) not in (int, float):
+        elif kind == "float" and (type(key) not in (int, float) or not math.isfinite(key)):
             raise ValueError
-        return key, uuid.UUID(data["i"])
-    except (ValueError, TypeError, KeyError, UnicodeDecodeError, binascii.Error):
+        return key, uuid.UUID(ident)
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError, binascii.Error,
+            OverflowError, RecursionError):
         raise cursor_error() from None
 
 

@@ -6,7 +6,7 @@ import uuid
 from typing import Literal
 
 from flask import Blueprint, current_app, jsonify
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from auction_common import idempotency
 from auction_common.api import OpenApi, UtcDateTime
@@ -21,7 +21,8 @@ api = OpenApi("bidding_service", description="Bids and the live state of auction
 
 class NewBid(BaseModel):
     auction_id: uuid.UUID
-    amount: int = Field(gt=0, le=10**12, description="Your maximum, in minor units.")
+    # Strict like a listing's prices: "1100", 1150.0 or true are not amounts of money.
+    amount: StrictInt = Field(gt=0, le=10**12, description="Your maximum, in minor units.")
 
 
 class PriceBand(BaseModel):

@@ -7,9 +7,17 @@ from typing import Annotated
 
 from flask import Blueprint, current_app, jsonify
 from flask_jwt_extended import create_access_token, verify_jwt_in_request
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+)
+from pydantic_core import PydanticCustomError
 
-from auction_common.api import OpenApi
+from auction_common.api import OpenApi, has_visible_text
 from auction_common.auth import current_claims, current_user_id
 from auction_common.errors import ApiError
 from auction_common.keys import jwk
@@ -23,9 +31,18 @@ api = OpenApi("user_service", description="Accounts, authentication and tokens."
 #: Text a person types in one line: no control characters (PostgreSQL refuses NUL, and a
 #: newline in a name shown to others is a trick, not a name).
 _ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+
+
+def _visible(value: str) -> str:
+    if not has_visible_text(value):
+        raise PydanticCustomError("blank", "must show something, not only invisible characters")
+    return value
+
+
 # Stripped before the length check: a name of only spaces is no name.
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                               max_length=60, pattern=_ONE_LINE)]
+                                               max_length=60, pattern=_ONE_LINE),
+                        AfterValidator(_visible)]
 Password = Annotated[str, Field(max_length=256)]
 
 
