@@ -7,8 +7,10 @@ signing key can rotate without signing anybody out.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,6 +27,8 @@ from flask_jwt_extended import (
 
 from .errors import ApiError, error_response
 from .keys import key_id, public_key_pem
+
+log = logging.getLogger(__name__)
 
 #: Claims every access token must carry (issuer and audience are checked besides).
 REQUIRED_CLAIMS = ("sub", "role", "jti", "iat", "exp")
@@ -138,16 +142,22 @@ def init_jwt(
         for claim in REQUIRED_CLAIMS:
             if claim not in claims:
                 raise pyjwt.MissingRequiredClaimError(claim)
+        # Every service reads ``sub`` as an account id: anything else is no token of ours.
+        if not _is_uuid(claims["sub"]) or not isinstance(claims["role"], str):
+            raise pyjwt.InvalidTokenError("sub")
         kid = header.get("kid")
         return decoding_keys.get(kid, primary_key) if isinstance(kid, str) else primary_key
 
+    # The JWT library's own messages stay in the log: a client learns the code, not which of
+    # the checks its forgery failed.
     @jwt.unauthorized_loader
     def _missing(reason: str):
-        return error_response(401, "unauthorized", "A Bearer access token is required.", reason)
+        return error_response(401, "unauthorized", "A Bearer access token is required.")
 
     @jwt.invalid_token_loader
     def _invalid(reason: str):
-        return error_response(401, "invalid_token", "The access token is not valid.", reason)
+        log.info("refused an access token: %s", reason)
+        return error_response(401, "invalid_token", "The access token is not valid.")
 
     @jwt.expired_token_loader
     def _expired(header, payload):
@@ -162,6 +172,16 @@ def init_jwt(
         return error_response(401, "invalid_token", "The token's user does not exist.")
 
     return jwt
+
+
+def _is_uuid(value) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def current_user_id() -> str:

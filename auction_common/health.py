@@ -35,8 +35,9 @@ def health_blueprint(
     openapi: Callable[[], dict] | None = None,
     prefixes: tuple[str, ...] = (),
 ) -> Blueprint:
-    """Health, readiness, metrics and the OpenAPI document, at the root and under each prefix
-    (so that they are reachable through the gateway, e.g. ``/api/bids/readyz``)."""
+    """Health, readiness and the OpenAPI document, at the root and under each prefix (so that
+    they are reachable through the gateway, e.g. ``/api/bids/readyz``); metrics at the root
+    only."""
     bp = Blueprint(f"{service}_health", __name__)
 
     def healthz():
@@ -65,10 +66,12 @@ def health_blueprint(
     def openapi_json():
         return jsonify(openapi())
 
+    # Metrics only at the root of the process's own port, where the operators' scraper reads
+    # them: the gateway routes only the prefixes (and refuses /metrics), so they stay private.
+    bp.add_url_rule("/metrics", "metrics", metrics)
     for prefix in ("",) + prefixes:
         bp.add_url_rule(f"{prefix}/healthz", f"healthz{prefix}", healthz)
         bp.add_url_rule(f"{prefix}/readyz", f"readyz{prefix}", readyz)
-        bp.add_url_rule(f"{prefix}/metrics", f"metrics{prefix}", metrics)
         if openapi is not None:
             bp.add_url_rule(f"{prefix}/openapi.json", f"openapi{prefix}", openapi_json)
     return bp

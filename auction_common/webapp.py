@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, request
 from sqlalchemy import MetaData
 
 from .api import OpenApi
@@ -38,8 +38,9 @@ def service_app(
     access_token_lifetime: timedelta = timedelta(minutes=15),
 ) -> Flask:
     """A service's Flask app: settings and database in ``app.extensions``, JWT verification
-    (and signing, given the private key), the error body, the blueprints, and health,
-    readiness, metrics and the OpenAPI document at the root and under each prefix."""
+    (and signing, given the private key), the error body, the blueprints, health, readiness
+    and the OpenAPI document at the root and under each prefix, metrics at the root, and the
+    headers keeping answers unsniffed and private ones uncached."""
     app = Flask(name)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.extensions["settings"] = settings
@@ -54,4 +55,14 @@ def service_app(
         app.register_blueprint(blueprint)
     app.register_blueprint(health_blueprint(name, checks, openapi.document, prefixes))
     instrument(app, name)
+    app.after_request(_private_answers_are_not_stored)
     return app
+
+
+def _private_answers_are_not_stored(response):
+    """No answer is sniffed into another type; an answer to a signed-in request (the account,
+    notifications, one's bids) is kept by no cache, shared or the browser's."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.headers.get("Authorization"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response

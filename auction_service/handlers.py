@@ -75,9 +75,9 @@ def listing_snapshot(auction: Auction) -> dict:
 
 
 def _view(uow: UnitOfWork, auction: Auction, now: datetime, settings: AuctionSettings,
-          for_seller: bool) -> dict:
+          for_seller: bool, viewer_id: str | None = None) -> dict:
     images = queries.images_of(uow.session, [auction.id])[auction.id]
-    return auction_view(auction, now, images, settings.media_url, for_seller)
+    return auction_view(auction, now, images, settings.media_url, for_seller, viewer_id)
 
 
 def locked_listing(uow: UnitOfWork, auction_id: uuid.UUID) -> Auction:
@@ -232,7 +232,8 @@ def get_auction(db: Database, auction_id: uuid.UUID, viewer_id: str | None,
         if auction is None:
             raise Problem(404, "auction_not_found", "No such auction.")
         view = _view(uow, auction, now, settings,
-                     for_seller=viewer_id is not None and str(auction.seller_id) == viewer_id)
+                     for_seller=viewer_id is not None and str(auction.seller_id) == viewer_id,
+                     viewer_id=viewer_id)
         if viewer_id is not None:
             view["watching"] = queries.is_watching(uow.session, uuid.UUID(viewer_id),
                                                    auction.id)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from auction_common.db import messaging_tables
 from auction_common.idempotency import idempotency_table
+from auction_common.suspension import account_status_table
 
 SCHEMA = "auctions"
 metadata = MetaData(schema=SCHEMA)
@@ -129,5 +130,7 @@ class Watch(Base):
 
 
 outbox, inbox = messaging_tables(metadata)
+#: Each account's status (suspended accounts are refused: auction_common.suspension).
+account_statuses = account_status_table(metadata)
 #: The first answer to a POST carrying an ``Idempotency-Key`` (listing an item), replayed.
 idempotency_keys = idempotency_table(metadata)

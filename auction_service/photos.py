@@ -15,7 +15,7 @@ from auction_common.problems import Problem
 
 from .domain import check_changeable
 from .handlers import EDITABLE_AFTER_FIRST_BID, check_seller, locked_listing
-from .imaging import ProcessedImage, process_image
+from .imaging import ProcessedImage, process_image_off_the_loop
 from .models import Auction, AuctionImage
 from .settings import AuctionSettings
 from .views import image_view, status_of
@@ -85,7 +85,7 @@ def add_photo(db: Database, auction_id: uuid.UUID, user_id: str, data: bytes,
             raise Problem(404, "auction_not_found", "No such auction.")
         _check_may_change_photos(uow, auction, user_id)
         _check_room(uow, auction_id)
-    processed = process_image(data)
+    processed = process_image_off_the_loop(data)
     store = MediaStore(settings.media_root)
     image_id = uuid.uuid4()
     written = store.write(auction_id, image_id, processed)

@@ -32,10 +32,15 @@ def image_view(image: AuctionImage, media_url: str) -> dict:
 
 
 def auction_view(auction: Auction, now: datetime, images: list[AuctionImage] = (),
-                 media_url: str = "/media", for_seller: bool = False) -> dict:
+                 media_url: str = "/media", for_seller: bool = False,
+                 viewer_id: str | None = None) -> dict:
     """A listing as anyone sees it: never the reserve amount, only whether there is one and
-    whether bids have met it. ``for_seller`` adds what only the seller may see."""
+    whether bids have met it; bidders only by their masked name. ``for_seller`` adds what only
+    the seller may see (the winner too); ``viewer_id`` (the signed-in caller) sees their own id
+    as ``leader_id`` / ``winner_id`` when they lead or won, nobody else's."""
     status = status_of(auction, now)
+    leader = str(auction.leader_id) if auction.leader_id else None
+    winner = str(auction.winner_id) if auction.winner_id else None
     has_reserve = auction.reserve_price is not None
     view = {
         "id": str(auction.id),
@@ -48,7 +53,7 @@ def auction_view(auction: Auction, now: datetime, images: list[AuctionImage] = (
         "starting_price": auction.starting_price,
         "current_price": auction.current_price,
         "bid_count": auction.bid_count,
-        "leader_id": str(auction.leader_id) if auction.leader_id else None,
+        "leader_id": leader if viewer_id is not None and leader == viewer_id else None,
         "leader_name": auction.leader_name,
         "has_reserve": has_reserve,
         "reserve_met": auction.reserve_met if has_reserve else None,
@@ -64,7 +69,8 @@ def auction_view(auction: Auction, now: datetime, images: list[AuctionImage] = (
         "updated_at": isoformat(auction.updated_at),
         "status": status,
         "outcome": auction.outcome,
-        "winner_id": str(auction.winner_id) if auction.winner_id else None,
+        "winner_id": winner if for_seller or (viewer_id is not None and winner == viewer_id)
+        else None,
         "ended_at": isoformat(auction.ended_at),
         "cancelled_at": isoformat(auction.cancelled_at),
         "watchers_count": auction.watchers_count,

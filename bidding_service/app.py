@@ -9,12 +9,13 @@ from flask import Flask
 
 from auction_common import idempotency
 from auction_common.runtime import ServiceParts, periodic
+from auction_common.suspension import refuse_suspended_accounts, status_lookup
 from auction_common.webapp import service_app, service_database
 
 from .batching import KeyedBatcher
 from .consumers import catalog_consumer, users_consumer
 from .handlers import close_due_auctions, decide_bids
-from .models import metadata
+from .models import Bidder, metadata
 from .routes import api, bp
 from .settings import BiddingSettings, load
 
@@ -39,6 +40,8 @@ def create_app(settings: BiddingSettings | None = None,
     parts = parts or build_parts(settings)
     app = service_app("bidding_service", settings, parts, [bp], api, ("/api/bids",),
                       max_body_bytes=16 * 1024)
+    # Its replica of the users (consumers.py) says who is suspended.
+    refuse_suspended_accounts(app, status_lookup(parts.db, Bidder.user_id, Bidder.status))
     # Bids on one auction arriving together share one hold of its row lock (batching.py).
     app.extensions["bid_batcher"] = KeyedBatcher(partial(decide_bids, parts.db))
     return app

@@ -378,15 +378,21 @@ def withdraw_as_told(uow: UnitOfWork, auction_id: uuid.UUID, seller_id: str, at:
         _finish(uow, decision, row, now)
 
 
-def public_state(state: AuctionState, row, now: datetime) -> dict:
-    """The live state as everyone may see it (never the reserve amount or a maximum)."""
-    return {
+def public_state(state: AuctionState, row, now: datetime, viewer_id: str | None = None) -> dict:
+    """The live state as everyone may see it: never the reserve amount or a maximum, and
+    bidders only by their masked name. ``viewer_id`` (the signed-in caller) also learns
+    whether they lead (``you_lead``, and their own id as ``leader_id``) or won (``you_won``,
+    ``winner_id``); the seller learns the winner."""
+    winner = str(row.winner_id) if row.winner_id else None
+    leads = viewer_id is not None and state.leader_id == viewer_id
+    sees_winner = viewer_id is not None and viewer_id in (winner, state.seller_id)
+    answer = {
         "auction_id": state.auction_id,
         "status": state.status(now),
         "current_price": state.current_price,
         "currency": row.currency,
         "bid_count": state.bid_count,
-        "leader_id": state.leader_id,
+        "leader_id": state.leader_id if leads else None,
         "leader_name": row.leader_name,
         "min_next_bid": state.min_next_bid(),
         "has_reserve": state.reserve_price is not None,
@@ -397,18 +403,23 @@ def public_state(state: AuctionState, row, now: datetime) -> dict:
         "ends_at": isoformat(state.ends_at),
         "seq": state.seq,
         "outcome": row.outcome,
-        "winner_id": str(row.winner_id) if row.winner_id else None,
+        "winner_id": winner if sees_winner else None,
         "server_time": isoformat(now),
     }
+    if viewer_id is not None:
+        answer["you_lead"] = leads
+        answer["you_won"] = winner is not None and winner == viewer_id
+    return answer
 
 
-def auction_state(db: Database, auction_id: uuid.UUID) -> dict:
-    """The public live state of an auction; 404 ``auction_not_found``."""
+def auction_state(db: Database, auction_id: uuid.UUID, viewer_id: str | None = None) -> dict:
+    """The public live state of an auction (with what concerns ``viewer_id``, the signed-in
+    caller); 404 ``auction_not_found``."""
     with db.unit_of_work() as uow:
         found = repository.read_auction(uow.session, auction_id)
     if found is None:
         raise Problem(404, "auction_not_found", "No such auction.")
-    return public_state(*found)
+    return public_state(*found, viewer_id=viewer_id)
 
 
 def bid_history(db: Database, auction_id: uuid.UUID, after_seq: int, limit: int) -> dict:

@@ -6,6 +6,7 @@ import uuid
 from typing import Literal
 
 from flask import Blueprint, current_app, jsonify
+from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 from pydantic import BaseModel, Field, StrictInt
 
 from auction_common import idempotency
@@ -84,7 +85,8 @@ class LiveState(BaseModel):
     current_price: int
     currency: str
     bid_count: int
-    leader_id: str | None
+    leader_id: str | None = Field(description="Your own id when you lead (with a token); "
+                                              "nobody else's")
     leader_name: str | None = Field(description="The leader's display name, masked: a***e")
     min_next_bid: int
     has_reserve: bool
@@ -94,8 +96,10 @@ class LiveState(BaseModel):
     ends_at: str
     seq: int
     outcome: str | None
-    winner_id: str | None
+    winner_id: str | None = Field(description="The winner's id, to the winner and the seller")
     server_time: str
+    you_lead: bool | None = Field(default=None, description="With a token: whether you lead")
+    you_won: bool | None = Field(default=None, description="With a token: whether you won")
 
 
 class HistoryQuery(BaseModel):
@@ -184,7 +188,14 @@ def mine(query: MineQuery):
 @api.route(bp, "/api/bids/auctions/<uuid:auction_id>", "GET", summary="Live state of an auction",
            response=LiveState, errors=(404,), tag="bids")
 def state(auction_id: uuid.UUID):
-    return jsonify(handlers.auction_state(_db(), auction_id))
+    return jsonify(handlers.auction_state(_db(), auction_id, _viewer_id()))
+
+
+def _viewer_id() -> str | None:
+    """The signed-in caller, if the request carries a token (a bad token is still a 401)."""
+    verify_jwt_in_request(optional=True)
+    identity = get_jwt_identity()
+    return str(identity) if identity else None
 
 
 # The catalog's calls: bidding decides what bids decide (withdrawing, new terms) under the
@@ -211,3 +222,4 @@ def change_terms(auction_id: uuid.UUID, body: SellerChange):
 def withdraw(auction_id: uuid.UUID, body: SellerChange):
     return jsonify(handlers.withdraw_listing(_db(), auction_id, current_user_id(),
                                              _listing(body, auction_id), body.version))
+

@@ -78,6 +78,44 @@ def login():
     return redirect(next_url)
 
 
+@bp.route("/forgot-password", methods=["GET", "POST"])
+def forgot_password():
+    """"Forgot password?": ask for a link to choose a new one, by email."""
+    form = {"email": request.values.get("email", "").strip()}
+    if request.method == "GET":
+        return render_template("forgot_password.html", form=form, errors={})
+    if not form["email"]:
+        return render_template("forgot_password.html", form=form,
+                               errors={"email": "Enter the email of your account."},
+                               message="Which account?"), 422
+    try:
+        api().request_password_reset(form["email"])
+    except ApiError as exc:
+        return _form_failure("forgot_password.html", exc, form)
+    return render_template("forgot_password.html", form=form, errors={}, sent=True)
+
+
+@bp.route("/reset-password", methods=["GET", "POST"])
+def reset_password():
+    """The emailed link: choose a new password (every session of the account ends)."""
+    token = request.values.get("token", "")
+    if request.method == "GET":
+        return render_template("reset_password.html", token=token, form={}, errors={})
+    password = request.form.get("new_password", "")
+    if not password:
+        return render_template("reset_password.html", token=token, form={},
+                               errors={"new_password": "Enter a new password."},
+                               message="Choose a new password."), 422
+    try:
+        api().reset_password(token, password)
+    except ApiError as exc:
+        return _form_failure("reset_password.html", exc, {}, token=token)
+    if g.tokens.signed_in:  # whoever was signed in in this browser is signed out too
+        g.tokens.clear()
+    flash("Your new password is set: sign in with it.", "success")
+    return redirect(url_for("account.login"))
+
+
 @bp.post("/logout")
 def logout():
     """Revoke the refresh token and forget both cookies (even when the API cannot be reached)."""

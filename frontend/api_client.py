@@ -90,6 +90,15 @@ class ApiClient:
         body = {"email": email, "password": password, "display_name": display_name}
         return self._call("POST", "/api/auth/register", json=body)
 
+    def request_password_reset(self, email: str) -> dict:
+        """Ask for a password reset link by email (answers the same for any email)."""
+        return self._call("POST", "/api/auth/password-reset", json={"email": email})
+
+    def reset_password(self, token: str, new_password: str) -> dict:
+        """Choose a new password with a reset link's token; every session ends."""
+        return self._call("POST", "/api/auth/password-reset/confirm",
+                          json={"token": token, "new_password": new_password})
+
     def login(self, email: str, password: str) -> dict:
         """Exchange credentials for a token pair and the user; keeps the pair in ``tokens``."""
         pair = self._call("POST", "/api/auth/login", json={"email": email, "password": password})

@@ -50,7 +50,7 @@ def create_app(settings: FrontendSettings | None = None) -> Flask:
         static_folder=str(FRONTEND_DIR / "static"),
     )
     app.config.update(
-        SECRET_KEY=settings.secret_key.get_secret_value(),
+        SECRET_KEY=settings.session_secret(),
         SESSION_COOKIE_NAME="session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

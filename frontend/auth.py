@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, g, jsonify, redirect, request, session, url_for
 
 from .api_client import ApiClient, ApiError
+from .security import forget_csrf_token
 
 ACCESS_COOKIE = "access_token"
 REFRESH_COOKIE = "refresh_token"
@@ -139,11 +140,17 @@ def init_auth(app: Flask) -> None:
             else:
                 response.delete_cookie(name, httponly=True, samesite="Lax", secure=secure,
                                        path="/")
+        before = (session.get("user") or {}).get("id")
         if tokens.user:
             session["user"] = tokens.user
             session.permanent = True
         elif not tokens.signed_in:
             session.pop("user", None)
+        after = (session.get("user") or {}).get("id")
+        if before != after or not tokens.signed_in:
+            # Signed in, out, or as someone else: a CSRF token made before does not carry
+            # over (one planted before the login is worthless after it).
+            forget_csrf_token()
         return response
 
 

@@ -1,8 +1,9 @@
 """CSRF protection of every state-changing request, and the security headers of every answer.
 
-The CSRF token is random per session, kept in Flask's signed session cookie, rendered into
-each form (``csrf_token``) and into a ``<meta name="csrf-token">`` for the page's script, which
-sends it as the ``X-CSRF-Token`` header.
+The CSRF token is random per session and per login (a new one at every sign-in and sign-out),
+kept in Flask's signed session cookie, rendered into each form (``csrf_token``) and into a
+``<meta name="csrf-token">`` for the page's script, which sends it as the ``X-CSRF-Token``
+header.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ def csrf_token() -> str:
         token = secrets.token_urlsafe(32)
         session[CSRF_SESSION_KEY] = token
     return token
+
+
+def forget_csrf_token() -> None:
+    """Drop the session's CSRF token (the next page makes a new one): at every sign-in and
+    sign-out, so that a token is good for one login only."""
+    session.pop(CSRF_SESSION_KEY, None)
 
 
 def check_csrf() -> None:

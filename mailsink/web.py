@@ -1,8 +1,16 @@
-"""``/mailbox`` and ``/api/mailbox``: read the caught mail in a browser or as JSON."""
+"""``/mailbox`` and ``/api/mailbox``: read the caught mail in a browser or as JSON.
+
+A development tool: it answers clients on this machine only (loopback), whatever interface the
+process listens on, since the mail holds password-reset links and everybody's notifications.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template_string
+from ipaddress import ip_address
+
+from flask import Blueprint, jsonify, render_template_string, request
+
+from auction_common.errors import ApiError
 
 from .store import Mailbox
 
@@ -30,6 +38,11 @@ def mailbox_blueprint(mailbox: Mailbox) -> Blueprint:
     """Routes showing ``mailbox``."""
     bp = Blueprint("mailbox", __name__)
 
+    @bp.before_request
+    def _this_machine_only():
+        if not is_loopback(request.remote_addr):
+            raise ApiError(404, "not_found", "There is nothing here.")
+
     @bp.get("/api/mailbox")
     def mailbox_json():
         return jsonify({"items": mailbox.items()})
@@ -44,3 +57,11 @@ def mailbox_blueprint(mailbox: Mailbox) -> Blueprint:
         return render_template_string(PAGE, items=mailbox.items())
 
     return bp
+
+
+def is_loopback(address: str | None) -> bool:
+    """Whether ``address`` (a socket's peer) is this machine."""
+    try:
+        return ip_address(address or "").is_loopback
+    except ValueError:
+        return False

@@ -8,11 +8,17 @@ from pathlib import Path
 from flask import Flask
 
 from auction_common.runtime import ServiceParts, periodic
+from auction_common.suspension import (
+    account_status_consumer,
+    refuse_suspended_accounts,
+    status_lookup,
+)
 from auction_common.webapp import service_app, service_database
 
 from .consumers import notification_consumer
 from .delivery import deliver_pending_emails
-from .models import metadata
+from .models import account_statuses, metadata
+from .password_reset import password_reset_consumer
 from .routes import api, bp
 from .settings import NotificationSettings, load
 from .watches import remind_watchers
@@ -31,7 +37,9 @@ def build_parts(settings: NotificationSettings) -> ServiceParts:
     return ServiceParts(
         name="notification_service", db=db,
         consumers=[notification_consumer(db, settings.public_url,
-                                         settings.outbid_quiet_seconds)],
+                                         settings.outbid_quiet_seconds),
+                   account_status_consumer(db, "notification_service", account_statuses),
+                   password_reset_consumer(db, settings.public_url)],
         jobs={"email": sender, "watch_reminders": reminders},
     )
 
@@ -40,5 +48,9 @@ def create_app(settings: NotificationSettings | None = None,
                parts: ServiceParts | None = None) -> Flask:
     """The notification_service web app."""
     settings = settings or load()
-    return service_app("notification_service", settings, parts or build_parts(settings), [bp],
-                       api, ("/api/notifications",), max_body_bytes=16 * 1024)
+    parts = parts or build_parts(settings)
+    app = service_app("notification_service", settings, parts, [bp],
+                      api, ("/api/notifications",), max_body_bytes=16 * 1024)
+    refuse_suspended_accounts(app, status_lookup(
+        parts.db, account_statuses.c.user_id, account_statuses.c.status))
+    return app

@@ -13,6 +13,11 @@ _templates = Environment(
 )
 
 
+def render(template: str, context: dict) -> str:
+    """One of the email templates, rendered (HTML ones escape what they insert)."""
+    return _templates.get_template(template).render(context)
+
+
 def format_money(amount: int, currency: str) -> str:
     """``1250, "EUR"`` -> ``EUR 12.50`` (two-decimal currencies)."""
     return f"{currency} {amount // 100:,}.{amount % 100:02d}"

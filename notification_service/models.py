@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from auction_common.db import messaging_tables
+from auction_common.suspension import account_status_table
 
 SCHEMA = "notifications"
 metadata = MetaData(schema=SCHEMA)
@@ -125,3 +126,5 @@ class FinishedAuction(Base):
 
 
 outbox, inbox = messaging_tables(metadata)
+#: Each account's status (suspended accounts are refused: auction_common.suspension).
+account_statuses = account_status_table(metadata)

@@ -217,6 +217,8 @@ def test_every_python_process_starts_with_the_settings_it_is_given(objects, monk
     secrets = dict(line.split("=", 1)
                    for line in (K8S / "secrets.example.env").read_text().splitlines()
                    if line and not line.startswith("#"))
+    # A filled-in copy: the example's placeholders are refused (see the test below).
+    secrets["FRONTEND_SECRET_KEY"] = "q7Vd1fJ0zX8mR2kLw5Tn9bPy3cHs6gAe"
     for name, deployment in of_kind(objects, "Deployment").items():
         for container in containers(deployment):
             package = package_of(container)
@@ -239,6 +241,18 @@ def test_every_python_process_starts_with_the_settings_it_is_given(objects, monk
                     module.load()
                 except SystemExit as refused:
                     pytest.fail(f"{name}/{container['name']}: {refused}")
+
+
+def test_the_frontend_refuses_to_start_with_the_examples_placeholder_secret(monkeypatch):
+    from frontend.settings import load
+
+    example = dict(line.split("=", 1)
+                   for line in (K8S / "secrets.example.env").read_text().splitlines()
+                   if line and not line.startswith("#"))
+    monkeypatch.setenv("API_URL", "http://gateway:8080")
+    monkeypatch.setenv("SECRET_KEY", example["FRONTEND_SECRET_KEY"])
+    with pytest.raises(SystemExit, match="SECRET_KEY"):
+        load()
 
 
 def test_every_secret_and_config_key_referenced_exists(objects):

@@ -76,8 +76,9 @@ def build(var_dir: Path, port: int, database_url: str | None = None,
         "db_pool_size": 5,
     }
     extra = {
-        "user_service": {"jwt_private_key_file": private_key,
-                         "trusted_proxies": "127.0.0.1,::1"},
+        # No proxy in front: X-Forwarded-For is never believed, whoever sends it (the
+        # frontend's own calls count as this machine's).
+        "user_service": {"jwt_private_key_file": private_key, "trusted_proxies": ""},
         "auction_service": {"media_root": var_dir / "media"},
         "notification_service": {"smtp_host": "127.0.0.1", "smtp_port": smtp.port,
                                  "public_url": public_url},
@@ -103,14 +104,17 @@ def build(var_dir: Path, port: int, database_url: str | None = None,
     from frontend.app import create_app as create_frontend
     from frontend.settings import FrontendSettings
 
-    frontend = create_frontend(FrontendSettings(api_url=f"http://127.0.0.1:{port}"))
+    frontend = create_frontend(FrontendSettings(
+        api_url=f"http://127.0.0.1:{port}", secret_key=os.environ.get("SECRET_KEY") or None,
+        secret_key_file=var_dir / "keys" / "frontend_secret"))
     root = Flask("embedded")
     settings = SERVICES[0].settings_type()(database_url=urls["user_service"], **common)
     init_jwt(root, settings)
     register_error_handlers(root)
     root.register_blueprint(mailbox_blueprint(mailbox))
     root.add_url_rule("/healthz", "healthz", lambda: jsonify({"status": "ok"}))
-    for prefix in ("/api/mailbox", "/mailbox", "/healthz"):
+    # /metrics: the frontend's are not for visitors (nothing scrapes the embedded mode).
+    for prefix in ("/api/mailbox", "/mailbox", "/healthz", "/metrics"):
         routes[prefix] = root.wsgi_app
     root.wsgi_app = PrefixRouter(routes, default=frontend)
     socketio = attach_realtime(root, async_mode="gevent")

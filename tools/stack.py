@@ -50,6 +50,14 @@ def find_nginx(install: bool = True) -> str:
     return find_nginx(install=False)
 
 
+def dev_routes(mailbox_address: str) -> str:
+    """The gateway's routes to the mail sink (``/mailbox``, ``/api/mailbox``): a development
+    tool, answered to clients on this machine only (the gateway listens on every interface)."""
+    only_here = "allow 127.0.0.1; allow ::1; deny all;"
+    return (f"location /api/mailbox {{ {only_here} proxy_pass http://{mailbox_address}; }} "
+            f"location = /mailbox {{ {only_here} proxy_pass http://{mailbox_address}; }}")
+
+
 def render_gateway(addresses: dict[str, str], gateway_port: int, media_root: Path,
                    work_dir: Path) -> Path:
     """Write a complete nginx.conf (main context + the gateway's server block)."""
@@ -175,7 +183,8 @@ class Stack:
         self._spawn("frontend", [
             PYTHON, "-m", "gunicorn", "-c", "python:auction_common.gunicorn_conf",
             "--bind", f"127.0.0.1:{self.ports['frontend']}", "--workers", "1", "frontend.wsgi:app",
-        ], self._env({"API_URL": self.url, "PUBLIC_URL": public_url}))
+        ], self._env({"API_URL": self.url, "PUBLIC_URL": public_url,
+                      "SECRET_KEY_FILE": str(self.state_dir / "keys" / "frontend_secret")}))
         addresses = {
             "USER_SERVICE_ADDR": f"127.0.0.1:{self.ports['user_service']}",
             "AUCTION_SERVICE_ADDR": f"127.0.0.1:{self.ports['auction_service']}",
@@ -185,7 +194,7 @@ class Stack:
             "REALTIME_EXTRA_SERVERS": " ".join(
                 f"server 127.0.0.1:{self.ports[name]};" for name in realtime[1:]),
             "FRONTEND_ADDR": f"127.0.0.1:{self.ports['frontend']}",
-            "MAILBOX_ADDR": f"127.0.0.1:{self.ports['mailbox']}",
+            "GATEWAY_DEV_ROUTES": dev_routes(f"127.0.0.1:{self.ports['mailbox']}"),
             "GATEWAY_RESOLVER": "",
         }
         conf = render_gateway(addresses, self.gateway_port, media_root, self.state_dir / "nginx")

@@ -9,9 +9,10 @@ from flask import Flask
 
 from auction_common.keys import key_id, public_key_pem
 from auction_common.runtime import ServiceParts
+from auction_common.suspension import refuse_suspended_accounts, status_lookup
 from auction_common.webapp import service_app, service_database
 
-from .models import metadata
+from .models import User, metadata
 from .passwords import PasswordHashing
 from .ratelimit import init_rate_limits
 from .routes import api, bp
@@ -44,4 +45,7 @@ def create_app(settings: UserSettings | None = None, parts: ServiceParts | None 
     app.extensions["passwords"] = password_hashing(settings)
     app.extensions["jwt_signing_kid"] = key_id(public_key_pem(private_key))
     init_rate_limits(app, settings)
+    # The owner of the accounts reads the truth on every request (no replica, no delay).
+    refuse_suspended_accounts(app, status_lookup(app.extensions["db"], User.id, User.status,
+                                                 cache_seconds=0))
     return app

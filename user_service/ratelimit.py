@@ -1,13 +1,18 @@
-"""Rate limits on the doors an attacker knocks on: register, log in, change the password.
+"""Rate limits on the doors an attacker knocks on: register, log in, change or reset the
+password.
 
 Flask-Limiter counts in ``RATE_LIMIT_STORAGE_URL`` (Redis where several processes serve, so
 that they share counters). Two kinds of limit:
 
 - per client address, every request to register and to log in (``RATE_LIMIT_PER_IP``,
   generous: a whole office may share one address);
-- per account, failed attempts only (``RATE_LIMIT_FAILED_LOGINS``): wrong passwords at login,
-  wrong current passwords at ``PATCH /api/users/me``. The window slides, so the real user is
-  locked out at worst until the oldest failure leaves it, never for good.
+- failed attempts only: wrong passwords at login per account *and* client address
+  (``RATE_LIMIT_FAILED_LOGINS``), and per client address whatever the account
+  (``RATE_LIMIT_FAILED_LOGINS_PER_IP``, against one address trying many accounts); wrong
+  current passwords at ``PATCH /api/users/me`` per account. Counting an account's failures per
+  address means that strangers guessing a password slow themselves down, never the owner:
+  from their own address, with the right password, the owner still gets in. The windows
+  slide, so a slowed-down address gets its turn back by itself.
 
 A refused request answers 429 with ``Retry-After`` and the platform's error body.
 """
@@ -63,6 +68,12 @@ def login_account_key() -> str:
     return "account:" + hashlib.sha256(normalise_email(email).encode()).hexdigest()
 
 
+def login_account_and_address_key(trusted_networks) -> str:
+    """The account a login names, from the client's address: the owner's own address keeps
+    its own count, however many wrong passwords others send for the account."""
+    return f"{login_account_key()}|from:{client_address(trusted_networks)}"
+
+
 def token_user_key() -> str:
     """The account of the request's access token (``anonymous`` without a valid one: the view
     then answers 401 before any password is checked)."""
@@ -94,17 +105,28 @@ def init_rate_limits(app: Flask, settings: UserSettings) -> Limiter:
     )
     per_ip = limiter.limit(settings.rate_limit_per_ip)
     failed_logins = limiter.limit(
-        settings.rate_limit_failed_logins, key_func=login_account_key,
+        settings.rate_limit_failed_logins,
+        key_func=lambda: login_account_and_address_key(networks),
+        deduct_when=lambda response: response.status_code == 401,
+    )
+    failed_logins_per_ip = limiter.limit(
+        settings.rate_limit_failed_logins_per_ip,
+        key_func=lambda: "failures-from:" + client_address(networks),
         deduct_when=lambda response: response.status_code == 401,
     )
     failed_password_checks = limiter.limit(
         settings.rate_limit_failed_logins, key_func=token_user_key,
         deduct_when=lambda response: response.status_code == 403,
     )
+    password_resets = limiter.limit(
+        settings.rate_limit_password_resets, key_func=lambda: "reset-" + login_account_key())
     views = app.view_functions
     views["users.register"] = per_ip(views["users.register"])
-    views["users.login"] = failed_logins(per_ip(views["users.login"]))
+    views["users.login"] = failed_logins(failed_logins_per_ip(per_ip(views["users.login"])))
     views["users.update_me"] = failed_password_checks(views["users.update_me"])
+    views["users.request_password_reset"] = password_resets(
+        per_ip(views["users.request_password_reset"]))
+    views["users.confirm_password_reset"] = per_ip(views["users.confirm_password_reset"])
 
     @app.errorhandler(RateLimitExceeded)
     def _rate_limited(exc: RateLimitExceeded):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from flask import Blueprint, current_app, jsonify
 from flask_jwt_extended import create_access_token, verify_jwt_in_request
@@ -22,7 +22,7 @@ from auction_common.auth import current_claims, current_user_id
 from auction_common.errors import ApiError
 from auction_common.keys import jwk
 
-from . import handlers
+from . import handlers, password_reset
 from .domain import AccountError
 
 bp = Blueprint("users", __name__)
@@ -69,6 +69,20 @@ class UpdateMeBody(BaseModel):
     display_name: DisplayName | None = None
     new_password: Password | None = None
     current_password: Password | None = None
+
+
+class PasswordResetBody(BaseModel):
+    email: Annotated[str, StringConstraints(max_length=254, pattern=_ONE_LINE)]
+
+
+class PasswordResetConfirmBody(BaseModel):
+    token: str = Field(min_length=1, max_length=2000)
+    new_password: Password
+
+
+class PasswordResetAnswer(BaseModel):
+    status: Literal["sent"]
+    message: str
 
 
 class UserOut(BaseModel):
@@ -191,6 +205,32 @@ def jwks():
     response = jsonify({"keys": [jwk(pem) for pem in keys.values()]})
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
+
+
+@api.route(bp, "/api/auth/password-reset", "POST",
+           summary="Email a password reset link (answers the same whether the email is known)",
+           body=PasswordResetBody, response=PasswordResetAnswer, status=202, errors=(429,),
+           tag="auth")
+def request_password_reset(body: PasswordResetBody):
+    settings = _settings()
+    password_reset.request_password_reset(
+        _db(), body.email, settings.private_key_pem(),
+        current_app.extensions["jwt_signing_kid"], settings.jwt_issuer,
+        settings.password_reset_ttl_seconds)
+    return jsonify({"status": "sent", "message": "If an account uses this email, a link to "
+                    "choose a new password is on its way."}), 202
+
+
+@api.route(bp, "/api/auth/password-reset/confirm", "POST",
+           summary="Choose a new password with a reset link's token (signs out every session)",
+           body=PasswordResetConfirmBody, response=UserOut, errors=(403, 429), tag="auth")
+def confirm_password_reset(body: PasswordResetConfirmBody):
+    settings = _settings()
+    user = password_reset.reset_password(
+        _db(), _passwords(), body.token, body.new_password,
+        current_app.extensions["jwt_verification_keys"], settings.jwt_issuer,
+        settings.password_min_length)
+    return jsonify(user)
 
 
 # --- accounts -----------------------------------------------------------------------------

@@ -28,14 +28,23 @@ class UserSettings(CommonSettings):
     rate_limit_storage_url: str = "memory://"
     #: Requests to register and to log in, each, from one client address.
     rate_limit_per_ip: str = "60/minute"
-    #: Failed logins to one account (successes do not count); the window slides, so the
-    #: account opens again by itself.
+    #: Failed logins to one account from one client address (successes do not count); the
+    #: window slides, so the address gets its turn back by itself. Others' failures never
+    #: lock the owner out of their account.
     rate_limit_failed_logins: str = "10 per 15 minutes"
+    #: Failed logins from one client address, whatever the account (one address trying many
+    #: accounts).
+    rate_limit_failed_logins_per_ip: str = "50 per 15 minutes"
+    #: Password reset links asked for one account (whoever asks); each answer is the same.
+    rate_limit_password_resets: str = "5 per hour"
+    #: How long a password reset link works (it also stops once used).
+    password_reset_ttl_seconds: int = Field(1800, ge=60, le=24 * 3600)
     #: Comma-separated addresses/networks of our own proxies (gateway, frontend), whose
     #: ``X-Forwarded-For`` is believed when finding the client's address.
     trusted_proxies: str = ""
 
-    @field_validator("rate_limit_per_ip", "rate_limit_failed_logins")
+    @field_validator("rate_limit_per_ip", "rate_limit_failed_logins",
+                     "rate_limit_failed_logins_per_ip", "rate_limit_password_resets")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         try:

@@ -9,6 +9,8 @@ only an authenticated socket joins its user room.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
 
 from flask import Flask, request
@@ -17,6 +19,7 @@ from flask_socketio import SocketIO, join_room, leave_room
 
 from auction_common.bus import Subscription
 from auction_common.events import isoformat, utcnow
+from auction_common.suspension import AccountStatuses
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +31,14 @@ ROUTES = {
     "bid.outbid": ("bid.outbid", "user", "user_id"),
     "notification.created": ("notification", "user", "user_id"),
 }
-BID_PLACED_FIELDS = ("auction_id", "seq", "current_price", "currency", "bid_count", "leader_id",
-                     "leader_name",
-                     "min_next_bid", "reserve_met", "ends_at", "placed_at")
+#: user_service's events: a suspended account loses its private room (auction_common.suspension).
+ACCOUNT_EVENTS = ("user.registered", "user.updated")
+#: What an auction's room hears of a bid: bidders only by their masked name (the leader's id
+#: stays between the services; a client learns whether it leads from its own room and state).
+BID_PLACED_FIELDS = ("auction_id", "seq", "current_price", "currency", "bid_count",
+                     "leader_name", "min_next_bid", "reserve_met", "ends_at", "placed_at")
+#: Fields of the services' events never said in an auction's (public) room.
+PRIVATE_FIELDS = frozenset({"leader_id", "winner_id", "seller_id", "user_id", "bidder_id"})
 
 
 def _token_from(auth) -> str | None:
@@ -42,10 +50,73 @@ def _token_from(auth) -> str | None:
     return request.cookies.get("access_token")
 
 
-def attach_realtime(app: Flask, async_mode: str | None = None) -> SocketIO:
-    """Add Socket.IO to ``app`` (which must verify JWTs: see ``init_jwt``)."""
+class Identities:
+    """Which socket acts for which user, until its token expires (then it watches on as an
+    anonymous client: its user room is for the token's lifetime only)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._by_sid: dict[str, tuple[str, float]] = {}
+
+    def add(self, sid: str, user_id: str, expires_at: float) -> None:
+        """Socket ``sid`` acts for ``user_id`` until ``expires_at`` (a Unix time)."""
+        with self._lock:
+            self._by_sid[sid] = (user_id, expires_at)
+
+    def remove(self, sid: str) -> None:
+        """Forget a socket (it disconnected)."""
+        with self._lock:
+            self._by_sid.pop(sid, None)
+
+    def take_expired(self, now: float) -> list[tuple[str, str]]:
+        """The (sid, user id) of each socket whose token has expired by ``now``; forgotten."""
+        with self._lock:
+            expired = [(sid, user) for sid, (user, until) in self._by_sid.items() if until <= now]
+            for sid, _ in expired:
+                del self._by_sid[sid]
+        return expired
+
+    def of_user(self, user_id: str) -> list[str]:
+        """The sockets acting for ``user_id``."""
+        with self._lock:
+            return [sid for sid, (user, _) in self._by_sid.items() if user == user_id]
+
+
+def end_expired_identities(socketio: SocketIO, identities: Identities, now: float) -> int:
+    """Take each socket whose token has expired out of its user room, and tell it
+    (``session.expired``: reconnect with a fresh token to hear private news again)."""
+    expired = identities.take_expired(now)
+    for sid, user_id in expired:
+        socketio.server.leave_room(sid, f"user:{user_id}", namespace="/")
+        socketio.emit("session.expired", {"reason": "token_expired"}, to=sid)
+    return len(expired)
+
+
+def end_identities_of(socketio: SocketIO, identities: Identities, user_id: str) -> int:
+    """Take every socket of ``user_id`` out of its user room now (the account was
+    suspended), telling each (``session.expired``)."""
+    sids = identities.of_user(user_id)
+    for sid in sids:
+        identities.remove(sid)
+        socketio.server.leave_room(sid, f"user:{user_id}", namespace="/")
+        socketio.emit("session.expired", {"reason": "user_suspended"}, to=sid)
+    return len(sids)
+
+
+#: How often a realtime process looks for sockets whose token has expired.
+EXPIRY_CHECK_SECONDS = 5.0
+
+
+def attach_realtime(app: Flask, async_mode: str | None = None,
+                    expiry_check_seconds: float | None = EXPIRY_CHECK_SECONDS) -> SocketIO:
+    """Add Socket.IO to ``app`` (which must verify JWTs: see ``init_jwt``). The sockets'
+    identities are ``socketio.realtime_identities``, the accounts' statuses (from user events)
+    ``socketio.realtime_statuses``; every ``expiry_check_seconds`` (None: never) the sockets
+    whose token has expired leave their user room."""
     socketio = SocketIO(app, async_mode=async_mode, logger=False, engineio_logger=False,
                         ping_interval=20, ping_timeout=20)
+    identities = socketio.realtime_identities = Identities()
+    statuses = socketio.realtime_statuses = AccountStatuses()
 
     @socketio.on("connect")
     def connect(auth=None):
@@ -58,8 +129,29 @@ def attach_realtime(app: Flask, async_mode: str | None = None) -> SocketIO:
             if isinstance(auth, dict) and auth.get("token"):
                 raise ConnectionRefusedError("invalid_token") from None
             return True  # a stale cookie: watch anonymously
-        join_room(f"user:{claims['sub']}")
+        user_id = str(claims["sub"])
+        if statuses.status_of(user_id) == "suspended":
+            if isinstance(auth, dict) and auth.get("token"):
+                raise ConnectionRefusedError("user_suspended")
+            return True
+        identities.add(request.sid, user_id, float(claims["exp"]))
+        join_room(f"user:{user_id}")
         return True
+
+    @socketio.on("disconnect")
+    def disconnect(*_):
+        identities.remove(request.sid)
+
+    if expiry_check_seconds is not None:
+        def end_expired_forever():
+            while True:
+                socketio.sleep(expiry_check_seconds)
+                try:
+                    end_expired_identities(socketio, identities, time.time())
+                except Exception:
+                    log.exception("could not end expired socket identities")
+
+        socketio.start_background_task(end_expired_forever)
 
     @socketio.on("watch")
     def watch(data):
@@ -81,8 +173,18 @@ def attach_realtime(app: Flask, async_mode: str | None = None) -> SocketIO:
     return socketio
 
 
+def follow_account(socketio: SocketIO, envelope: dict) -> None:
+    """``user.registered`` / ``user.updated``: remember the account's status; a suspended
+    account's sockets leave its private room at once and may not join it again."""
+    if socketio.realtime_statuses.apply(envelope) == "suspended":
+        end_identities_of(socketio, socketio.realtime_identities, str(envelope["data"]["user_id"]))
+
+
 def fan_out(socketio: SocketIO, envelope: dict) -> None:
     """Emit one bus event to the room it concerns, stamped with the server's time."""
+    if envelope["type"] in ACCOUNT_EVENTS:
+        follow_account(socketio, envelope)
+        return
     route = ROUTES.get(envelope["type"])
     if route is None:
         return
@@ -90,6 +192,8 @@ def fan_out(socketio: SocketIO, envelope: dict) -> None:
     data = envelope["data"]
     if envelope["type"] == "bid.placed":
         payload = {field: data.get(field) for field in BID_PLACED_FIELDS}
+    elif room_kind == "auction":
+        payload = {key: value for key, value in data.items() if key not in PRIVATE_FIELDS}
     else:
         payload = dict(data)
     payload["server_time"] = isoformat(utcnow())
@@ -97,8 +201,9 @@ def fan_out(socketio: SocketIO, envelope: dict) -> None:
 
 
 def realtime_subscription(socketio: SocketIO) -> Subscription:
-    """This instance's private queue of every event it fans out."""
+    """This instance's private queue of every event it fans out (and of the accounts'
+    changes, to stop a suspended account's private news at once)."""
     return Subscription(
-        queue="bidding_service.realtime", routing_keys=sorted(ROUTES),
+        queue="bidding_service.realtime", routing_keys=sorted({*ROUTES, *ACCOUNT_EVENTS}),
         handler=lambda envelope: fan_out(socketio, envelope), transient=True,
     )

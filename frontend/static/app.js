@@ -269,8 +269,9 @@
     if (has("reserve_met")) this.setReserve(state.reserve_met);
     if (has("buy_now_price")) {
       this.buyNowPrice = state.buy_now_price; // the live state says it as it is
-    } else if (has("leader_id") && has("reserve_met")) {
-      this.buyNowTaken(Boolean(state.leader_id), state.reserve_met);
+    } else if (has("bid_count") && has("reserve_met")) {
+      // A bid event names no bidder (only the caller's own state says who leads): any bid.
+      this.buyNowTaken(state.bid_count > 0, state.reserve_met);
     }
     if (state.ends_at) this.setEndsAt(state.ends_at);
     if (state.status) {

@@ -48,8 +48,8 @@ def test_an_accepted_bid_answers_with_the_new_state_and_records_its_event(
     body = answer.get_json()
     assert body["status"] == "leading"
     assert (body["current_price"], body["min_next_bid"], body["seq"]) == (1000, 1050, 1)
-    state = client.get(f"/api/bids/auctions/{auction_id}").get_json()
-    assert state["leader_id"] == ann.id
+    state = client.get(f"/api/bids/auctions/{auction_id}", headers=ann.headers).get_json()
+    assert (state["leader_id"], state["you_lead"]) == (ann.id, True)
     assert (state["status"], state["bid_count"], state["seq"]) == ("live", 1, 1)
     assert "server_time" in state
     [event] = outbox_events(db, auction_id, "bid.placed")
@@ -157,7 +157,8 @@ def test_many_bidders_at_once_give_the_sequential_result(client, db, account, op
     for row in rows:
         replay = decide_bid(replay, str(row.bidder_id), row.max_amount, now).state
         assert replay.current_price == row.price_after
-    final = client.get(f"/api/bids/auctions/{auction_id}").get_json()
+    [leader] = [who for who in bidders if who.id == replay.leader_id]
+    final = client.get(f"/api/bids/auctions/{auction_id}", headers=leader.headers).get_json()
     assert (final["current_price"], final["leader_id"], final["bid_count"]) == (
         replay.current_price, replay.leader_id, replay.bid_count)
     prices = [row.price_after for row in rows]
@@ -277,10 +278,10 @@ def test_an_auction_closes_exactly_once_and_takes_no_bid_after(client, db, accou
     bidder.join()
     assert closed == 1
     [ended] = outbox_events(db, auction_id, "auction.ended")
-    state = client.get(f"/api/bids/auctions/{auction_id}").get_json()
+    state = client.get(f"/api/bids/auctions/{auction_id}", headers=seller.headers).get_json()
     assert state["status"] == "ended"
     assert ended["data"]["outcome"] == "sold"
-    assert ended["data"]["winner_id"] == state["leader_id"] == state["winner_id"]
+    assert ended["data"]["winner_id"] == state["winner_id"], "the seller learns the winner"
     assert ended["data"]["price"] == state["current_price"]
     with db.engine.connect() as conn:
         after_end = conn.execute(text(

@@ -36,8 +36,9 @@ def buy(client, who, auction_id, key=None):
     return client.post(f"/api/bids/auctions/{auction_id}/buy-now", headers=headers)
 
 
-def state(client, auction_id):
-    return client.get(f"/api/bids/auctions/{auction_id}").get_json()
+def state(client, auction_id, who=None):
+    headers = who.headers if who is not None else None
+    return client.get(f"/api/bids/auctions/{auction_id}", headers=headers).get_json()
 
 
 _versions = itertools.count(2)  # each change a newer version of the account
@@ -79,8 +80,8 @@ def test_buy_now_ends_the_auction_for_the_buyer_and_tells_everyone(
     [bought] = outbox_events(db, auction_id, "bid.placed")
     assert (bought["data"]["current_price"], bought["data"]["leader_id"]) == (9000, bob.id)
     assert bought["data"]["seq"] + 1 == ended["data"]["seq"], "the purchase, then the end"
-    shown = state(client, auction_id)
-    assert (shown["status"], shown["winner_id"]) == ("ended", bob.id)
+    shown = state(client, auction_id, bob)
+    assert (shown["status"], shown["winner_id"], shown["you_won"]) == ("ended", bob.id, True)
     assert place(client, account("cat"), auction_id, 99_000).get_json()["error"]["code"] == (
         "auction_not_live")
 
@@ -247,7 +248,7 @@ def test_buy_now_while_the_reserve_is_unmet_tells_the_displaced_leader(client, d
     assert buy(client, bob, auction_id).status_code == 201
     [outbid] = outbox_events(db, auction_id, "bid.outbid")
     assert outbid["data"]["user_id"] == ann.id
-    assert state(client, auction_id)["winner_id"] == bob.id
+    assert state(client, auction_id, seller)["winner_id"] == bob.id
 
 
 def test_a_late_registration_event_does_not_undo_a_suspension(client, db, account,

@@ -58,8 +58,8 @@ def list_item(client, seller, **fields) -> dict:
     return answer.get_json()
 
 
-def show(client, auction_id: str) -> dict:
-    answer = client.get(f"/api/auctions/{auction_id}")
+def show(client, auction_id: str, who=None) -> dict:
+    answer = client.get(f"/api/auctions/{auction_id}", headers=who.headers if who else None)
     assert answer.status_code == 200, answer.get_json()
     return answer.get_json()
 
@@ -240,7 +240,7 @@ def test_a_placed_bid_updates_price_bid_count_and_leader(client, account, delive
     seller, ann = account("seller"), account("ann")
     auction = list_item(client, seller)
     deliver(bid_placed(auction, seq=1, price=1000, leader_id=ann.id, bid_count=1))
-    state = show(client, auction["id"])
+    state = show(client, auction["id"], ann)
     assert (state["current_price"], state["bid_count"], state["leader_id"]) == (1000, 1, ann.id)
     assert state["leader_name"] == "a***n", "the leader's masked name, for listing and search"
 
@@ -252,7 +252,7 @@ def test_a_stale_bid_event_arriving_late_changes_nothing(client, account, delive
     newer = bid_placed(auction, seq=2, price=1550, leader_id=bob.id, bid_count=2)
     deliver(newer)
     deliver(older)
-    state = show(client, auction["id"])
+    state = show(client, auction["id"], bob)
     assert (state["current_price"], state["bid_count"], state["leader_id"]) == (1550, 2, bob.id)
 
 
@@ -263,7 +263,7 @@ def test_a_redelivered_event_is_applied_once(client, db, account, deliver):
     second = bid_placed(auction, seq=2, price=1550, leader_id=bob.id, bid_count=2)
     for envelope in (first, first, second, first, second):
         deliver(envelope)
-    state = show(client, auction["id"])
+    state = show(client, auction["id"], bob)
     assert (state["current_price"], state["bid_count"], state["leader_id"]) == (1550, 2, bob.id)
     assert inbox_rows(db, first["id"]) == inbox_rows(db, second["id"]) == 1
 
@@ -273,7 +273,7 @@ def test_the_end_of_an_auction_shows_its_outcome_and_winner(client, account, del
     auction = list_item(client, seller)
     deliver(bid_placed(auction, seq=1, price=1000, leader_id=ann.id, bid_count=1))
     deliver(auction_ended(auction, seq=2, winner_id=ann.id, price=1000))
-    state = show(client, auction["id"])
+    state = show(client, auction["id"], ann)
     assert (state["status"], state["outcome"], state["winner_id"]) == ("ended", "sold", ann.id)
     assert state["current_price"] == 1000
     ended = client.get("/api/auctions", query_string={"seller_id": seller.id, "status": "ended"})

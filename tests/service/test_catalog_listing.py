@@ -464,7 +464,7 @@ def test_a_buy_it_now_sale_ends_the_listing_sold(client, account, deliver):
     seller, ann = account("seller"), account("ann")
     auction = list_item(client, seller, buy_now_price=8000)
     deliver(auction_ended(auction, seq=1, winner_id=ann.id, price=8000))
-    state = show(client, auction["id"])
+    state = show(client, auction["id"], seller)
     assert (state["status"], state["outcome"], state["winner_id"], state["current_price"]) == (
         "ended", "sold", ann.id, 8000)
     assert state["buy_now_available"] is False
