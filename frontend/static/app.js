@@ -825,6 +825,14 @@
       var auctionId = event.data && event.data.auction_id;
       toast(event.title, event.body, auctionId ? "/auctions/" + encodeURIComponent(auctionId) : null);
     });
+    // The access token the socket connected with has expired: reconnect with a fresh one (the
+    // disconnect handler's state request lets the frontend refresh the cookie first).
+    socket.on("session.expired", function (event) {
+      if (event && event.reason === "token_expired") {
+        socket.disconnect();
+        window.setTimeout(function () { socket.connect(); }, 1000);
+      }
+    });
     return socket;
   }
 

@@ -33,8 +33,8 @@ def _fuzz(app, headers) -> int:
     return operations
 
 
-def _no_server_error(case, headers) -> None:
-    response = case.call(headers=headers)
+def _no_server_error(case, headers, base_url: str | None = None) -> None:
+    response = case.call(headers=headers, **({"base_url": base_url} if base_url else {}))
     assert response.status_code < 500, (
         f"{case.method} {case.formatted_path} query={case.query} body={case.body}: {response.text}")
     content_type = response.headers.get("content-type") or [""]
