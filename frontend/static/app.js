@@ -601,6 +601,8 @@
 
   AuctionPage.prototype.onOutbid = function (event) {
     if (String(event.auction_id) !== this.id) return false;
+    // Public bid events name nobody: this private one is how the page learns it no longer leads.
+    this.setLeader(null);
     this.showOutbid(event);
     return true;
   };
