@@ -50,8 +50,9 @@ def run_auction_story(base_url: str) -> dict:
         assert first.status_code == 201, first.text
         assert first.json()["status"] == "leading"
         placed = wait_for(lambda: anonymous.of("bid.placed"), message="bid.placed on the socket")
-        assert {"auction_id", "seq", "current_price", "bid_count", "leader_id", "ends_at",
+        assert {"auction_id", "seq", "current_price", "bid_count", "leader_name", "ends_at",
                 "server_time"} <= set(placed[0])
+        assert "leader_id" not in placed[0], "the auction's room names bidders only masked"
         assert (placed[0]["seq"], placed[0]["current_price"]) == (1, 2000)
 
         too_low = bob.bid(auction["id"], 2000)
@@ -69,10 +70,12 @@ def run_auction_story(base_url: str) -> dict:
         wait_for(lambda: alice_screen.of("bid.outbid"), message="alice told she is outbid")
         assert not anonymous.of("bid.outbid"), "private news stays private"
 
-        state = api.live_state(auction["id"]).json()
+        state = api.get(f"/api/bids/auctions/{auction['id']}", headers=bob.headers).json()
         # Three lines of history: alice at 2000, the system for alice at her 3000, bob at 3100.
         assert (state["current_price"], state["bid_count"], state["leader_id"]) == (
             3100, 3, bob.id)
+        assert state["you_lead"] is True
+        assert bob.id not in api.live_state(auction["id"]).text, "public: masked names only"
         notes = wait_for(alice.notifications, message="alice's in-app notification")
         assert "Brass telescope" in notes[0]["title"]
         mail = wait_for(lambda: [m for m in api.mailbox() if alice.email in m["to"]],
