@@ -1,7 +1,7 @@
 """replica of account statuses (suspended accounts are refused)
 
 Revision ID: cc678232bcbb
-Revises: 7a15df06a656
+Revises: 3d7e2b9c4f10
 Create Date: 2026-11-30 10:00:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = 'cc678232bcbb'
-down_revision: Union[str, Sequence[str], None] = '7a15df06a656'
+down_revision: Union[str, Sequence[str], None] = '3d7e2b9c4f10'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -1,7 +1,7 @@
 """replica of account statuses (suspended accounts are refused)
 
 Revision ID: a5bda0005eb1
-Revises: 54c6a9be92c5
+Revises: 8c4e1a7b3d52
 Create Date: 2026-11-30 10:00:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = 'a5bda0005eb1'
-down_revision: Union[str, Sequence[str], None] = '54c6a9be92c5'
+down_revision: Union[str, Sequence[str], None] = '8c4e1a7b3d52'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
