@@ -31,6 +31,8 @@ ROUTES = {
 BID_PLACED_FIELDS = ("auction_id", "seq", "current_price", "currency", "bid_count", "leader_id",
                      "leader_name",
                      "min_next_bid", "reserve_met", "ends_at", "placed_at")
+#: Who bid on an auction is private: these never leave for its (public) room.
+PRIVATE_FIELDS = {"auction.ended": ("bidder_ids", "high_bidder_id")}
 
 
 def _token_from(auth) -> str | None:
@@ -92,6 +94,8 @@ def fan_out(socketio: SocketIO, envelope: dict) -> None:
         payload = {field: data.get(field) for field in BID_PLACED_FIELDS}
     else:
         payload = dict(data)
+        for field in PRIVATE_FIELDS.get(envelope["type"], ()):
+            payload.pop(field, None)
     payload["server_time"] = isoformat(utcnow())
     socketio.emit(name, payload, to=f"{room_kind}:{data[id_field]}")
 
