@@ -781,22 +781,23 @@
   // ---- the menu's unread badge, and a sale's contact arriving while the page is open --------
 
   var unreadBadge = {
-    count: 0,
     show: function (count) {
       var badge = $("unread-badge");
       if (!badge) return;
-      this.count = Math.max(0, count);
-      badge.textContent = String(this.count);
-      badge.hidden = this.count === 0;
+      badge.textContent = String(Math.max(0, count));
+      badge.hidden = count <= 0;
     },
     load: function () {
       var link = $("nav-notifications");
       if (!link || !window.fetch) return;
       var self = this;
+      var asked = this.asked = (this.asked || 0) + 1;  // only the latest answer counts
       fetch(link.getAttribute("data-unread-url"), {
         credentials: "same-origin", headers: { Accept: "application/json" }
       }).then(function (response) { return response.ok ? response.json() : null; })
-        .then(function (body) { if (body && typeof body.count === "number") self.show(body.count); })
+        .then(function (body) {
+          if (body && typeof body.count === "number" && asked === self.asked) self.show(body.count);
+        })
         .catch(function () { return null; });
     }
   };
@@ -880,7 +881,7 @@
     });
     socket.on("notification", function (event) {
       event = event || {};
-      unreadBadge.show(unreadBadge.count + 1);
+      unreadBadge.load();  // the server's count: never counts a notice twice
       showSaleContact(page, event);
       var auctionId = event.data && event.data.auction_id;
       toast(event.title, event.body, auctionId ? "/auctions/" + encodeURIComponent(auctionId) : null);
