@@ -12,6 +12,8 @@ import pytest
 
 from tests.support.api import Api, User, wait_for
 
+from .flow import Watcher
+
 pytestmark = pytest.mark.system
 
 #: Long enough for the closer, the consumers, the delivery job and SMTP (seconds).
@@ -42,6 +44,8 @@ def test_three_bidders_and_an_unmet_reserve_everyone_told_once_contacts_to_two(s
                                   reserve_price=9000, anti_sniping_seconds=0)
     for auction in (sold, short):
         api.wait_until_biddable(auction["id"])
+    public = Watcher(stack.url, sold["id"])  # an anonymous page watching the auction
+    ann_live = Watcher(stack.url, sold["id"], token=ann.tokens["access_token"])
     for who, amount in ((ann, 2000), (bob, 3000), (cat, 4000)):
         assert who.bid(sold["id"], amount).status_code == 201
     for who, amount in ((ann, 2000), (bob, 5000)):
@@ -65,6 +69,19 @@ def test_three_bidders_and_an_unmet_reserve_everyone_told_once_contacts_to_two(s
         assert len(lost) == 1
         assert seller.email.lower() not in lost[0]["text"]
         assert cat.email.lower() not in lost[0]["text"]
+
+    # The page learns how it ended, never who bid; Ann's own room gets her notices.
+    try:
+        [ended] = wait_for(lambda: public.of("auction.ended"), timeout=SETTLED,
+                           message="auction.ended in the auction's room")
+        assert ended["outcome"] == "sold"
+        assert "bidder_ids" not in ended and "high_bidder_id" not in ended
+        wait_for(lambda: any(n["kind"] == "lost" for n in ann_live.of("notification")),
+                 timeout=SETTLED, message="Ann's lost notice, live")
+        assert all("seller" not in n["data"] for n in ann_live.of("notification"))
+    finally:
+        public.close()
+        ann_live.close()
 
     # The two parties' contacts: to each other, nobody else.
     assert sale(cat, sold["id"]).json()["counterpart"]["email"] == seller.email.lower()
