@@ -224,7 +224,8 @@ def listing_card(item: dict) -> dict[str, Any]:
     images = [image for image in item.get("images") or () if isinstance(image, dict)]
     return {**item, "thumb": images[0] if images else None,
             "reserve_label": reserve_label(bool(item.get("has_reserve")),
-                                           item.get("reserve_met"))}
+                                           item.get("reserve_met")),
+            "can_relist": can_relist(item)}
 
 
 def bid_accepted_message(answer: dict, amount: int, currency: str) -> str:

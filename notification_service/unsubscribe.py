@@ -25,10 +25,15 @@ _keys = SigningKey.__table__
 
 
 def _key(session: Session) -> bytes:
-    """The signing key, created by whichever transaction needs it first."""
-    session.execute(insert(_keys).values(name=KEY_NAME, secret=secrets.token_bytes(32))
-                    .on_conflict_do_nothing(index_elements=[_keys.c.name]))
-    return session.execute(select(_keys.c.secret).where(_keys.c.name == KEY_NAME)).scalar_one()
+    """The signing key, created by whichever transaction needs it first (two at once: one
+    insert wins, both read the winner's)."""
+    read = select(_keys.c.secret).where(_keys.c.name == KEY_NAME)
+    key = session.execute(read).scalar()
+    if key is None:
+        session.execute(insert(_keys).values(name=KEY_NAME, secret=secrets.token_bytes(32))
+                        .on_conflict_do_nothing(index_elements=[_keys.c.name]))
+        key = session.execute(read).scalar_one()
+    return bytes(key)
 
 
 def _signature(key: bytes, user_id: uuid.UUID, kind: str) -> str:
