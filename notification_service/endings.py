@@ -21,7 +21,7 @@ from .messages import (
     won_message,
 )
 from .models import Contact, Sale
-from .notices import notify
+from .notices import display_name, notify
 
 _contacts = Contact.__table__
 _sales = Sale.__table__
@@ -47,19 +47,20 @@ def send_ending_notices(uow: UnitOfWork, event: dict, public_url: str) -> None:
     if outcome == "sold" and winner_id:
         _record_sale(uow, data)
         seller, buyer = party(uow, data["seller_id"]), party(uow, winner_id)
-        notify(uow, winner_id, won_message(data, buyer.display_name, public_url, seller),
+        notify(uow, winner_id,
+               won_message(data, display_name(uow, winner_id), public_url, seller),
                {"auction_id": auction_id, "seller": _contact_data(data["seller_id"], seller)})
         notify(uow, data["seller_id"],
-               seller_message(data, seller.display_name, public_url, buyer),
+               seller_message(data, display_name(uow, data["seller_id"]), public_url, buyer),
                {**details, "buyer": _contact_data(winner_id, buyer)})
     elif outcome != "cancelled":
         notify(uow, data["seller_id"], seller_message(
-            data, party(uow, data["seller_id"]).display_name, public_url), details)
+            data, display_name(uow, data["seller_id"]), public_url), details)
     highest = data.get("high_bidder_id")
     for bidder_id in data.get("bidder_ids") or ():
         if bidder_id in (winner_id, data["seller_id"]):
             continue
-        message = lost_message(data, party(uow, bidder_id).display_name, public_url,
+        message = lost_message(data, display_name(uow, bidder_id), public_url,
                                highest=bidder_id == highest)
         notify(uow, bidder_id, message, {**details, "highest_bidder": bidder_id == highest})
 
