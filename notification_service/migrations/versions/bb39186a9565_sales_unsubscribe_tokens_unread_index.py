@@ -1,7 +1,7 @@
 """sales, unsubscribe tokens, the unread index
 
 Revision ID: bb39186a9565
-Revises: 54c6a9be92c5
+Revises: 8c4e1a7b3d52
 Create Date: 2026-11-30 09:50:00.000000
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = 'bb39186a9565'
-down_revision: Union[str, Sequence[str], None] = '54c6a9be92c5'
+down_revision: Union[str, Sequence[str], None] = '8c4e1a7b3d52'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
