@@ -161,6 +161,28 @@ class AuctionChanges(BaseModel):
             "currency_fixed", "the currency cannot change once listed; cancel and list again")
 
 
+class RelistChanges(BaseModel):
+    """What changes in the new listing (every field optional: the rest is copied). Without
+    ``ends_at`` or ``duration_seconds`` it lasts as long as the old one; without
+    ``starts_at`` it starts now. A field given as null is removed (reserve, Buy-It-Now,
+    condition) or reset (increments to the default table)."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: Title = None
+    description: Description = None
+    category: Category = None
+    condition: Condition | None = None
+    currency: Currency = None
+    starting_price: Price = None
+    reserve_price: Price | None = None
+    buy_now_price: Price | None = None
+    increments: Increments = None
+    anti_sniping_seconds: AntiSniping = None
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime = None
+    duration_seconds: Duration = None
+
+
 class ImageOut(BaseModel):
     id: str
     position: int

@@ -13,7 +13,7 @@ from auction_common.api import OpenApi
 from auction_common.auth import current_user_id
 from auction_common.problems import Problem
 
-from . import handlers, photos, watchlist
+from . import handlers, photos, relisting, watchlist
 from .api_models import (
     AuctionChanges,
     AuctionOut,
@@ -25,6 +25,7 @@ from .api_models import (
     NamedList,
     NewAuction,
     PageQuery,
+    RelistChanges,
     SearchQuery,
     WatchState,
 )
@@ -141,6 +142,19 @@ def cancel(auction_id: uuid.UUID):
     seller = current_user_id()
     return jsonify(handlers.cancel_auction(_db(), auction_id, seller, _settings(), _bidding(),
                                            request.headers["Authorization"]))
+
+
+@api.route(bp, "/api/auctions/<uuid:auction_id>/relist", "POST",
+           summary="List an unsold or withdrawn item again: a new listing with the same terms "
+                   "and photos, the fields given changed (Idempotency-Key: a retry answers "
+                   "the same)", body=RelistChanges, response=AuctionOut, status=201, auth=True,
+           errors=(403, 404, 409), tag="selling")
+def relist(auction_id: uuid.UUID, body: RelistChanges):
+    seller = current_user_id()
+    status, answer = relisting.relist_auction(
+        _db(), auction_id, seller, body.model_dump(by_alias=True, exclude_unset=True),
+        _settings(), idempotency.request_key())
+    return jsonify(answer), status
 
 
 @api.route(bp, "/api/auctions/<uuid:auction_id>/images", "POST",

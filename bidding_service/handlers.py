@@ -290,6 +290,9 @@ def _finish(uow: UnitOfWork, decision: CloseDecision, row, now: datetime,
         "winner_id": decision.winner_id, "price": decision.price, "currency": row.currency,
         "title": row.title, "seller_id": state.seller_id, "ended_at": isoformat(now),
         "bid_count": state.bid_count,
+        # Who to tell: every bidder, and who bid highest (also when the reserve was not met).
+        "bidder_ids": repository.bidder_ids(uow.session, state.auction_id),
+        "high_bidder_id": state.leader_id,
     })
 
 

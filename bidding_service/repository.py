@@ -162,6 +162,15 @@ def mark_closed(session: Session, state: AuctionState, outcome: str, winner_id: 
     )
 
 
+def bidder_ids(session: Session, auction_id: str) -> list[str]:
+    """Everyone who bid on an auction, each once (read when it closes, never per bid)."""
+    return [str(user) for user in session.execute(
+        text("""SELECT DISTINCT bidder_id FROM bidding.bids WHERE auction_id = :id
+                ORDER BY bidder_id"""),
+        {"id": auction_id},
+    ).scalars()]
+
+
 def lock_due_auctions(session: Session, limit: int) -> list[uuid.UUID]:
     """Ids of auctions past their end, locked; rows another closer holds are skipped."""
     return list(session.execute(

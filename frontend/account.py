@@ -132,6 +132,7 @@ def logout():
 EMAIL_KINDS = {
     "outbid": "Someone outbids me",
     "won": "I win an auction",
+    "lost": "An auction I bid on ends and I did not win",
     "listing_ended": "A listing of mine ends",
     "ending_soon": "An auction I watch is about to end",
 }

@@ -172,6 +172,14 @@ class ApiClient:
         return self._call("POST", f"/api/auctions/{_segment(auction_id)}/cancel",
                           auth="required")
 
+    def relist_auction(self, auction_id: str, changes: dict,
+                       idempotency_key: str | None = None) -> dict:
+        """List an unsold or withdrawn item again (its photos copied), ``changes`` applied;
+        201 with the new listing."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return self._call("POST", f"/api/auctions/{_segment(auction_id)}/relist", json=changes,
+                          headers=headers, auth="required")
+
     def add_photo(self, auction_id: str, filename: str, stream: Any, mimetype: str) -> dict:
         """Upload one photo (multipart field ``file``); 201 with its URLs."""
         return self._call("POST", f"/api/auctions/{_segment(auction_id)}/images",
@@ -236,6 +244,30 @@ class ApiClient:
     def notifications(self) -> list[dict]:
         """The user's in-app notifications, newest first."""
         return self._call("GET", "/api/notifications", auth="required").get("items", [])
+
+    def unread_count(self) -> int:
+        """How many of the user's notifications are unread."""
+        return int(self._call("GET", "/api/notifications/unread-count",
+                              auth="required").get("count") or 0)
+
+    def mark_notifications_read(self, ids: list[str]) -> int:
+        """Mark these notifications read; returns how many are still unread."""
+        return int(self._call("POST", "/api/notifications/read-all", json={"ids": ids},
+                              auth="required").get("count") or 0)
+
+    def sale_contact(self, auction_id: str) -> dict:
+        """For a sold auction's buyer or seller: the other party's name and email, the price,
+        the next step (404 ``sale_not_found`` for anyone else, or before it is known)."""
+        return self._call("GET", f"/api/notifications/sales/{_segment(auction_id)}",
+                          auth="required")
+
+    def unsubscribe_preview(self, token: str) -> dict:
+        """What an email's unsubscribe token turns off: ``{kind, description, email}``."""
+        return self._call("GET", "/api/notifications/unsubscribe", params={"token": token})
+
+    def unsubscribe(self, token: str) -> dict:
+        """Turn off the kind of email ``token`` names (no sign-in needed)."""
+        return self._call("POST", "/api/notifications/unsubscribe", params={"token": token})
 
     def email_preferences(self) -> dict[str, bool]:
         """Kind of notification -> whether it also comes by email."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .money import CURRENCIES, major_units, parse_minor_units
+from .times import parse_instant
 
 #: Longest auction a seller can create from the form (30 days, the catalog's default limit).
 MAX_DURATION_MINUTES = 30 * 24 * 60
@@ -82,6 +83,20 @@ def listing_as_form(listing: dict) -> dict[str, str]:
         "anti_sniping_seconds": str(listing.get("anti_sniping_seconds") or 0),
         "addition": "",
     }
+
+
+def relist_form(listing: dict) -> dict[str, str]:
+    """The Sell form filled with an unsold listing's terms, to list it again: as long as it
+    ran before (in whole minutes, within the form's limits)."""
+    form = {**NEW_LISTING_FORM, **listing_as_form(listing)}
+    form.pop("addition", None)
+    try:
+        lasted = parse_instant(listing["ends_at"]) - parse_instant(listing["starts_at"])
+        minutes = round(lasted.total_seconds() / 60)
+    except (KeyError, TypeError, ValueError):
+        minutes = int(NEW_LISTING_FORM["duration_minutes"])
+    form["duration_minutes"] = str(min(max(minutes, 1), MAX_DURATION_MINUTES))
+    return form
 
 
 def description_addition(text: str) -> tuple[dict[str, Any], Errors]:

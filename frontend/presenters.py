@@ -144,8 +144,18 @@ def auction_view(listing: dict, state: dict | None, user: dict | None,
         "outcome": (ended_outcome(outcome, winner_id, price, currency, user_id, is_seller)
                     if closed else ""),
         "can_edit": is_seller and not closed,
+        "can_relist": is_seller and closed and (outcome in UNSOLD_OUTCOMES),
         "can_change_everything": unlocked,
     }
+
+
+#: Outcomes after which the seller still has the item and may list it again.
+UNSOLD_OUTCOMES = ("unsold_no_bids", "unsold_reserve_not_met", "cancelled")
+
+
+def can_relist(listing: dict) -> bool:
+    """Whether a listing (the catalog's view) ended unsold or was withdrawn."""
+    return listing.get("status") == "cancelled" or listing.get("outcome") in UNSOLD_OUTCOMES
 
 
 def reserve_label(has_reserve: bool, reserve_met: bool | None) -> str:
@@ -214,7 +224,8 @@ def listing_card(item: dict) -> dict[str, Any]:
     images = [image for image in item.get("images") or () if isinstance(image, dict)]
     return {**item, "thumb": images[0] if images else None,
             "reserve_label": reserve_label(bool(item.get("has_reserve")),
-                                           item.get("reserve_met"))}
+                                           item.get("reserve_met")),
+            "can_relist": can_relist(item)}
 
 
 def bid_accepted_message(answer: dict, amount: int, currency: str) -> str:

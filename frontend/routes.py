@@ -83,11 +83,24 @@ def auction(auction_id: str):
     view = presenters.auction_view(listing, state, current_user(), iso_utc(utcnow()))
     items, history_seq = _recent_history(auction_id, view["seq"])
     return render_template(
-        "auction.html", auction=view, idempotency_key=uuid.uuid4().hex,
+        "auction.html", auction=view, sale=_sale_contact(view), idempotency_key=uuid.uuid4().hex,
         buy_now_key=uuid.uuid4().hex, history_seq=history_seq,
         history=None if items is None else presenters.history_lines(items, view["currency"]),
         history_from_start=view["seq"] <= HISTORY_DECISIONS,
     )
+
+
+def _sale_contact(view: dict) -> dict | None:
+    """For a sold auction's winner or seller: the other party's contact (None for anybody
+    else, and while notification_service has not recorded the sale yet)."""
+    if view["outcome_code"] != "sold" or not (view["is_winner"] or view["is_seller"]):
+        return None
+    try:
+        return api().sale_contact(view["id"])
+    except ApiError as exc:  # not known yet, or notifications unreachable: the page still shows
+        if exc.status == 401:
+            raise
+        return None
 
 
 def _live_state(auction_id: str) -> dict | None:
@@ -252,5 +265,45 @@ def watching():
 @bp.get("/me/notifications")
 @login_required
 def notifications():
-    """The signed-in user's in-app notifications."""
-    return render_template("notifications.html", notifications=api().notifications())
+    """The signed-in user's in-app notifications; those shown are read from now on (this
+    page still marks them new)."""
+    items = api().notifications()
+    unread = [note["id"] for note in items if not note.get("read_at")]
+    if unread:
+        try:
+            api().mark_notifications_read(unread)
+        except ApiError as exc:  # shown all the same; they stay unread for next time
+            if exc.status == 401:
+                raise
+    return render_template("notifications.html", notifications=items)
+
+
+@bp.get("/me/notifications/unread.json")
+def unread_notifications():
+    """``{"count": n}`` for the menu's badge (0 when signed out)."""
+    if current_user() is None:
+        return jsonify({"count": 0})
+    try:
+        return jsonify({"count": api().unread_count()})
+    except ApiError as exc:
+        return _json_error(exc.status, exc.code, exc.message, exc.details)
+
+
+@bp.route("/unsubscribe", methods=["GET", "POST"])
+def unsubscribe():
+    """An email's unsubscribe link (no sign-in): what it turns off, then one button."""
+    token = (request.values.get("token") or "").strip()
+    try:
+        if not token:
+            raise ApiError(400, "invalid_token", "This unsubscribe link is not valid.")
+        if request.method == "POST":
+            subscription, done = api().unsubscribe(token), True
+        else:
+            subscription, done = api().unsubscribe_preview(token), False
+    except ApiError as exc:
+        if exc.status >= 500:
+            raise
+        return render_template("unsubscribe.html", problem=exc.message, token="",
+                               subscription=None, done=False), exc.status
+    return render_template("unsubscribe.html", subscription=subscription, done=done,
+                           token=token, problem=None)

@@ -17,6 +17,7 @@ from .listing_form import (
     listing_changes,
     new_listing,
     read_form,
+    relist_form,
 )
 from .money import CURRENCIES
 from .routes import categories
@@ -62,21 +63,32 @@ def _form_key(sent: str | None) -> str:
 @login_required
 def sell():
     """List an item: the form, then ``POST /api/auctions`` and the new auction's page (where
-    the seller adds photos)."""
+    the seller adds photos). With ``relist=<id>`` (an unsold or withdrawn listing of theirs),
+    the form starts from that listing and sends ``POST /api/auctions/<id>/relist``, which
+    copies its photos too."""
     choices = _choices()
+    relisting = _relisted_listing(request.values.get("relist"))
+    if relisting is not None and not presenters.can_relist(relisting):
+        flash("Only a listing that ended unsold, or was withdrawn, can be relisted.", "error")
+        return redirect(url_for("pages.auction", auction_id=relisting["id"]))
+    page = {"relisting": relisting, **choices}
     if request.method == "GET":
-        return render_template("sell.html", form=dict(NEW_LISTING_FORM), errors={},
-                               form_key=_form_key(None), **choices)
+        form = relist_form(relisting) if relisting else dict(NEW_LISTING_FORM)
+        return render_template("sell.html", form=form, errors={}, form_key=_form_key(None),
+                               **page)
 
     form = read_form(request.form, NEW_LISTING_FORM)
     key = _form_key(request.form.get("idempotency_key"))
     listing, errors = new_listing(form, _ids(choices["categories"]),
                                   _ids(choices["conditions"]))
     if errors:
-        return render_template("sell.html", form=form, errors=errors, form_key=key, **choices,
+        return render_template("sell.html", form=form, errors=errors, form_key=key, **page,
                                message="Please correct the fields below."), 422
     try:
-        created = api().create_auction(listing, idempotency_key=key)
+        if relisting:
+            created = api().relist_auction(relisting["id"], listing, idempotency_key=key)
+        else:
+            created = api().create_auction(listing, idempotency_key=key)
     except ApiError as exc:
         if exc.status == 401:
             raise
@@ -85,10 +97,23 @@ def sell():
             key, message = _form_key(None), ("This form already listed an item: see My "
                                              "listings. Send it again to list this one too.")
         return render_template("sell.html", form=form, errors=_api_field_errors(exc),
-                               message=message, form_key=key, **choices), (
+                               message=message, form_key=key, **page), (
             exc.status if exc.status < 500 else 503)
-    flash("Your auction is listed. Add photos of your item below.", "success")
+    flash("Your item is listed again, with its photos." if relisting else
+          "Your auction is listed. Add photos of your item below.", "success")
     return redirect(url_for("pages.auction", auction_id=created["id"]))
+
+
+def _relisted_listing(auction_id: str | None) -> dict | None:
+    """The seller's own listing to relist, when the form is about one (403 for another's)."""
+    if not auction_id:
+        return None
+    try:
+        return _own_listing(auction_id)
+    except ApiError as exc:
+        if exc.status in (404, 422):
+            abort(404, "No such listing.")
+        raise
 
 
 @bp.get("/me/listings")

@@ -11,7 +11,8 @@ from auction_common.events import isoformat, utcnow
 
 
 def parse_email(raw: bytes, recipients: list[str]) -> dict:
-    """``{to, subject, text, html, received_at}`` of a raw RFC 5322 message."""
+    """``{to, from, subject, text, html, list_unsubscribe, list_unsubscribe_post,
+    received_at}`` of a raw RFC 5322 message (the unsubscribe headers ``None`` when absent)."""
     message = message_from_bytes(raw, policy=policy.default)
     text_part = message.get_body(preferencelist=("plain",))
     html_part = message.get_body(preferencelist=("html",))
@@ -21,8 +22,15 @@ def parse_email(raw: bytes, recipients: list[str]) -> dict:
         "subject": str(message.get("Subject", "")),
         "text": text_part.get_content() if text_part else "",
         "html": html_part.get_content() if html_part else "",
+        "list_unsubscribe": _header(message, "List-Unsubscribe"),
+        "list_unsubscribe_post": _header(message, "List-Unsubscribe-Post"),
         "received_at": isoformat(utcnow()),
     }
+
+
+def _header(message, name: str) -> str | None:
+    value = message.get(name)
+    return str(value).strip() if value is not None else None
 
 
 class Mailbox:

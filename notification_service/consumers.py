@@ -10,11 +10,13 @@ from sqlalchemy.dialects.postgresql import insert
 
 from auction_common.consumer import IdempotentConsumer
 from auction_common.db import Database, UnitOfWork
-from auction_common.events import isoformat, utcnow
+from auction_common.events import utcnow
 
-from .messages import Message, outbid_message, seller_message, won_message
-from .models import Contact, EmailDelivery, Notification
-from .preferences import wants_email
+from .endings import send_ending_notices
+from .messages import outbid_message
+from .models import Contact, Notification
+from .notices import display_name, notify
+from .watches import WATCH_HANDLERS, forget_auction
 
 
 def remember_contact(uow: UnitOfWork, event: dict) -> None:
@@ -30,42 +32,7 @@ def remember_contact(uow: UnitOfWork, event: dict) -> None:
         where=Contact.__table__.c.version < statement.excluded.version))
 
 
-_contacts = Contact.__table__
 _notifications = Notification.__table__
-_deliveries = EmailDelivery.__table__
-
-
-def display_name(uow: UnitOfWork, user_id: str) -> str:
-    """The user's display name from the contact replica ("there" while it is unknown)."""
-    name = uow.session.execute(
-        select(_contacts.c.display_name).where(_contacts.c.user_id == uuid.UUID(user_id))
-    ).scalar()
-    return name if name is not None else "there"
-
-
-def notify(uow: UnitOfWork, user_id: str, message: Message, data: dict) -> None:
-    """Create an in-app notification and its email (unless the user turned that kind's email
-    off), and announce ``notification.created``.
-
-    Plain Core statements, written at once (events pour in during a bidding war, and a batch
-    of them must see each other's notices)."""
-    notification_id = uuid.uuid4()
-    now = utcnow()
-    uow.session.execute(insert(_notifications).values(
-        id=notification_id, user_id=uuid.UUID(user_id), kind=message.kind, title=message.title,
-        body=message.body, data=data, created_at=now,
-    ))
-    if wants_email(uow.session, uuid.UUID(user_id), message.kind):
-        uow.session.execute(insert(_deliveries).values(
-            id=uuid.uuid4(), user_id=uuid.UUID(user_id), notification_id=notification_id,
-            subject=message.email_subject, text_body=message.email_text,
-            html_body=message.email_html, status="pending", attempts=0, next_attempt_at=now,
-        ))
-    uow.publish("notification.created", {
-        "notification_id": str(notification_id), "user_id": user_id, "kind": message.kind,
-        "title": message.title, "body": message.body, "created_at": isoformat(now),
-        "data": data,
-    })
 
 
 def send_outbid_notice(uow: UnitOfWork, event: dict, public_url: str,
@@ -99,24 +66,8 @@ def send_outbid_notice(uow: UnitOfWork, event: dict, public_url: str,
     notify(uow, data["user_id"], message, details)
 
 
-def send_ending_notices(uow: UnitOfWork, event: dict, public_url: str) -> None:
-    """``auction.ended``: tell the winner they won, and the seller how the listing ended (a
-    withdrawn listing needs no notice: the seller did it)."""
-    data = event["data"]
-    if data["outcome"] == "cancelled":
-        return
-    if data["outcome"] == "sold" and data["winner_id"]:
-        message = won_message(data, display_name(uow, data["winner_id"]), public_url)
-        notify(uow, data["winner_id"], message, {"auction_id": data["auction_id"]})
-    message = seller_message(data, display_name(uow, data["seller_id"]), public_url)
-    notify(uow, data["seller_id"], message, {"auction_id": data["auction_id"],
-                                              "outcome": data["outcome"]})
-
-
 def send_ending_notices_and_forget_watches(uow: UnitOfWork, event: dict, public_url: str):
-    """``auction.ended``: the winner's and seller's notices; watchers need no reminder now."""
-    from .watches import forget_auction
-
+    """``auction.ended``: everyone's notices (see ``endings``); watchers need no reminder now."""
     send_ending_notices(uow, event, public_url)
     forget_auction(uow, event)
 
@@ -124,8 +75,6 @@ def send_ending_notices_and_forget_watches(uow: UnitOfWork, event: dict, public_
 def notification_consumer(db: Database, public_url: str,
                           outbid_quiet_seconds: int = 0) -> IdempotentConsumer:
     """The consumer of every event that becomes a notification."""
-    from .watches import WATCH_HANDLERS
-
     return IdempotentConsumer(db, "notification_service.notify", {
         **WATCH_HANDLERS,
         "user.registered": remember_contact,

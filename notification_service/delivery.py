@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
+from html import escape
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 
@@ -18,15 +21,42 @@ from .models import Contact, EmailDelivery
 log = logging.getLogger(__name__)
 
 
-def build_email(sender: str, to: str, subject: str, text: str, html: str) -> EmailMessage:
-    """A multipart (text + HTML) email."""
+def build_email(sender: str, to: str, subject: str, text: str, html: str,
+                unsubscribe: Unsubscribe | None = None) -> EmailMessage:
+    """A multipart (text + HTML) email; with ``unsubscribe``, a link at its foot and the
+    one-click ``List-Unsubscribe`` headers (RFC 8058) that turn its kind's email off."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
+    if unsubscribe is not None:
+        message["List-Unsubscribe"] = f"<{unsubscribe.one_click_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        text = (f"{text.rstrip()}\n\nNo more emails like this one: {unsubscribe.page_url}\n")
+        html = (f'{html}\n<p style="font-size:small;color:#666">No more emails like this one? '
+                f'<a href="{escape(unsubscribe.page_url)}">Unsubscribe</a></p>\n')
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    """Where a token turns its email off: the page a person opens, the URL a mail client
+    POSTs to (``List-Unsubscribe=One-Click``)."""
+
+    page_url: str
+    one_click_url: str
+
+    @classmethod
+    def of(cls, public_url: str, token: str | None) -> Unsubscribe | None:
+        """The links of ``token`` under the site's public address (None without a token)."""
+        if token is None:
+            return None
+        query = urlencode({"token": token})
+        base = public_url.rstrip("/")
+        return cls(f"{base}/unsubscribe?{query}",
+                   f"{base}/api/notifications/unsubscribe?{query}")
 
 
 def connect_smtp(settings) -> smtplib.SMTP:
@@ -82,8 +112,10 @@ def deliver_pending_emails(db: Database, settings, batch_size: int = 20) -> int:
         with smtp:
             for delivery, address in rows:
                 try:
-                    smtp.send_message(build_email(settings.mail_from, address, delivery.subject,
-                                                  delivery.text_body, delivery.html_body))
+                    smtp.send_message(build_email(
+                        settings.mail_from, address, delivery.subject, delivery.text_body,
+                        delivery.html_body,
+                        Unsubscribe.of(settings.public_url, delivery.unsubscribe_token)))
                 except (smtplib.SMTPException, OSError) as exc:
                     _failed(delivery, exc, settings.delivery_max_attempts)
                 else:

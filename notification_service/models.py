@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -48,7 +49,9 @@ class Notification(Base):
     """An in-app notification."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_user", "user_id", "created_at"),)
+    __table_args__ = (Index("ix_notifications_user", "user_id", "created_at"),
+                      Index("ix_notifications_unread", "user_id",
+                            postgresql_where=text("read_at IS NULL")))
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
@@ -93,6 +96,9 @@ class EmailDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Signed token turning this kind's email off (optional kinds only): the email's
+    #: unsubscribe link and List-Unsubscribe headers carry it.
+    unsubscribe_token: Mapped[str | None] = mapped_column(String(200))
 
 
 class Watch(Base):
@@ -123,6 +129,31 @@ class FinishedAuction(Base):
     auction_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                   server_default=func.now())
+
+
+class Sale(Base):
+    """A sold auction's two parties, from ``auction.ended``: who may see whose contact."""
+
+    __tablename__ = "sales"
+
+    auction_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    seller_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    buyer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    title: Mapped[str] = mapped_column(String(200))
+    price: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SigningKey(Base):
+    """A secret this service made for itself (the unsubscribe tokens' key): one per name,
+    created on first use, shared by every replica through the database."""
+
+    __tablename__ = "signing_keys"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 outbox, inbox = messaging_tables(metadata)

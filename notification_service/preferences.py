@@ -17,6 +17,7 @@ from .models import EmailPreference
 KINDS = {
     "outbid": "Someone outbid me",
     "won": "I won an auction",
+    "lost": "An auction I bid on ended and I did not win",
     "listing_ended": "A listing of mine ended",
     "ending_soon": "An auction I watch ends soon",
 }

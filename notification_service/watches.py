@@ -11,9 +11,9 @@ from sqlalchemy.dialects.postgresql import insert
 from auction_common.db import Database, UnitOfWork
 from auction_common.events import utcnow
 
-from .consumers import display_name, notify
 from .messages import ending_soon_message
 from .models import FinishedAuction, Watch
+from .notices import display_name, notify
 
 
 def start_watching(uow: UnitOfWork, event: dict) -> None:

@@ -38,7 +38,8 @@ ACCOUNT_EVENTS = ("user.registered", "user.updated")
 BID_PLACED_FIELDS = ("auction_id", "seq", "current_price", "currency", "bid_count",
                      "leader_name", "min_next_bid", "reserve_met", "ends_at", "placed_at")
 #: Fields of the services' events never said in an auction's (public) room.
-PRIVATE_FIELDS = frozenset({"leader_id", "winner_id", "seller_id", "user_id", "bidder_id"})
+PRIVATE_FIELDS = frozenset({"leader_id", "winner_id", "seller_id", "user_id", "bidder_id",
+                            "bidder_ids", "high_bidder_id"})
 
 
 def _token_from(auth) -> str | None:

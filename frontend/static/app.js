@@ -781,6 +781,66 @@
     });
   }
 
+  // ---- the menu's unread badge, and a sale's contact arriving while the page is open --------
+
+  var unreadBadge = {
+    show: function (count) {
+      var badge = $("unread-badge");
+      if (!badge) return;
+      badge.textContent = String(Math.max(0, count));
+      badge.hidden = count <= 0;
+    },
+    load: function () {
+      var link = $("nav-notifications");
+      if (!link || !window.fetch) return;
+      var self = this;
+      var asked = this.asked = (this.asked || 0) + 1;  // only the latest answer counts
+      fetch(link.getAttribute("data-unread-url"), {
+        credentials: "same-origin", headers: { Accept: "application/json" }
+      }).then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (body) {
+          if (body && typeof body.count === "number" && asked === self.asked) self.show(body.count);
+        })
+        .catch(function () { return null; });
+    }
+  };
+
+  /** A won / sold notice for the auction on screen carries the other party's contact. */
+  function showSaleContact(page, event) {
+    var data = event.data || {};
+    var party = data.seller || data.buyer;
+    if (!page || !party || data.auction_id !== page.id || $("sale-contact")) return;
+    var box = document.createElement("section");
+    box.className = "sale-contact card";
+    box.id = "sale-contact";
+    var heading = document.createElement("h2");
+    heading.textContent = data.seller ? "The seller" : "The buyer";
+    var contact = document.createElement("p");
+    contact.className = "contact";
+    var name = document.createElement("strong");
+    name.id = "counterpart-name";
+    name.textContent = party.display_name || "";
+    contact.appendChild(name);
+    if (party.email) {
+      var mail = document.createElement("a");
+      mail.id = "counterpart-email";
+      mail.href = "mailto:" + party.email;
+      mail.textContent = party.email;
+      contact.appendChild(document.createTextNode(" "));
+      contact.appendChild(mail);
+    }
+    var next = document.createElement("p");
+    next.className = "next-step";
+    next.id = "next-step";
+    next.textContent = data.seller ? "Contact the seller to arrange payment and delivery." : "";
+    box.appendChild(heading);
+    box.appendChild(contact);
+    if (next.textContent) box.appendChild(next);
+    var anchor = data.seller ? $("outcome") : $("seller-tools");
+    if (anchor && data.seller) anchor.parentNode.insertBefore(box, anchor.nextSibling);
+    else if (anchor) anchor.appendChild(box);
+  }
+
   // ---- live updates -------------------------------------------------------------------------
 
   function setLiveStatus(connected) {
@@ -824,6 +884,8 @@
     });
     socket.on("notification", function (event) {
       event = event || {};
+      unreadBadge.load();  // the server's count: never counts a notice twice
+      showSaleContact(page, event);
       var auctionId = event.data && event.data.auction_id;
       toast(event.title, event.body, auctionId ? "/auctions/" + encodeURIComponent(auctionId) : null);
     });
@@ -851,6 +913,7 @@
     }
     tickListCountdowns();
     bindPhotoForm();
+    unreadBadge.load();
     if (body.getAttribute("data-live") === "on") connectLive(page);
   }
 

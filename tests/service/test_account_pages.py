@@ -93,7 +93,7 @@ def test_the_account_page_chooses_which_notifications_come_by_email(frontend):
     status, page = cat.page("/account")
     assert status == 200
     boxes = dict(re.findall(r'name="email" value="(\w+)"( checked)?', page))
-    assert set(boxes) == {"outbid", "won", "listing_ended", "ending_soon"}
+    assert set(boxes) == {"outbid", "won", "lost", "listing_ended", "ending_soon"}
     assert all(boxes.values()), "every kind comes by email at first"
     assert "Someone outbids me" in page
     # Untick "outbid" and "ending soon": the form sends the ticked ones only.
@@ -104,8 +104,8 @@ def test_the_account_page_chooses_which_notifications_come_by_email(frontend):
     status, page = cat.page("/account")
     assert "Your email choices are saved." in page
     boxes = dict(re.findall(r'name="email" value="(\w+)"( checked)?', page))
-    assert boxes == {"outbid": "", "won": " checked", "listing_ended": " checked",
-                     "ending_soon": ""}
+    assert boxes == {"outbid": "", "won": " checked", "lost": "",
+                     "listing_ended": " checked", "ending_soon": ""}
 
 
 def test_the_account_page_still_works_while_notifications_are_away(users, settings_for):

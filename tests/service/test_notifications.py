@@ -443,7 +443,8 @@ def test_settings_refuse_credentials_without_tls_or_without_a_password(changes):
 
 def test_every_kind_comes_by_email_until_the_user_turns_it_off(client, account):
     ann, bob = account("ann"), account("bob")
-    everything = {"outbid": True, "won": True, "listing_ended": True, "ending_soon": True}
+    everything = {"outbid": True, "won": True, "lost": True, "listing_ended": True,
+                  "ending_soon": True}
     assert client.get("/api/notifications/preferences", headers=ann.headers).get_json() == {
         "email": everything}
     answer = client.put("/api/notifications/preferences", headers=ann.headers,
