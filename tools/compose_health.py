@@ -4,18 +4,21 @@ podman runs a container's health check only when something calls ``podman health
 with systemd it sets up a timer per container, without systemd (containers, CI sandboxes)
 nothing does, and a check never leaves "starting". This driver is that something: one
 background process per compose project (``python -m tools.compose_health PROJECT``) that
-runs each running container's check at the interval its healthcheck names, every
-``STARTING_INTERVAL`` seconds while the container is still starting (so start-up is not
-paced by a 30 s interval), and exits once the project has had no containers for a while.
+runs each running container's check at the interval its healthcheck names (every
+``STARTING_INTERVAL`` seconds within its ``start_period``, as Docker's ``start_interval``
+would, so that start-up is not paced by a 30 s interval), and exits once the project has had
+no containers for a while.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 PODMAN = "podman"
 STARTING_INTERVAL = 2.0
@@ -61,6 +64,19 @@ def interval_seconds(check: dict) -> float:
     return max(interval / 1e9, 1.0)
 
 
+def in_start_period(container: dict, check: dict) -> bool:
+    """True while the container is within its healthcheck's ``start_period`` (failures do
+    not count yet, and Docker too checks at its shorter ``start_interval`` then)."""
+    started = container.get("State", {}).get("StartedAt", "")
+    match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?", started)
+    if not match:
+        return False
+    started_at = datetime.fromisoformat(match.group(1)).replace(tzinfo=UTC)
+    started_at += timedelta(seconds=float(match.group(2) or 0))
+    age = (datetime.now(UTC) - started_at).total_seconds()
+    return age < max((check.get("StartPeriod") or 0) / 1e9, STARTING_INTERVAL)
+
+
 def drive(project: str) -> None:
     """Run health checks for ``project`` until it has had no containers for IDLE_EXIT s."""
     last_run: dict[str, float] = {}
@@ -81,7 +97,7 @@ def drive(project: str) -> None:
                     continue
                 if cid in running and not running[cid].done():
                     continue
-                due = (STARTING_INTERVAL if health_status(container) in ("starting", "")
+                due = (STARTING_INTERVAL if in_start_period(container, check)
                        else interval_seconds(check))
                 if now - last_run.get(cid, 0.0) >= due:
                     last_run[cid] = now

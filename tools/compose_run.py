@@ -33,6 +33,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -248,8 +249,9 @@ class PodmanCompose(Compose):
         provision_podman()
         config = self.config()
         services = config["services"]
-        for image in base_images(config):
-            ensure_base_image(image)
+        # Stand-ins build side by side: each is mostly waiting on downloads and dpkg.
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            list(pool.map(ensure_base_image, base_images(config)))
         started = time.monotonic()
         for command in build_commands(config):
             subprocess.run(command, check=True, env=self.env)

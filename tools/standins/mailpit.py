@@ -11,6 +11,8 @@ library and Debian's python3-aiosmtpd: this runs in an image with no project cod
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 import threading
 import urllib.request
@@ -122,6 +124,8 @@ def serve() -> None:
                          list(envelope.rcpt_tos))
             return "250 Message accepted for delivery"
 
+    # PID 1 in its container: without a handler SIGTERM would be ignored until the SIGKILL.
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     controller = Controller(Store(), hostname="0.0.0.0", port=SMTP_PORT)
     controller.start()
     print(f"mailpit stand-in: SMTP on {SMTP_PORT}, HTTP on {HTTP_PORT}", flush=True)
