@@ -14,9 +14,11 @@ Two engines, the same compose file:
   podman-compose (PyPI) to turn the file into podman containers, networks and volumes, and
   this module for what podman-compose cannot do with Debian's podman 4.3: start in the order
   of ``service_healthy`` and ``service_completed_successfully``, and run the health checks at
-  all (``tools/compose_health.py``). A base image that is missing and cannot be pulled is
-  replaced by a stand-in built from Debian's packages under exactly its name
-  (``tools/standins``); the compose file is not changed for any of this.
+  all (``tools/compose_health.py``).
+
+With either engine, a base image that is missing and cannot be pulled (no registry) is
+replaced by a stand-in built from Debian's packages under exactly its name
+(``tools/standins``); the compose file is not changed for any of this.
 
 Used by ``make compose-up``/``make compose-down`` and by ``tests/deploy/test_compose_up.py``.
 """
@@ -113,17 +115,23 @@ class Compose:
         """Every container of the project."""
         raise NotImplementedError
 
-    def up(self, timeout: float = 900) -> None:
-        """Build, start in order, wait until healthy."""
+    def up(self, timeout: float = 900, build: bool = True) -> None:
+        """Build (unless ``build`` is false and the images exist), start in order, wait
+        until healthy."""
         raise NotImplementedError
 
     # ---- shared
 
     def run(self, *args: str, check: bool = True, capture: bool = False,
             timeout: float | None = None) -> subprocess.CompletedProcess:
-        """The compose CLI with ``args``."""
-        return subprocess.run([*self.compose_command(), *args], env=self.env, check=check,
-                              text=True, capture_output=capture, timeout=timeout)
+        """The compose CLI with ``args``; with ``capture``, its output is returned (and
+        shown only in the error when it fails)."""
+        done = subprocess.run([*self.compose_command(), *args], env=self.env, text=True,
+                              capture_output=capture, timeout=timeout)
+        if check and done.returncode != 0:
+            raise ComposeError(f"{' '.join(args)} failed ({done.returncode}):\n"
+                               f"{done.stdout or ''}{done.stderr or ''}")
+        return done
 
     def config(self) -> dict:
         """The compose file as the engine reads it (variables set, dependencies normalised)."""
@@ -131,7 +139,9 @@ class Compose:
 
     def down(self, volumes: bool = False) -> None:
         """Remove the containers and networks (and the named volumes with ``volumes``)."""
-        self.run("down", *(["-v"] if volumes else []), "-t", "10")
+        # Captured: podman says, for every container, that systemd was not there to remove
+        # its health check timer.
+        self.run("down", *(["-v"] if volumes else []), "-t", "10", capture=True)
 
     def logs(self, service: str, tail: int = 60) -> str:
         """The last lines a service's containers printed."""
@@ -191,8 +201,10 @@ class DockerCompose(Compose):
     def compose_command(self) -> list[str]:
         return ["docker", "compose", "-f", str(self.compose_file), "-p", self.project]
 
-    def up(self, timeout: float = 900) -> None:
-        self.run("up", "-d", "--build", "--wait", "--wait-timeout", str(int(timeout)))
+    def up(self, timeout: float = 900, build: bool = True) -> None:
+        ensure_base_images("docker", self.config())
+        self.run("up", "-d", *(["--build"] if build else []), "--wait",
+                 "--wait-timeout", str(int(timeout)))
 
     def containers(self) -> list[Container]:
         ids = subprocess.run(["docker", "ps", "-a", "-q", "--filter",
@@ -245,23 +257,22 @@ class PodmanCompose(Compose):
             return self.containers()
         return [_container(item) for item in json.loads(done.stdout)]
 
-    def up(self, timeout: float = 900) -> None:
+    def up(self, timeout: float = 900, build: bool = True) -> None:
         provision_podman()
         config = self.config()
         services = config["services"]
-        # Stand-ins build side by side: each is mostly waiting on downloads and dpkg.
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            list(pool.map(ensure_base_image, base_images(config)))
+        ensure_base_images("podman", config)
         started = time.monotonic()
-        for command in build_commands(config):
-            subprocess.run(command, check=True, env=self.env)
+        for image, command in build_commands(config).items():
+            if build or subprocess.run(["podman", "image", "exists", image]).returncode:
+                subprocess.run(command, check=True, env=self.env)
         # The images these builds replaced, no longer tagged (cached layers stay).
         subprocess.run(["podman", "image", "prune", "-f"], stdout=subprocess.DEVNULL)
-        log.info("images built in %.0f s", time.monotonic() - started)
+        log.info("images ready in %.0f s", time.monotonic() - started)
         # Creates the network, volumes and containers and starts nothing. --no-deps: without
         # it each container "requires" its dependencies, and podman would start those again
         # (a finished migration, too) whenever it starts the container.
-        self.run("up", "--no-start", "--no-deps")
+        self.run("up", "--no-start", "--no-deps", capture=True)
         start_health_driver(self.project)
         self.start_in_order(services, timeout)
         self.wait_ready(services, timeout)
@@ -356,8 +367,9 @@ def base_images(config: dict) -> list[str]:
     return list(dict.fromkeys(images))
 
 
-def build_commands(config: dict) -> list[list[str]]:
-    """One ``podman build`` per distinct image the project builds, to run one at a time.
+def build_commands(config: dict) -> dict[str, list[str]]:
+    """One ``podman build`` per distinct image the project builds (by image name), to run
+    one at a time.
 
     (podman-compose builds every service at once, the same image once per service using it:
     sixteen concurrent pip installs on a small machine.)"""
@@ -379,7 +391,7 @@ def build_commands(config: dict) -> list[list[str]]:
         for key, value in sorted(args.items()):
             command += ["--build-arg", f"{key}={value}"]
         commands.setdefault(spec["image"], [*command, str(build["context"])])
-    return list(commands.values())
+    return commands
 
 
 def dockerfile_bases(text: str) -> list[str]:
@@ -396,11 +408,19 @@ def dockerfile_bases(text: str) -> list[str]:
     return bases
 
 
-def ensure_base_image(image: str) -> None:
-    """Present already, or pulled, or (only when it cannot be pulled) a stand-in."""
+def ensure_base_images(cli: str, config: dict) -> None:
+    """Every base image of the project present: pulled, or a stand-in where it cannot be."""
+    # Stand-ins build side by side: each is mostly waiting on downloads and dpkg.
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(lambda image: ensure_base_image(cli, image), base_images(config)))
+
+
+def ensure_base_image(cli: str, image: str) -> None:
+    """Present already, or pulled, or (only when it cannot be pulled) a stand-in.
+    ``cli`` is ``podman`` or ``docker``: both import a root file system the same way."""
     name = standins.qualified(image)
-    present = subprocess.run(["podman", "image", "exists", name]).returncode == 0
-    standin_label = standins.image_recipe_label("podman", name) if present else None
+    present = subprocess.run([cli, "image", "inspect", name], capture_output=True).returncode == 0
+    standin_label = standins.image_recipe_label(cli, name) if present else None
     if present and not standin_label:
         return  # the real image
     recipe = standins.recipe_for(image)
@@ -408,7 +428,7 @@ def ensure_base_image(image: str) -> None:
         return  # this machine could not pull it before, and the stand-in is current
     log.info("pulling %s", name)
     try:
-        pulled = subprocess.run(["podman", "pull", "-q", name], capture_output=True,
+        pulled = subprocess.run([cli, "pull", "-q", name], capture_output=True,
                                 text=True, timeout=300)
         if pulled.returncode == 0:
             return
@@ -417,7 +437,7 @@ def ensure_base_image(image: str) -> None:
         reason = "timed out"
     log.info("cannot pull %s (%s): using a stand-in built from Debian's packages", name,
              reason)
-    standins.ensure_standin("podman", name)
+    standins.ensure_standin(cli, name)
 
 
 def _health_pid_file(project: str) -> Path:

@@ -157,7 +157,7 @@ def test_the_data_survives_down_and_up(stack):
 
     stack.compose.down()  # containers and network go; the named volumes stay
     assert stack.compose.containers() == []
-    stack.compose.up(UP_TIMEOUT)
+    stack.compose.up(UP_TIMEOUT, build=False)
 
     again = Api(stack.gateway)
     login = again.post("/api/auth/login", json={"email": seller.email,

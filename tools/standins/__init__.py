@@ -178,7 +178,7 @@ def local_certificates() -> list[Path]:
 def image_recipe_label(podman: str, image: str) -> str | None:
     """The recipe hash a present image was built from; None when absent or not a stand-in."""
     done = subprocess.run([podman, "image", "inspect", "--format",
-                           f'{{{{ index .Labels "{RECIPE_LABEL}" }}}}', image],
+                           f'{{{{ index .Config.Labels "{RECIPE_LABEL}" }}}}', image],
                           capture_output=True, text=True)
     if done.returncode != 0:
         return None
