@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 PODMAN = "podman"
 STARTING_INTERVAL = 2.0
-POLL = 1.0
+POLL = 2.0
 #: Seconds without a single container of the project before the driver exits.
 IDLE_EXIT = 60.0
 PROJECT_LABEL = "io.podman.compose.project"

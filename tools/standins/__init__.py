@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -230,14 +231,15 @@ def cached_rootfs(name: str, recipe: Recipe, digest: str) -> Path:
         hooks = []
         certs = local_certificates()
         if certs:
-            hooks.append(f'mkdir -p "$1{LOCAL_CA_DIR}"')
+            hooks.append(f'mkdir -p "$1"{LOCAL_CA_DIR}')
             for cert in certs:
-                hooks.append(f'cp {cert} "$1{LOCAL_CA_DIR}/{cert.name}"')
+                hooks.append(f'cp {shlex.quote(str(cert))} '
+                             f'"$1"{shlex.quote(str(LOCAL_CA_DIR / cert.name))}')
             hooks.append('chroot "$1" update-ca-certificates >/dev/null 2>&1 || true')
         for source, destination in recipe.files:
             staged = work_dir / Path(source).name
             shutil.copyfile(HERE / source, staged)
-            hooks.append(f'install -D -m 0755 {staged} "$1{destination}"')
+            hooks.append(f'install -D -m 0755 {staged} "$1"{shlex.quote(destination)}')
         for command in recipe.setup:
             hooks.append(f"chroot \"$1\" sh -c '{command}'")
         partial = work_dir / "rootfs.tar"
