@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 import signal
 from dataclasses import dataclass
 
@@ -57,7 +58,10 @@ def stack():
         pytest.skip(reason)
     ports = {"GATEWAY_PORT": free_port(), "RABBITMQ_UI_PORT": free_port(),
              "MAILPIT_UI_PORT": free_port()}
-    compose = compose_run.choose(PROJECT, {name: str(port) for name, port in ports.items()})
+    env = {name: str(port) for name, port in ports.items()}
+    # As an operator would set it (the file's default is for a developer's machine only).
+    env["FRONTEND_SECRET_KEY"] = secrets.token_urlsafe(32)
+    compose = compose_run.choose(PROJECT, env)
     compose.down(volumes=True)  # whatever an interrupted run left
     try:
         compose.up(UP_TIMEOUT)
