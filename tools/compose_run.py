@@ -82,6 +82,7 @@ class Container:
     exit_code: int
     health: str  # healthy, unhealthy, starting, "" (no health check)
     pid: int
+    image_id: str = ""
 
     @property
     def ready(self) -> bool:
@@ -272,6 +273,9 @@ class PodmanCompose(Compose):
         # Creates the network, volumes and containers and starts nothing. --no-deps: without
         # it each container "requires" its dependencies, and podman would start those again
         # (a finished migration, too) whenever it starts the container.
+        stale = self.services_on_old_images(services)
+        if stale:  # as docker compose does when an image changed under a container
+            self.run("up", "--no-start", "--no-deps", "--force-recreate", *stale, capture=True)
         self.run("up", "--no-start", "--no-deps", capture=True)
         start_health_driver(self.project)
         self.start_in_order(services, timeout)
@@ -280,6 +284,20 @@ class PodmanCompose(Compose):
     def down(self, volumes: bool = False) -> None:
         super().down(volumes)
         stop_health_driver(self.project)
+
+    def services_on_old_images(self, services: dict[str, dict]) -> list[str]:
+        """Services whose existing container runs another image than their image name now
+        names (an earlier ``up`` before the code changed)."""
+        stale = []
+        for container in self.containers():
+            spec = services.get(container.service)
+            if spec is None:
+                continue
+            current = subprocess.run(["podman", "image", "inspect", "--format", "{{.Id}}",
+                                      spec["image"]], capture_output=True, text=True)
+            if current.returncode == 0 and current.stdout.strip() != container.image_id:
+                stale.append(container.service)
+        return sorted(set(stale))
 
     def start_in_order(self, services: dict[str, dict], timeout: float) -> None:
         """``podman start`` each service once its ``depends_on`` conditions hold."""
@@ -488,7 +506,7 @@ def _container(item: dict) -> Container:
         service=labels.get(SERVICE_LABEL, ""), status=state.get("Status", ""),
         exit_code=int(state.get("ExitCode") or 0),
         health=health_status(item) if container_healthcheck(item) else "",
-        pid=int(state.get("Pid") or 0))
+        pid=int(state.get("Pid") or 0), image_id=item.get("Image", ""))
 
 
 def dependencies(spec: dict) -> dict[str, dict]:
