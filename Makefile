@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: run up down test lint bench vendor install clean
+.PHONY: run up down compose-up compose-down test lint bench vendor install clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,16 @@ up: vendor
 ## down: stop what `make up` started
 down: $(VENV)/.runtime
 	$(PY) -m tools.stack down
+
+## compose-up: docker-compose.yml in containers, every service healthy, on http://localhost:8080
+## (GATEWAY_PORT overrides). Docker where an engine answers; else podman, with stand-in images
+## built from Debian's packages for base images that cannot be pulled (tools/compose_run.py)
+compose-up: $(VENV)/.dev
+	$(PY) -m tools.compose_run up
+
+## compose-down: stop it and remove its containers, networks and volumes (the data)
+compose-down: $(VENV)/.dev
+	$(PY) -m tools.compose_run down --volumes
 
 ## test: every test; provisions PostgreSQL, RabbitMQ, nginx when missing
 test: $(VENV)/.dev vendor

@@ -12,9 +12,12 @@ process and not listed: an event only they take (``notification.created``) may r
 from __future__ import annotations
 
 DURABLE_QUEUES: dict[str, tuple[str, ...]] = {
+    "auction_service.accounts": ("user.registered", "user.updated"),
     "auction_service.read_model": ("auction.ended", "auction.extended", "bid.placed"),
     "bidding_service.catalog": ("auction.cancelled", "auction.created", "auction.updated"),
     "bidding_service.users": ("user.registered", "user.updated"),
+    "notification_service.accounts": ("user.registered", "user.updated"),
+    "notification_service.password_resets": ("user.password_reset_requested",),
     "notification_service.notify": (
         "auction.cancelled", "auction.ended", "auction.extended", "auction.unwatched",
         "auction.updated", "auction.watched", "bid.outbid", "user.registered", "user.updated",
