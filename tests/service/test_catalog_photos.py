@@ -22,13 +22,15 @@ def media_root(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def catalog_app(settings_for, media_root):
-    """auction_service writing photos under this module's own media directory."""
+def catalog_app(settings_for, media_root, bidding):
+    """auction_service writing photos under this module's own media directory (asking this
+    run's bidding_service about sellers' changes, in process)."""
     from auction_service.app import build_parts, create_app
+    from auction_service.bidding import BiddingGate, wsgi_transport
 
     settings = settings_for("auction_service", media_root=media_root)
     parts = build_parts(settings)
-    app = create_app(settings, parts)
+    app = create_app(settings, parts, BiddingGate(wsgi_transport(bidding[0])))
     app.testing = True
     yield app, parts
     parts.db.engine.dispose()
