@@ -19,7 +19,7 @@ from .listing_form import (
     read_form,
 )
 from .money import CURRENCIES
-from .routes import categories
+from .routes import categories, conditions
 from .security import accepts_uploads
 
 bp = Blueprint("selling", __name__)
@@ -30,17 +30,9 @@ UPLOAD_REQUEST_MAX = 12 * 1024 * 1024
 PHOTO_TYPES = "image/jpeg,image/png,image/webp"
 
 
-def _conditions() -> list[dict]:
-    try:
-        items = api().auction_conditions()
-    except ApiError:
-        items = None
-    return presenters.condition_options(items)
-
-
 def _choices() -> dict:
     """The selects of the Sell and Edit forms."""
-    return {"categories": categories(), "conditions": _conditions(), "currencies": CURRENCIES}
+    return {"categories": categories(), "conditions": conditions(), "currencies": CURRENCIES}
 
 
 def _ids(options: list[dict]) -> set[str]:
@@ -60,21 +52,22 @@ def _form_key(sent: str | None) -> str:
 
 @bp.route("/sell", methods=["GET", "POST"])
 @login_required
+@accepts_uploads(UPLOAD_REQUEST_MAX)
 def sell():
-    """List an item: the form, then ``POST /api/auctions`` and the new auction's page (where
-    the seller adds photos)."""
+    """List an item: the form (with its photos), then ``POST /api/auctions``, the photos in
+    the order chosen, and the new auction's page. The page's script sends the form without
+    the photos (JSON answer), then each photo with its own progress."""
     choices = _choices()
     if request.method == "GET":
         return render_template("sell.html", form=dict(NEW_LISTING_FORM), errors={},
-                               form_key=_form_key(None), **choices)
+                               form_key=_form_key(None), photo_types=PHOTO_TYPES, **choices)
 
     form = read_form(request.form, NEW_LISTING_FORM)
     key = _form_key(request.form.get("idempotency_key"))
     listing, errors = new_listing(form, _ids(choices["categories"]),
                                   _ids(choices["conditions"]))
     if errors:
-        return render_template("sell.html", form=form, errors=errors, form_key=key, **choices,
-                               message="Please correct the fields below."), 422
+        return _sell_refused(form, errors, key, choices, "Please correct the fields below.", 422)
     try:
         created = api().create_auction(listing, idempotency_key=key)
     except ApiError as exc:
@@ -84,11 +77,47 @@ def sell():
         if exc.code == "idempotency_conflict":  # this form listed something else already
             key, message = _form_key(None), ("This form already listed an item: see My "
                                              "listings. Send it again to list this one too.")
-        return render_template("sell.html", form=form, errors=_api_field_errors(exc),
-                               message=message, form_key=key, **choices), (
-            exc.status if exc.status < 500 else 503)
-    flash("Your auction is listed. Add photos of your item below.", "success")
-    return redirect(url_for("pages.auction", auction_id=created["id"]))
+        return _sell_refused(form, _api_field_errors(exc), key, choices, message,
+                             exc.status if exc.status < 500 else 503)
+    page = url_for("pages.auction", auction_id=created["id"])
+    if wants_json():
+        return jsonify({"ok": True, "id": created["id"], "url": page,
+                        "photos_url": url_for("selling.add_photos", auction_id=created["id"])}), 201
+    uploads = [f for f in request.files.getlist("photo") if f and f.filename]
+    added, problems = _add_uploads(created["id"], uploads)
+    if problems:
+        flash(f"Your auction is listed. Not added: {'; '.join(problems)}", "warning")
+    elif added:
+        flash(f"Your auction is listed with {added} photo{'s' if added != 1 else ''}.",
+              "success")
+    else:
+        flash("Your auction is listed. Add photos of your item below.", "success")
+    return redirect(page)
+
+
+def _sell_refused(form: dict, errors: dict, key: str, choices: dict, message: str,
+                  status: int):
+    """The Sell form again with what to correct (JSON for the page's script)."""
+    if wants_json():
+        return jsonify({"ok": False, "message": message, "errors": errors,
+                        "idempotency_key": key}), status
+    return render_template("sell.html", form=form, errors=errors, form_key=key,
+                           message=message, photo_types=PHOTO_TYPES, **choices), status
+
+
+def _add_uploads(auction_id: str, uploads: list) -> tuple[int, list[str]]:
+    """Add uploaded photos to a listing in their order: how many, and what went wrong."""
+    added, problems = 0, []
+    for upload in uploads:
+        try:
+            api().add_photo(auction_id, upload.filename, upload.stream,
+                            upload.mimetype or "application/octet-stream")
+            added += 1
+        except ApiError as exc:
+            if exc.status in (401, 404) or exc.status >= 500:
+                raise
+            problems.append(f"{upload.filename}: {_photo_refusal(exc)}")
+    return added, problems
 
 
 @bp.get("/me/listings")
@@ -163,7 +192,9 @@ def _edit_page(listing: dict, form: dict, errors: dict, choices: dict,
                message: str | None = None):
     return render_template("edit.html", listing=listing, form=form, errors=errors,
                            message=message, locked=bool(listing.get("bid_count")),
-                           photo_types=PHOTO_TYPES, **choices)
+                           photo_types=PHOTO_TYPES,
+                           photo_moves=presenters.photo_moves(listing.get("images") or []),
+                           **choices)
 
 
 @bp.post("/auctions/<auction_id>/cancel")
@@ -195,18 +226,8 @@ def add_photos(auction_id: str):
     back = safe_next(request.form.get("next"), url_for("pages.auction", auction_id=auction_id))
     if not uploads:
         return _photos_outcome(back, 422, 0, ["Choose a photo to add."])
-    added, problems, status = 0, [], 201
-    for upload in uploads:
-        try:
-            api().add_photo(auction_id, upload.filename, upload.stream,
-                            upload.mimetype or "application/octet-stream")
-            added += 1
-        except ApiError as exc:
-            if exc.status in (401, 404) or exc.status >= 500:
-                raise
-            status = exc.status
-            problems.append(f"{upload.filename}: {_photo_refusal(exc)}")
-    return _photos_outcome(back, status if not added else 201, added, problems)
+    added, problems = _add_uploads(auction_id, uploads)
+    return _photos_outcome(back, 201 if added else 422, added, problems)
 
 
 def _photo_refusal(exc: ApiError) -> str:
@@ -223,9 +244,28 @@ def _photos_outcome(back: str, status: int, added: int, problems: list[str]):
         ([f"{added} photo{'s' if added != 1 else ''} added."] if added else [])
         + ([f"Not added: {'; '.join(problems)}"] if problems else []))
     if wants_json():
+        if added and not problems:  # said on the page the script shows next
+            flash(message, "success")
         return jsonify({"ok": not problems, "added": added, "message": message,
                         "problems": problems}), status
     flash(message, "error" if problems else "success")
+    return redirect(back)
+
+
+@bp.post("/auctions/<auction_id>/photos/order")
+@login_required
+def order_photos(auction_id: str):
+    """Put a listing's photos in the order of the form's ``image_id`` fields (each photo
+    once): the Edit page's "Move earlier" and "Move later" buttons."""
+    back = safe_next(request.form.get("next"), url_for("selling.edit", auction_id=auction_id))
+    try:
+        api().order_photos(auction_id, request.form.getlist("image_id"))
+    except ApiError as exc:
+        if exc.status not in (409, 422):
+            raise
+        flash(f"The photos cannot be reordered: {_photo_refusal(exc)}", "error")
+        return redirect(back)
+    flash("The photos are reordered.", "success")
     return redirect(back)
 
 
