@@ -13,6 +13,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 
@@ -26,6 +27,8 @@ bp = Blueprint("pages", __name__)
 
 #: The search's parameters as the home page's form names them.
 SEARCH_PARAMS = ("q", "category", "status", "condition", "min_price", "max_price", "sort")
+#: Session key: photos the page's script added one request at a time, said on the next page.
+PHOTOS_ADDED = "photos_added"
 #: How many earlier pages' cursors the address keeps for "Previous page".
 PAGE_TRAIL_MAX = 30
 #: How many of the latest decisions (seq numbers) the auction page shows the lines of.
@@ -129,6 +132,9 @@ def auction(auction_id: str):
     listing = api().get_auction(auction_id)
     state = _live_state(auction_id)
     user = current_user()
+    added = session.pop(PHOTOS_ADDED, 0)
+    if added:
+        flash(f"{added} photo{'s' if added != 1 else ''} added.", "success")
     view = presenters.auction_view(listing, state, user, iso_utc(utcnow()),
                                    seller_name=_display_name(listing.get("seller_id")),
                                    your_max=_your_max(auction_id) if user else None)

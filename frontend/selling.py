@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from . import presenters
 from .api_client import ApiError
@@ -19,7 +29,7 @@ from .listing_form import (
     read_form,
 )
 from .money import CURRENCIES
-from .routes import categories, conditions
+from .routes import PHOTOS_ADDED, categories, conditions
 from .security import accepts_uploads
 
 bp = Blueprint("selling", __name__)
@@ -81,6 +91,7 @@ def sell():
                              exc.status if exc.status < 500 else 503)
     page = url_for("pages.auction", auction_id=created["id"])
     if wants_json():
+        flash("Your auction is listed.", "success")
         return jsonify({"ok": True, "id": created["id"], "url": page,
                         "photos_url": url_for("selling.add_photos", auction_id=created["id"])}), 201
     uploads = [f for f in request.files.getlist("photo") if f and f.filename]
@@ -244,8 +255,9 @@ def _photos_outcome(back: str, status: int, added: int, problems: list[str]):
         ([f"{added} photo{'s' if added != 1 else ''} added."] if added else [])
         + ([f"Not added: {'; '.join(problems)}"] if problems else []))
     if wants_json():
-        if added and not problems:  # said on the page the script shows next
-            flash(message, "success")
+        # The script sends one photo per request, then shows the auction page: that page
+        # says how many were added in all.
+        session[PHOTOS_ADDED] = session.get(PHOTOS_ADDED, 0) + added
         return jsonify({"ok": not problems, "added": added, "message": message,
                         "problems": problems}), status
     flash(message, "error" if problems else "success")

@@ -1184,6 +1184,7 @@
     this.dialog = dialog;
     this.stage = dialog.querySelector("#lightbox-stage");
     this.img = dialog.querySelector("#lightbox-photo");
+    this.img.draggable = false; // a native image drag would swallow the swipe
     var single = photos.length < 2;
     dialog.querySelector("#lightbox-prev").hidden = single;
     dialog.querySelector("#lightbox-next").hidden = single;
@@ -1203,6 +1204,7 @@
     this.stage.addEventListener("pointerdown", function (event) {
       start = { x: event.clientX, y: event.clientY };
     });
+    this.stage.addEventListener("pointercancel", function () { start = null; });
     this.stage.addEventListener("pointerup", function (event) {
       if (!start || self.zoomed) { start = null; return; }
       var dx = event.clientX - start.x;
