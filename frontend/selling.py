@@ -91,7 +91,9 @@ def sell():
                              exc.status if exc.status < 500 else 503)
     page = url_for("pages.auction", auction_id=created["id"])
     if wants_json():
-        flash("Your auction is listed.", "success")
+        # The script sends the photos next (``photos_chosen`` says how many it will).
+        flash("Your auction is listed." if request.form.get("photos_chosen", "0") != "0" else
+              "Your auction is listed. Add photos of your item below.", "success")
         return jsonify({"ok": True, "id": created["id"], "url": page,
                         "photos_url": url_for("selling.add_photos", auction_id=created["id"])}), 201
     uploads = [f for f in request.files.getlist("photo") if f and f.filename]

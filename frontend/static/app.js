@@ -1018,6 +1018,7 @@
       if (button) button.setAttribute("aria-disabled", "true");
       var body = new FormData(form);
       body.delete("photo");
+      body.append("photos_chosen", String(chosen.length));
       if (status) status.textContent = "Listing your item…";
       fetch(form.action, {
         method: "POST", body: body, credentials: "same-origin",

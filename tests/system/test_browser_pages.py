@@ -274,6 +274,7 @@ def test_a_bidder_sees_their_maximum_their_lines_the_seller_and_a_banner_that_ke
     expect(page.locator("#price")).to_have_text("EUR 61.00", timeout=LIVE)
     expect(banner).to_contain_text("the price is now EUR 61.00")
     expect(banner).to_contain_text("Bid at least EUR 62.00")
+    expect(page.locator("#history-lines li")).to_have_count(5, timeout=LIVE)
     # Hers: her bid and the automatic line her maximum placed against Bob's.
     expect(page.locator("#history-lines li.is-yours")).to_have_count(2)
     screenshot(page, "desktop-auction")
