@@ -415,3 +415,11 @@ def test_a_failed_refresh_is_not_remembered():
     with pytest.raises(ApiError):
         coordinator.refresh("r", refused)
     assert coordinator.refresh("r", lambda token: {"access_token": "ok"}) == {"access_token": "ok"}
+
+
+def test_a_price_filter_that_is_not_an_amount_is_said_next_to_the_search(client):
+    response = client.get("/?min_price=cheap")
+    assert response.status_code == 422
+    assert "Lowest price: enter an amount" in response.get_data(as_text=True)
+    response = client.get("/?min_price=50&max_price=20")
+    assert "The highest price is below the lowest price." in response.get_data(as_text=True)
