@@ -11,6 +11,7 @@ Same stack and Chromium as ``test_browser.py`` (one browser for the module).
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.support.api import Api, User, wait_for
-from tests.system.test_browser import CHROMIUM, CHROMIUM_ARGS, LIVE  # skips without Chromium
+from tests.system.test_browser import CHROMIUM, CHROMIUM_ARGS, LIVE, MAIL  # skips without Chromium
 
 pytestmark = pytest.mark.browser
 
@@ -243,6 +244,9 @@ def test_a_bidder_sees_their_maximum_their_lines_the_seller_and_a_banner_that_ke
     auction = seller.create_auction(seconds=3600, title="Clockwork mouse", starting_price=2000)
     api.wait_until_biddable(auction["id"])
     page = open_page(DESKTOP, user=alice)
+    frames: list[str] = []
+    page.on("websocket", lambda socket: socket.on(
+        "framereceived", lambda payload: isinstance(payload, str) and frames.append(payload)))
     page.goto(f"/auctions/{auction['id']}")
     expect(page.locator("#live-status")).to_have_text("Live", timeout=LIVE)
     expect(page.locator("#seller-name")).to_have_text("Sally")
@@ -274,6 +278,13 @@ def test_a_bidder_sees_their_maximum_their_lines_the_seller_and_a_banner_that_ke
     expect(page.locator("#price")).to_have_text("EUR 61.00", timeout=LIVE)
     expect(banner).to_contain_text("the price is now EUR 61.00")
     expect(banner).to_contain_text("Bid at least EUR 62.00")
+    # The in-app notice arrives too: on this page the banner says it, not a toast whose
+    # figures were right when it was written.
+    deadline = time.monotonic() + MAIL / 1000
+    while not any(frame.startswith('42["notification"') for frame in frames):
+        assert time.monotonic() < deadline, "no in-app notification reached the page"
+        page.wait_for_timeout(100)
+    expect(page.locator("#toasts")).not_to_contain_text("outbid")
     expect(page.locator("#history-lines li")).to_have_count(5, timeout=LIVE)
     # Hers: her bid and the automatic line her maximum placed against Bob's.
     expect(page.locator("#history-lines li.is-yours")).to_have_count(2)
