@@ -345,7 +345,7 @@
   AuctionPage.prototype.showLeaderName = function () {
     var line = $("leader-name-line");
     if (!line) return;
-    line.hidden = !this.leaderName || isClosed(this.status);
+    line.hidden = !this.leaderName || isClosed(this.status) || this.leading; // "You are…" says it
     if ($("leader-name")) $("leader-name").textContent = this.leaderName || "";
   };
 
@@ -398,6 +398,7 @@
    *  still stands in the way), or outbid at the current price; nothing once it has ended. */
   AuctionPage.prototype.showStanding = function () {
     var closed = isClosed(this.status);
+    this.showLeaderName();
     var el = $("leader");
     if (el) {
       el.hidden = !this.leading || closed;
