@@ -631,19 +631,15 @@
       line.appendChild(el);
       return el;
     };
-    var who = add("span", "history-bidder", item.bidder || "***");
-    if (item.yours) {
-      line.classList.add("is-yours");
-      who.appendChild(document.createTextNode(" "));
-      var you = document.createElement("span");
-      you.className = "tag tag-you";
-      you.textContent = "you";
-      who.appendChild(you);
-    }
+    add("span", "history-bidder", item.bidder || "***");
     add("span", "history-price", this.money(item.current_price));
     if (item.auto) {
       add("span", "tag tag-auto", "automatic")
         .title = "Placed by the system for this bidder's maximum";
+    }
+    if (item.yours) {
+      line.classList.add("is-yours");
+      add("span", "tag tag-you", "you");
     }
     var when = add("time", "history-time", historyTime(item.placed_at));
     when.setAttribute("datetime", item.placed_at || "");

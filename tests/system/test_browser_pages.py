@@ -293,9 +293,10 @@ def test_a_bidder_sees_their_maximum_their_lines_the_seller_and_a_banner_that_ke
 
 def test_an_ended_auction_shows_only_its_outcome(open_page, api, people):
     seller, alice = people["seller"], people["alice"]
-    reserved = seller.create_auction(seconds=12, title="Tin drum", starting_price=1000,
+    # Long enough to open both pages and bid on a busy machine; no late-bid extension.
+    reserved = seller.create_auction(seconds=30, title="Tin drum", starting_price=1000,
                                      reserve_price=9000, anti_sniping_seconds=0)
-    plain = seller.create_auction(seconds=12, title="Wooden top", starting_price=1000,
+    plain = seller.create_auction(seconds=30, title="Wooden top", starting_price=1000,
                                   anti_sniping_seconds=0)
     for auction in (reserved, plain):
         api.wait_until_biddable(auction["id"])
@@ -316,7 +317,7 @@ def test_an_ended_auction_shows_only_its_outcome(open_page, api, people):
     outcomes = {reserved["id"]: "This auction has ended: the reserve was not met.",
                 plain["id"]: "You won this auction for EUR 10.00."}
     for auction_id, tab in pages.items():
-        expect(tab.locator("#outcome")).to_have_text(outcomes[auction_id], timeout=4 * LIVE)
+        expect(tab.locator("#outcome")).to_have_text(outcomes[auction_id], timeout=6 * LIVE)
         for gone in ("#leader", "#reserve-status", "#bid-message", "#bidding", "#watch-toggle",
                      "#outbid-banner"):
             expect(tab.locator(gone)).to_be_hidden()
