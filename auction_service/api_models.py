@@ -244,9 +244,15 @@ class AuctionOut(BaseModel):
 class AuctionPage(BaseModel):
     items: list[AuctionOut]
     next_cursor: str | None
+    total: int | None = Field(default=None, description=(
+        "Search only: how many listings match, counted up to 1,000 (total_capped says "
+        "when there are more)"))
+    total_capped: bool | None = None
 
 
 Status = Literal[STATUSES]
+#: ``open``: live or scheduled, what is still to be won.
+SearchStatus = Literal[(*STATUSES, "open")]
 Sort = Literal[tuple(SORTS)]
 
 
@@ -261,7 +267,8 @@ class SearchQuery(PageQuery):
 
     q: Annotated[str, Field(max_length=200), AfterValidator(_searchable)] | None = None
     category: Category | None = None
-    status: Status | None = None
+    status: SearchStatus | None = None
+    condition: Condition | None = None
     seller_id: uuid.UUID | None = None
     currency: Currency | None = None
     min_price: int | None = Field(default=None, ge=0, le=MAX_PRICE)

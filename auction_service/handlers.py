@@ -242,8 +242,10 @@ def get_auction(db: Database, auction_id: uuid.UUID, viewer_id: str | None,
 
 def search_auctions(db: Database, filters: queries.Filters, sort: str | None, limit: int,
                     cursor: str | None, settings: AuctionSettings,
-                    for_seller: bool = False) -> dict:
-    """A page of listings: ``{"items": [...], "next_cursor": ...}`` (``None`` on the last)."""
+                    for_seller: bool = False, count: bool = False) -> dict:
+    """A page of listings: ``{"items": [...], "next_cursor": ...}`` (``None`` on the last),
+    with ``count`` also ``total`` (how many match, at most ``COUNT_CAP``) and
+    ``total_capped``."""
     if sort is None:
         sort = "relevance" if filters.q else "newly_listed"
     if sort == "relevance" and not filters.q:
@@ -251,8 +253,12 @@ def search_auctions(db: Database, filters: queries.Filters, sort: str | None, li
                       [{"field": "sort", "message": "relevance needs q"}])
     now = utcnow()
     with db.unit_of_work() as uow:
-        auctions, next_cursor = queries.search(uow.session, filters, sort, limit, cursor, now)
+        auctions, next_cursor, total = queries.search(uow.session, filters, sort, limit, cursor,
+                                                      now, count=count)
         images = queries.images_of(uow.session, [a.id for a in auctions])
         items = [auction_view(a, now, images[a.id], settings.media_url, for_seller)
                  for a in auctions]
-    return {"items": items, "next_cursor": next_cursor}
+    page = {"items": items, "next_cursor": next_cursor}
+    if total is not None:
+        page.update(total=min(total, queries.COUNT_CAP), total_capped=total > queries.COUNT_CAP)
+    return page

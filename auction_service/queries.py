@@ -51,6 +51,11 @@ class Filters:
     currency: str | None = None
     min_price: int | None = None
     max_price: int | None = None
+    condition: str | None = None
+
+
+#: A search counts its matches up to this many (a count is a scan of every match).
+COUNT_CAP = 1000
 
 
 def cursor_error() -> Problem:
@@ -116,6 +121,7 @@ def status_condition(status: str, now: datetime) -> ColumnElement:
     """The rows whose :func:`~auction_service.domain.public_status` is ``status`` at ``now``."""
     open_ = and_(Auction.cancelled_at.is_(None), Auction.outcome.is_(None))
     return {
+        "open": and_(open_, Auction.ends_at > now),
         "live": and_(open_, Auction.starts_at <= now, Auction.ends_at > now),
         "scheduled": and_(open_, Auction.starts_at > now, Auction.ends_at > now),
         "ended": and_(Auction.cancelled_at.is_(None),
@@ -135,6 +141,8 @@ class SearchPlan:
     planner: dict[str, str]
     #: How many listings match, whatever the page (for benchmarks and diagnostics).
     count_statement: Select
+    #: How many listings match, up to COUNT_CAP + 1 (what a search page says).
+    capped_count_statement: Select
 
 
 #: With a text search, prefer the GIN index to a sequential scan: the planner prices a
@@ -152,6 +160,8 @@ def _conditions(filters: Filters, sort: str, now: datetime) -> list[ColumnElemen
         conditions.append(Auction.seller_id == filters.seller_id)
     if filters.currency:
         conditions.append(Auction.currency == filters.currency)
+    if filters.condition:
+        conditions.append(Auction.condition == filters.condition)
     if filters.min_price is not None:
         conditions.append(Auction.current_price >= filters.min_price)
     if filters.max_price is not None:
@@ -190,12 +200,14 @@ def plan_search(filters: Filters, sort: str, limit: int, cursor: str | None,
         conditions.append(Auction.search_vector.op("@@")(tsquery))
         planner = TEXT_SEARCH_PLANNER
     counted = select(func.count()).select_from(Auction).where(*conditions)
+    capped = select(func.count()).select_from(
+        select(Auction.id).where(*conditions).limit(COUNT_CAP + 1).subquery("matches"))
     if sort != "relevance":
         order = (key.desc(), Auction.id.desc()) if descending else (key.asc(), Auction.id.asc())
         statement = (select(Auction)
                      .where(*conditions, *_after(key, Auction.id, cursor, sort, descending))
                      .order_by(*order).limit(limit + 1))
-        return SearchPlan(statement, sort, key.key, planner, counted)
+        return SearchPlan(statement, sort, key.key, planner, counted, capped)
     # Relevance: score every match once, narrowly (id and rank; OFFSET 0 keeps PostgreSQL
     # from computing the rank again in the cursor's condition), keep the page's ids, then
     # fetch those rows. float8: the cursor must carry the exact value compared next time.
@@ -208,15 +220,17 @@ def plan_search(filters: Filters, sort: str, limit: int, cursor: str | None,
             .subquery("page"))
     statement = (select(Auction, page.c.rank).join(page, Auction.id == page.c.id)
                  .order_by(page.c.rank.desc(), page.c.id.desc()))
-    return SearchPlan(statement, sort, "rank", planner, counted)
+    return SearchPlan(statement, sort, "rank", planner, counted, capped)
 
 
 def search(session: Session, filters: Filters, sort: str, limit: int, cursor: str | None,
-           now: datetime) -> tuple[list[Auction], str | None]:
-    """One page of listings matching ``filters`` in ``sort`` order, and the next cursor."""
+           now: datetime, count: bool = False
+           ) -> tuple[list[Auction], str | None, int | None]:
+    """One page of listings matching ``filters`` in ``sort`` order, the next cursor, and
+    (with ``count``) how many match, up to ``COUNT_CAP + 1``."""
     plan = plan_search(filters, sort, limit, cursor, now)
     if plan is None:
-        return [], None
+        return [], None, 0 if count else None
     for name, value in plan.planner.items():
         session.execute(select(func.set_config(name, value, True)))  # this transaction only
     rows = session.execute(plan.statement).all()
@@ -226,7 +240,8 @@ def search(session: Session, filters: Filters, sort: str, limit: int, cursor: st
         last = rows[limit - 1]
         last_key = last.rank if sort == "relevance" else getattr(last[0], plan.key_name)
         next_cursor = encode_cursor(sort, last_key, last[0].id)
-    return auctions, next_cursor
+    total = session.execute(plan.capped_count_statement).scalar_one() if count else None
+    return auctions, next_cursor, total
 
 
 def watched(session: Session, user_id: uuid.UUID, limit: int, cursor: str | None

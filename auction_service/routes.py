@@ -95,10 +95,10 @@ def browse(query: SearchQuery):
                       [{"field": "max_price", "message": "must not be below min_price"}])
     filters = Filters(q=query.q if query.q and query.q.strip() else None,
                       category=query.category, status=query.status, seller_id=query.seller_id,
-                      currency=query.currency,
+                      currency=query.currency, condition=query.condition,
                       min_price=query.min_price, max_price=query.max_price)
     return jsonify(handlers.search_auctions(_db(), filters, query.sort, query.limit,
-                                            query.cursor, _settings()))
+                                            query.cursor, _settings(), count=True))
 
 
 @api.route(bp, "/api/auctions/mine", "GET",

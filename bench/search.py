@@ -263,7 +263,7 @@ def _second_pages(conn, engine, app, now) -> list[dict]:
                                 (f"page 2: search the most common word ({VOCABULARY[0]})",
                                  queries.Filters(q=VOCABULARY[0]), "relevance")):
         with Session(engine) as session:
-            _, cursor = queries.search(session, filters, sort, 20, None, now)
+            _, cursor, _ = queries.search(session, filters, sort, 20, None, now)
         rows.append(_case(conn, engine, app, what, filters, sort, now, cursor))
     return rows
 

@@ -425,8 +425,10 @@ def auction_state(db: Database, auction_id: uuid.UUID, viewer_id: str | None = N
     return public_state(*found, viewer_id=viewer_id)
 
 
-def bid_history(db: Database, auction_id: uuid.UUID, after_seq: int, limit: int) -> dict:
-    """Public history lines after ``after_seq`` (what a client fetches after a gap)."""
+def bid_history(db: Database, auction_id: uuid.UUID, after_seq: int, limit: int,
+                viewer_id: str | None = None) -> dict:
+    """Public history lines after ``after_seq`` (what a client fetches after a gap); for a
+    signed-in viewer each line also says whether it is theirs (``yours``)."""
     with db.unit_of_work() as uow:
         found = repository.read_auction(uow.session, auction_id)
         if found is None:
@@ -442,15 +444,18 @@ def bid_history(db: Database, auction_id: uuid.UUID, after_seq: int, limit: int)
         "bid_id": str(r.bid_id), "seq": r.seq, "line": r.position,
         "bidder": mask_name(r.display_name),
         "current_price": r.current_price, "placed_at": isoformat(r.placed_at), "auto": r.auto,
+        **({"yours": str(r.bidder_id) == viewer_id} if viewer_id else {}),
     } for r in page]
     return {"auction_id": str(auction_id), "items": items, "next_cursor": next_cursor,
             "seq": found[0].seq}
 
 
-def my_bids(db: Database, user_id: str, limit: int, before: datetime | None) -> dict:
-    """Each auction a user bid on: leading / outbid / won / lost, with their maximum."""
+def my_bids(db: Database, user_id: str, limit: int, before: datetime | None,
+            auction_id: uuid.UUID | None = None) -> dict:
+    """Each auction a user bid on (or only ``auction_id``): leading / outbid / won / lost,
+    with their maximum."""
     with db.unit_of_work() as uow:
-        rows = repository.my_auctions(uow.session, user_id, limit + 1, before)
+        rows = repository.my_auctions(uow.session, user_id, limit + 1, before, auction_id)
     items = []
     for r in rows[:limit]:
         if r.closed:

@@ -193,7 +193,7 @@ def history(session: Session, auction_id: uuid.UUID, after_seq: int, limit: int)
     """Public history lines after ``after_seq``, oldest first, with display names."""
     return session.execute(
         text("""SELECT h.bid_id, h.seq, h.position, h.current_price, h.auto, h.placed_at,
-                       b.display_name
+                       b.display_name, h.bidder_id
                 FROM bidding.bid_history h
                 LEFT JOIN bidding.bidders b ON b.user_id = h.bidder_id
                 WHERE h.auction_id = :id AND h.seq > :after
@@ -202,17 +202,21 @@ def history(session: Session, auction_id: uuid.UUID, after_seq: int, limit: int)
     ).all()
 
 
-def my_auctions(session: Session, user_id: str, limit: int, before: datetime | None):
-    """Each auction a user bid on: their maximum and the auction's state, newest bid first."""
+def my_auctions(session: Session, user_id: str, limit: int, before: datetime | None,
+                auction_id: uuid.UUID | None = None):
+    """Each auction a user bid on (or only ``auction_id``): their maximum and the auction's
+    state, newest bid first."""
     return session.execute(
         text("""SELECT a.id, a.title, a.currency, a.current_price, a.ends_at, a.closed,
                        a.leader_id, a.winner_id, a.outcome, mine.my_max, mine.last_bid_at
                 FROM (SELECT auction_id, max(max_amount) AS my_max, max(placed_at) AS last_bid_at
-                      FROM bidding.bids WHERE bidder_id = :user GROUP BY auction_id) mine
+                      FROM bidding.bids WHERE bidder_id = :user
+                        AND (CAST(:auction AS uuid) IS NULL OR auction_id = :auction)
+                      GROUP BY auction_id) mine
                 JOIN bidding.auctions a ON a.id = mine.auction_id
                 WHERE CAST(:before AS timestamptz) IS NULL OR mine.last_bid_at < :before
                 ORDER BY mine.last_bid_at DESC LIMIT :limit"""),
-        {"user": user_id, "limit": limit, "before": before},
+        {"user": user_id, "limit": limit, "before": before, "auction": auction_id},
     ).all()
 
 

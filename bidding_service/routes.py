@@ -116,6 +116,8 @@ class HistoryItem(BaseModel):
     current_price: int = Field(description="The visible price after this entry")
     placed_at: str
     auto: bool = Field(description="Placed by the system for a proxy maximum")
+    yours: bool | None = Field(default=None, description="Only for a signed-in caller: "
+                                                         "whether the line is the caller's")
 
 
 class History(BaseModel):
@@ -128,6 +130,7 @@ class History(BaseModel):
 class MineQuery(BaseModel):
     limit: int = Field(default=20, ge=1, le=100)
     cursor: UtcDateTime | None = Field(default=None, description="last_bid_at of the last item")
+    auction_id: uuid.UUID | None = Field(default=None, description="Only this auction")
 
 
 class MyAuction(BaseModel):
@@ -149,6 +152,14 @@ class MyAuctions(BaseModel):
 
 def _db():
     return current_app.extensions["db"]
+
+
+def _viewer_id() -> str | None:
+    """The signed-in caller of a public route, if the request carries a token (a bad token
+    is still a 401)."""
+    verify_jwt_in_request(optional=True)
+    identity = get_jwt_identity()
+    return str(identity) if identity else None
 
 
 @api.route(bp, "/api/bids", "POST", summary="Bid (your secret maximum; proxy bidding)",
@@ -176,13 +187,15 @@ def buy_now(auction_id: uuid.UUID):
            summary="Public bid history after a seq (names masked)", query=HistoryQuery,
            response=History, errors=(404,), tag="bids")
 def history(auction_id: uuid.UUID, query: HistoryQuery):
-    return jsonify(handlers.bid_history(_db(), auction_id, query.after_seq, query.limit))
+    return jsonify(handlers.bid_history(_db(), auction_id, query.after_seq, query.limit,
+                                        viewer_id=_viewer_id()))
 
 
 @api.route(bp, "/api/bids/mine", "GET", summary="Auctions I bid on, with my status",
            query=MineQuery, response=MyAuctions, auth=True, tag="bids")
 def mine(query: MineQuery):
-    return jsonify(handlers.my_bids(_db(), current_user_id(), query.limit, query.cursor))
+    return jsonify(handlers.my_bids(_db(), current_user_id(), query.limit, query.cursor,
+                                    auction_id=query.auction_id))
 
 
 @api.route(bp, "/api/bids/auctions/<uuid:auction_id>", "GET", summary="Live state of an auction",

@@ -191,6 +191,11 @@ class ApiClient:
                    f"/api/auctions/{_segment(auction_id)}/images/{_segment(image_id)}",
                    auth="required")
 
+    def order_photos(self, auction_id: str, image_ids: list[str]) -> dict:
+        """Put a listing's photos in this order (every photo once): ``{"items": [...]}``."""
+        return self._call("PUT", f"/api/auctions/{_segment(auction_id)}/images/order",
+                          json={"image_ids": image_ids}, auth="required")
+
     def my_listings(self, cursor: str | None = None, status: str | None = None) -> dict:
         """The signed-in seller's listings (with reserve, bids and watchers), a page."""
         params = {key: value for key, value in (("cursor", cursor), ("status", status)) if value}
@@ -229,14 +234,17 @@ class ApiClient:
 
     def bid_history(self, auction_id: str, after_seq: int = 0, limit: int | None = None) -> dict:
         """Public history lines after ``after_seq``, oldest first:
-        ``{items: [{bid_id, seq, bidder, current_price, placed_at, auto}], next_cursor, seq}``."""
+        ``{items: [{bid_id, seq, bidder, current_price, placed_at, auto, yours?}], next_cursor,
+        seq}`` (``yours`` when the user is signed in)."""
         params = {"after_seq": after_seq, **({"limit": limit} if limit else {})}
         return self._call("GET", f"/api/bids/auctions/{_segment(auction_id)}/history",
-                          params=params)
+                          params=params, auth="optional")
 
-    def my_bids(self, cursor: str | None = None) -> dict:
-        """The auctions the user bid on, newest bid first, with leading/outbid/won/lost."""
-        params = {"cursor": cursor} if cursor else None
+    def my_bids(self, cursor: str | None = None, auction_id: str | None = None) -> dict:
+        """The auctions the user bid on (or only ``auction_id``), newest bid first, with
+        leading/outbid/won/lost and their maximum (``your_max``)."""
+        params = {key: value for key, value in (("cursor", cursor), ("auction_id", auction_id))
+                  if value} or None
         return self._call("GET", "/api/bids/mine", params=params, auth="required")
 
     # -- notifications --------------------------------------------------------------------------

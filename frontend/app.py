@@ -25,7 +25,7 @@ from .auth import (
 from .money import format_money
 from .security import init_security
 from .settings import FrontendSettings, load
-from .times import iso_utc, local_label, time_left, utcnow
+from .times import iso_utc, time_left, time_tag, utcnow, when
 
 FRONTEND_DIR = Path(__file__).parent
 TOO_LARGE = ("That was too much to send at once: a photo may be at most 10 MB, and an upload "
@@ -76,7 +76,8 @@ def create_app(settings: FrontendSettings | None = None) -> Flask:
 def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["time_left"] = time_left
-    app.jinja_env.filters["when"] = local_label
+    app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["time_tag"] = time_tag
 
     @app.context_processor
     def _page_context():

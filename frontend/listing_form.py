@@ -6,10 +6,12 @@ the messages a person understands, next to the field they concern.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .money import CURRENCIES, major_units, parse_minor_units
-from .times import parse_instant
+from .times import iso_utc, parse_instant, utcnow
 
 #: Longest auction a seller can create from the form (30 days, the catalog's default limit).
 MAX_DURATION_MINUTES = 30 * 24 * 60
@@ -20,13 +22,14 @@ NEW_LISTING_FORM = {
     "title": "", "description": "", "category": "", "condition": "", "currency": "EUR",
     "starting_price": "", "reserve_price": "", "buy_now_price": "",
     "anti_sniping_seconds": str(ANTI_SNIPING_DEFAULT), "duration_minutes": "60",
+    "ends_at_local": "", "starts_at_local": "", "time_zone": "",
 }
 #: The fields an edit before the first bid may change (the currency never changes).
 EDITABLE_FIELDS = ("title", "description", "category", "condition", "starting_price",
                    "reserve_price", "buy_now_price", "anti_sniping_seconds")
 #: API fields shown under another form field.
-FORM_FIELD_FOR_API = {"ends_at": "duration_minutes", "duration_seconds": "duration_minutes",
-                      "starts_at": "duration_minutes", "append_description": "addition"}
+FORM_FIELD_FOR_API = {"ends_at": "ends_at_local", "duration_seconds": "duration_minutes",
+                      "starts_at": "starts_at_local", "append_description": "addition"}
 
 Errors = dict[str, str]
 
@@ -36,14 +39,36 @@ def read_form(form, names) -> dict[str, str]:
     return {name: (form.get(name) or "").strip() for name in names}
 
 
-def new_listing(form: dict[str, str], categories: set[str],
-                conditions: set[str]) -> tuple[dict[str, Any], Errors]:
+def new_listing(form: dict[str, str], categories: set[str], conditions: set[str],
+                now: datetime | None = None) -> tuple[dict[str, Any], Errors]:
     """The body of ``POST /api/auctions`` for the Sell form, or the form's errors."""
     errors: Errors = {}
     if form["currency"] not in CURRENCIES:
         errors["currency"] = "Choose a currency."
     currency = form["currency"] if form["currency"] in CURRENCIES else "EUR"
     terms = _terms(form, currency, categories, conditions, errors)
+    return {**terms, "currency": currency, **_schedule(form, errors, now or utcnow())}, errors
+
+
+def _schedule(form: dict[str, str], errors: Errors, now: datetime) -> dict[str, Any]:
+    """When the auction starts (now, or the optional start) and ends: at the date and time
+    given, else after the duration. Dates and times are the seller's own, in the zone the
+    page's script reports (``time_zone``; UTC without it)."""
+    zone = _zone(form.get("time_zone", ""))
+    starts = _local_instant(form.get("starts_at_local", ""), zone, "starts_at_local", errors)
+    ends = _local_instant(form.get("ends_at_local", ""), zone, "ends_at_local", errors)
+    schedule: dict[str, Any] = {}
+    if starts is not None:
+        if starts <= now:
+            errors["starts_at_local"] = "Choose a start in the future, or leave it empty."
+        schedule["starts_at"] = iso_utc(starts)
+    if ends is not None:
+        if ends <= max(now, starts or now):
+            errors["ends_at_local"] = "Choose an end after the start (and in the future)."
+        schedule["ends_at"] = iso_utc(ends)
+        return schedule
+    if "ends_at_local" in errors:
+        return schedule
     try:
         minutes = int(form["duration_minutes"])
         if not 1 <= minutes <= MAX_DURATION_MINUTES:
@@ -51,8 +76,32 @@ def new_listing(form: dict[str, str], categories: set[str],
     except ValueError:
         minutes = 0
         errors["duration_minutes"] = (
-            f"Enter a whole number of minutes (1 to {MAX_DURATION_MINUTES}).")
-    return {**terms, "currency": currency, "duration_seconds": minutes * 60}, errors
+            f"Enter a whole number of minutes (1 to {MAX_DURATION_MINUTES}), or an end date "
+            "and time.")
+    schedule["duration_seconds"] = minutes * 60
+    return schedule
+
+
+def _zone(name: str):
+    """The seller's time zone by its IANA name; UTC when unknown."""
+    try:
+        return ZoneInfo(name) if name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def _local_instant(text: str, zone, field: str, errors: Errors) -> datetime | None:
+    """A ``datetime-local`` value (``2026-11-30T14:05``) in ``zone``, as an aware instant."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        errors[field] = "Enter a date and time (day, month, year, hours and minutes)."
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone)
+    return value.astimezone(UTC)
 
 
 def listing_changes(form: dict[str, str], listing: dict, categories: set[str],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .money import currency_exponent, format_money, major_units
-from .times import parse_instant
+from .times import parse_instant, relative
 
 #: Shown when ``GET /api/auctions/categories`` cannot be reached.
 FALLBACK_CATEGORIES = (
@@ -27,9 +27,10 @@ SORT_OPTIONS = (
     ("price_desc", "Price: highest first"),
     ("most_bids", "Most bids"),
 )
-#: The statuses a search can be narrowed to ("" = any).
-STATUS_OPTIONS = (("", "Any status"), ("live", "Live"), ("scheduled", "Starting soon"),
-                  ("ended", "Ended"))
+#: The statuses a search can be narrowed to: by default what can still be won ("" = the
+#: API's ``open``); ``any`` asks for every status, ended ones included.
+STATUS_OPTIONS = (("", "Live or starting soon"), ("live", "Live"), ("scheduled", "Starting soon"),
+                  ("ended", "Ended"), ("any", "Any status"))
 #: Statuses after which nothing changes any more.
 CLOSED_STATUSES = ("ended", "cancelled")
 
@@ -72,7 +73,8 @@ def condition_label(condition: str | None) -> str:
 
 
 def auction_view(listing: dict, state: dict | None, user: dict | None,
-                 server_time: str) -> dict[str, Any]:
+                 server_time: str, seller_name: str | None = None,
+                 your_max: int | None = None) -> dict[str, Any]:
     """The auction page's data: the catalog listing, overlaid by the live state when known.
 
     The live state (bidding_service) is the truth for price, bids, leader, reserve, Buy It
@@ -111,6 +113,8 @@ def auction_view(listing: dict, state: dict | None, user: dict | None,
         "category": listing.get("category") or "",
         "condition": condition_label(listing.get("condition")),
         "seller_id": listing.get("seller_id"),
+        "seller_name": seller_name,
+        "your_max": your_max if not is_seller else None,
         "currency": currency,
         "exponent": currency_exponent(currency),
         "starting_price": listing.get("starting_price"),
@@ -198,14 +202,33 @@ def history_lines(items: list[dict], currency: str) -> list[dict[str, Any]]:
             "placed_at": placed_at or "",
             "placed_label": history_time(placed_at),
             "auto": bool(item.get("auto")),
+            "yours": bool(item.get("yours")),
         })
     return lines[::-1]
 
 
 def history_time(instant: str | None) -> str:
-    """``"31 Jan 12:00:05 UTC"``: when a bid was placed, to the second."""
+    """``"2 min 05 s ago · 31 Jan 12:00:05 UTC"``: when a bid was placed, to the second."""
     value = parse_instant(instant)
-    return value.strftime("%d %b %H:%M:%S UTC") if value else ""
+    return f"{relative(value)} · {value.strftime('%d %b %H:%M:%S UTC')}" if value else ""
+
+
+def photo_moves(images: list[dict]) -> list[dict[str, list[str] | None]]:
+    """For each photo, the order of every photo's id after moving it one place earlier and
+    one place later (``None`` where it cannot move): what the Edit page's buttons send."""
+    ids = [str(image.get("id")) for image in images]
+    moves = []
+    for index in range(len(ids)):
+        swapped = {}
+        for name, other in (("earlier", index - 1), ("later", index + 1)):
+            if 0 <= other < len(ids):
+                order = list(ids)
+                order[index], order[other] = order[other], order[index]
+                swapped[name] = order
+            else:
+                swapped[name] = None
+        moves.append(swapped)
+    return moves
 
 
 def my_bid_rows(items: list[dict]) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 
@@ -24,8 +25,12 @@ from .times import iso_utc, utcnow
 
 bp = Blueprint("pages", __name__)
 
-#: The search's parameters the home page passes on to ``GET /api/auctions``.
-SEARCH_PARAMS = ("q", "category", "status", "sort")
+#: The search's parameters as the home page's form names them.
+SEARCH_PARAMS = ("q", "category", "status", "condition", "min_price", "max_price", "sort")
+#: Session key: photos the page's script added one request at a time, said on the next page.
+PHOTOS_ADDED = "photos_added"
+#: How many earlier pages' cursors the address keeps for "Previous page".
+PAGE_TRAIL_MAX = 30
 #: How many of the latest decisions (seq numbers) the auction page shows the lines of.
 HISTORY_DECISIONS = 50
 #: Lines per history request (the API's maximum).
@@ -43,26 +48,72 @@ def categories() -> list[dict]:
 
 @bp.get("/")
 def index():
-    """Browse and search the auctions (``q``, ``category``, ``status``, ``sort``), a page at
-    a time (``cursor``)."""
+    """Browse and search the auctions (``q``, ``category``, ``status``, ``condition``, price
+    range, ``sort``), a page at a time (``cursor``; ``back`` keeps the earlier pages' cursors
+    for "Previous page"). By default only what can still be won (live or starting soon)."""
     search = {name: request.args.get(name, "").strip() for name in SEARCH_PARAMS}
-    message = None
+    cursor = request.args.get("cursor") or None
+    trail = [c for c in request.args.get("back", "").split("~") if c][-PAGE_TRAIL_MAX:]
+    message, page = None, {}
     try:
-        page = api().search_auctions(**search, cursor=request.args.get("cursor"))
-    except ApiError as exc:
-        if exc.status != 422:
-            raise
-        # A search the catalog refuses (say, a stale cursor): say why, keep the form.
-        page, message = {}, _search_refusal(exc)
+        query = _search_query(search)
+    except ValueError as exc:
+        message = str(exc)
+    if message is None:
+        try:
+            page = api().search_auctions(**query, cursor=cursor)
+        except ApiError as exc:
+            if exc.status != 422:
+                raise
+            # A search the catalog refuses (say, a stale cursor): say why, keep the form.
+            message = _search_refusal(exc)
     items = [presenters.listing_card(item) for item in page.get("items", [])]
+    kept = {k: v for k, v in search.items() if v}
     next_cursor = page.get("next_cursor")
+    next_url = prev_url = None
+    if next_cursor:
+        next_url = url_for("pages.index", **kept, cursor=next_cursor,
+                           back="~".join([*trail, cursor] if cursor else trail) or None)
+    if cursor:
+        prev_url = url_for("pages.index", **kept, cursor=trail[-1] if trail else None,
+                           back="~".join(trail[:-1]) or None)
     return render_template(
         "index.html", auctions=items, search=search, message=message,
-        searching=any(search.values()), categories=categories(),
+        searching=any(search.values()), categories=categories(), conditions=conditions(),
         sorts=presenters.SORT_OPTIONS, statuses=presenters.STATUS_OPTIONS,
-        next_url=url_for("pages.index", **{k: v for k, v in search.items() if v},
-                         cursor=next_cursor) if next_cursor else None,
+        total=page.get("total"), total_capped=page.get("total_capped"),
+        next_url=next_url, prev_url=prev_url, page_number=len(trail) + (2 if cursor else 1),
     ), 422 if message else 200
+
+
+def _search_query(search: dict[str, str]) -> dict[str, str | int | None]:
+    """The form's search as ``GET /api/auctions`` takes it: prices in minor units (every
+    currency a seller can choose has cents), the default status ``open``, ``any`` none.
+    ValueError with a message for a price that is not one."""
+    query: dict[str, str | int | None] = {
+        "q": search["q"], "category": search["category"], "condition": search["condition"],
+        "sort": search["sort"],
+        "status": {"": "open", "any": None}.get(search["status"], search["status"]),
+    }
+    for name, label in (("min_price", "Lowest price"), ("max_price", "Highest price")):
+        if search[name]:
+            try:
+                query[name] = parse_minor_units(search[name], "EUR")
+            except ValueError:
+                raise ValueError(f"{label}: enter an amount such as 25 or 25.50.") from None
+    if query.get("min_price") is not None and query.get("max_price") is not None and (
+            query["min_price"] > query["max_price"]):
+        raise ValueError("The highest price is below the lowest price.")
+    return query
+
+
+def conditions() -> list[dict]:
+    """The catalog's conditions for a select (a fixed list when the API cannot say)."""
+    try:
+        items = api().auction_conditions()
+    except ApiError:
+        items = None
+    return presenters.condition_options(items)
 
 
 def _search_refusal(exc: ApiError) -> str:
@@ -80,7 +131,13 @@ def auction(auction_id: str):
     the latest lines of the bid history."""
     listing = api().get_auction(auction_id)
     state = _live_state(auction_id)
-    view = presenters.auction_view(listing, state, current_user(), iso_utc(utcnow()))
+    user = current_user()
+    added = session.pop(PHOTOS_ADDED, 0)
+    if added:
+        flash(f"{added} photo{'s' if added != 1 else ''} added.", "success")
+    view = presenters.auction_view(listing, state, user, iso_utc(utcnow()),
+                                   seller_name=_display_name(listing.get("seller_id")),
+                                   your_max=_your_max(auction_id) if user else None)
     items, history_seq = _recent_history(auction_id, view["seq"])
     return render_template(
         "auction.html", auction=view, sale=_sale_contact(view), idempotency_key=uuid.uuid4().hex,
@@ -101,6 +158,28 @@ def _sale_contact(view: dict) -> dict | None:
         if exc.status == 401:
             raise
         return None
+
+
+def _display_name(user_id: str | None) -> str | None:
+    """A user's public display name (the seller's, on the item page); None when unknown."""
+    if not user_id:
+        return None
+    try:
+        return api().user_profile(str(user_id)).get("display_name")
+    except ApiError:
+        return None
+
+
+def _your_max(auction_id: str) -> int | None:
+    """The signed-in user's maximum bid on the auction, None when they have not bid."""
+    try:
+        items = api().my_bids(auction_id=auction_id).get("items", [])
+    except ApiError as exc:
+        if exc.status == 401:
+            raise
+        return None
+    return next((item.get("your_max") for item in items
+                 if str(item.get("auction_id")) == auction_id), None)
 
 
 def _live_state(auction_id: str) -> dict | None:

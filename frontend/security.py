@@ -65,7 +65,7 @@ def content_security_policy() -> str:
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self' data:",
+        "img-src 'self' data: blob:",  # blob: the Sell form's previews of chosen photos
         f"connect-src 'self' ws://{host} wss://{host}",
         "frame-ancestors 'none'",
         "base-uri 'self'",

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from . import presenters
 from .api_client import ApiError
@@ -20,7 +30,7 @@ from .listing_form import (
     relist_form,
 )
 from .money import CURRENCIES
-from .routes import categories
+from .routes import PHOTOS_ADDED, categories, conditions
 from .security import accepts_uploads
 
 bp = Blueprint("selling", __name__)
@@ -31,17 +41,9 @@ UPLOAD_REQUEST_MAX = 12 * 1024 * 1024
 PHOTO_TYPES = "image/jpeg,image/png,image/webp"
 
 
-def _conditions() -> list[dict]:
-    try:
-        items = api().auction_conditions()
-    except ApiError:
-        items = None
-    return presenters.condition_options(items)
-
-
 def _choices() -> dict:
     """The selects of the Sell and Edit forms."""
-    return {"categories": categories(), "conditions": _conditions(), "currencies": CURRENCIES}
+    return {"categories": categories(), "conditions": conditions(), "currencies": CURRENCIES}
 
 
 def _ids(options: list[dict]) -> set[str]:
@@ -61,17 +63,19 @@ def _form_key(sent: str | None) -> str:
 
 @bp.route("/sell", methods=["GET", "POST"])
 @login_required
+@accepts_uploads(UPLOAD_REQUEST_MAX)
 def sell():
-    """List an item: the form, then ``POST /api/auctions`` and the new auction's page (where
-    the seller adds photos). With ``relist=<id>`` (an unsold or withdrawn listing of theirs),
-    the form starts from that listing and sends ``POST /api/auctions/<id>/relist``, which
-    copies its photos too."""
+    """List an item: the form (with its photos), then ``POST /api/auctions``, the photos in
+    the order chosen, and the new auction's page. The page's script sends the form without
+    the photos (JSON answer), then each photo with its own progress. With ``relist=<id>`` (an
+    unsold or withdrawn listing of theirs), the form starts from that listing and sends
+    ``POST /api/auctions/<id>/relist``, which copies its photos too."""
     choices = _choices()
     relisting = _relisted_listing(request.values.get("relist"))
     if relisting is not None and not presenters.can_relist(relisting):
         flash("Only a listing that ended unsold, or was withdrawn, can be relisted.", "error")
         return redirect(url_for("pages.auction", auction_id=relisting["id"]))
-    page = {"relisting": relisting, **choices}
+    page = {"relisting": relisting, "photo_types": PHOTO_TYPES, **choices}
     if request.method == "GET":
         form = relist_form(relisting) if relisting else dict(NEW_LISTING_FORM)
         return render_template("sell.html", form=form, errors={}, form_key=_form_key(None),
@@ -82,8 +86,7 @@ def sell():
     listing, errors = new_listing(form, _ids(choices["categories"]),
                                   _ids(choices["conditions"]))
     if errors:
-        return render_template("sell.html", form=form, errors=errors, form_key=key, **page,
-                               message="Please correct the fields below."), 422
+        return _sell_refused(form, errors, key, page, "Please correct the fields below.", 422)
     try:
         if relisting:
             created = api().relist_auction(relisting["id"], listing, idempotency_key=key)
@@ -96,12 +99,56 @@ def sell():
         if exc.code == "idempotency_conflict":  # this form listed something else already
             key, message = _form_key(None), ("This form already listed an item: see My "
                                              "listings. Send it again to list this one too.")
-        return render_template("sell.html", form=form, errors=_api_field_errors(exc),
-                               message=message, form_key=key, **page), (
-            exc.status if exc.status < 500 else 503)
-    flash("Your item is listed again, with its photos." if relisting else
-          "Your auction is listed. Add photos of your item below.", "success")
-    return redirect(url_for("pages.auction", auction_id=created["id"]))
+        return _sell_refused(form, _api_field_errors(exc), key, page, message,
+                             exc.status if exc.status < 500 else 503)
+    target = url_for("pages.auction", auction_id=created["id"])
+    if wants_json():
+        # The script sends the photos next (``photos_chosen`` says how many it will).
+        if relisting:
+            flash("Your item is listed again, with its photos.", "success")
+        else:
+            flash("Your auction is listed." if request.form.get("photos_chosen", "0") != "0"
+                  else "Your auction is listed. Add photos of your item below.", "success")
+        return jsonify({"ok": True, "id": created["id"], "url": target,
+                        "photos_url": url_for("selling.add_photos", auction_id=created["id"])}), 201
+    uploads = [f for f in request.files.getlist("photo") if f and f.filename]
+    added, problems = _add_uploads(created["id"], uploads)
+    if problems:
+        flash(f"Your auction is listed. Not added: {'; '.join(problems)}", "warning")
+    elif added:
+        flash(f"Your auction is listed with {added} photo{'s' if added != 1 else ''}.",
+              "success")
+    elif relisting:
+        flash("Your item is listed again, with its photos.", "success")
+    else:
+        flash("Your auction is listed. Add photos of your item below.", "success")
+    return redirect(target)
+
+
+def _sell_refused(form: dict, errors: dict, key: str, page: dict, message: str,
+                  status: int):
+    """The Sell form again with what to correct (JSON for the page's script); ``page``: the
+    choices, photo types and the listing being relisted."""
+    if wants_json():
+        return jsonify({"ok": False, "message": message, "errors": errors,
+                        "idempotency_key": key}), status
+    return render_template("sell.html", form=form, errors=errors, form_key=key,
+                           message=message, **page), status
+
+
+def _add_uploads(auction_id: str, uploads: list) -> tuple[int, list[str]]:
+    """Add uploaded photos to a listing in their order: how many, and what went wrong."""
+    added, problems = 0, []
+    for upload in uploads:
+        try:
+            api().add_photo(auction_id, upload.filename, upload.stream,
+                            upload.mimetype or "application/octet-stream")
+            added += 1
+        except ApiError as exc:
+            if exc.status in (401, 404) or exc.status >= 500:
+                raise
+            problems.append(f"{upload.filename}: {_photo_refusal(exc)}")
+    return added, problems
 
 
 def _relisted_listing(auction_id: str | None) -> dict | None:
@@ -188,7 +235,9 @@ def _edit_page(listing: dict, form: dict, errors: dict, choices: dict,
                message: str | None = None):
     return render_template("edit.html", listing=listing, form=form, errors=errors,
                            message=message, locked=bool(listing.get("bid_count")),
-                           photo_types=PHOTO_TYPES, **choices)
+                           photo_types=PHOTO_TYPES,
+                           photo_moves=presenters.photo_moves(listing.get("images") or []),
+                           **choices)
 
 
 @bp.post("/auctions/<auction_id>/cancel")
@@ -220,18 +269,8 @@ def add_photos(auction_id: str):
     back = safe_next(request.form.get("next"), url_for("pages.auction", auction_id=auction_id))
     if not uploads:
         return _photos_outcome(back, 422, 0, ["Choose a photo to add."])
-    added, problems, status = 0, [], 201
-    for upload in uploads:
-        try:
-            api().add_photo(auction_id, upload.filename, upload.stream,
-                            upload.mimetype or "application/octet-stream")
-            added += 1
-        except ApiError as exc:
-            if exc.status in (401, 404) or exc.status >= 500:
-                raise
-            status = exc.status
-            problems.append(f"{upload.filename}: {_photo_refusal(exc)}")
-    return _photos_outcome(back, status if not added else 201, added, problems)
+    added, problems = _add_uploads(auction_id, uploads)
+    return _photos_outcome(back, 201 if added else 422, added, problems)
 
 
 def _photo_refusal(exc: ApiError) -> str:
@@ -248,9 +287,29 @@ def _photos_outcome(back: str, status: int, added: int, problems: list[str]):
         ([f"{added} photo{'s' if added != 1 else ''} added."] if added else [])
         + ([f"Not added: {'; '.join(problems)}"] if problems else []))
     if wants_json():
+        # The script sends one photo per request, then shows the auction page: that page
+        # says how many were added in all.
+        session[PHOTOS_ADDED] = session.get(PHOTOS_ADDED, 0) + added
         return jsonify({"ok": not problems, "added": added, "message": message,
                         "problems": problems}), status
     flash(message, "error" if problems else "success")
+    return redirect(back)
+
+
+@bp.post("/auctions/<auction_id>/photos/order")
+@login_required
+def order_photos(auction_id: str):
+    """Put a listing's photos in the order of the form's ``image_id`` fields (each photo
+    once): the Edit page's "Move earlier" and "Move later" buttons."""
+    back = safe_next(request.form.get("next"), url_for("selling.edit", auction_id=auction_id))
+    try:
+        api().order_photos(auction_id, request.form.getlist("image_id"))
+    except ApiError as exc:
+        if exc.status not in (409, 422):
+            raise
+        flash(f"The photos cannot be reordered: {_photo_refusal(exc)}", "error")
+        return redirect(back)
+    flash("The photos are reordered.", "success")
     return redirect(back)
 
 

@@ -31,6 +31,8 @@ DEFAULT_REGISTRY = "https://registry.npmjs.org"
 #: The files each package contributes to the page, as paths inside its npm tarball.
 BROWSER_BUILDS: dict[str, tuple[str, ...]] = {
     "socket.io-client": ("dist/socket.io.min.js", "dist/socket.io.min.js.map"),
+    # A development dependency: the browser tests run it on every page (never linked by one).
+    "axe-core": ("axe.min.js",),
 }
 
 #: Reads a URL's bytes (tests substitute their own).

@@ -42,29 +42,86 @@
     return formatMoney(minor, "", exponent).trim().replace(/,/g, "");
   }
 
-  /** "2d 4h", "3h 05m", "4m 05s": the same format as the server's time_left. */
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  /** "2 d 4 h", "3 h 05 min", "4 min 05 s", "12 s": the same format as the server's. */
   function formatRemaining(ms) {
     var seconds = Math.floor(ms / 1000);
     var days = Math.floor(seconds / 86400); seconds -= days * 86400;
     var hours = Math.floor(seconds / 3600); seconds -= hours * 3600;
     var minutes = Math.floor(seconds / 60); seconds -= minutes * 60;
-    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
-    if (days) return days + "d " + hours + "h";
-    if (hours) return hours + "h " + pad(minutes) + "m";
-    return minutes + "m " + pad(seconds) + "s";
+    if (days) return days + " d " + hours + " h";
+    if (hours) return hours + " h " + pad(minutes) + " min";
+    if (minutes) return minutes + " min " + pad(seconds) + " s";
+    return seconds + " s";
   }
+
+  // ---- times: one way everywhere, relative and absolute in the browser's zone, zone named --
 
   var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
                 "Dec"];
 
-  /** "26 Nov 13:51:49 UTC": when a bid was placed (the same format as the server's). */
-  function historyTime(value) {
+  /** The browser's zone as people say it ("CET", "EST", "GMT+5:30"), for an instant. */
+  function zoneName(ms) {
+    try {
+      var parts = new Intl.DateTimeFormat("en-GB", { timeZoneName: "short" })
+        .formatToParts(new Date(ms));
+      for (var i = 0; i < parts.length; i += 1) {
+        if (parts[i].type === "timeZoneName") return parts[i].value;
+      }
+    } catch (e) { /* an old browser: fall through */ }
+    var offset = -new Date(ms).getTimezoneOffset();
+    return "UTC" + (offset >= 0 ? "+" : "-") + pad(Math.floor(Math.abs(offset) / 60)) + ":" +
+      pad(Math.abs(offset) % 60);
+  }
+
+  /** "30 Nov 2026, 14:05 CET" (with ``seconds``: "30 Nov 14:05:09 CET"), in the browser's zone. */
+  function absoluteTime(ms, seconds) {
+    var d = new Date(ms);
+    var day = pad(d.getDate()) + " " + MONTHS[d.getMonth()];
+    var clockText = pad(d.getHours()) + ":" + pad(d.getMinutes());
+    if (seconds) return day + " " + clockText + ":" + pad(d.getSeconds()) + " " + zoneName(ms);
+    return day + " " + d.getFullYear() + ", " + clockText + " " + zoneName(ms);
+  }
+
+  /** "in 3 h 12 min" or "5 min 02 s ago", by the server's clock. */
+  function relativeTime(ms) {
+    var delta = ms - clock.now();
+    if (Math.abs(delta) < 1000) return "now";
+    return delta > 0 ? "in " + formatRemaining(delta) : formatRemaining(-delta) + " ago";
+  }
+
+  /** "in 3 h 12 min · 30 Nov 2026, 14:05 CET": how every page says a time. */
+  function describeTime(value, seconds) {
     var ms = parseInstant(value);
     if (ms === null) return "";
-    var d = new Date(ms);
-    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
-    return pad(d.getUTCDate()) + " " + MONTHS[d.getUTCMonth()] + " " + pad(d.getUTCHours()) +
-      ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds()) + " UTC";
+    return relativeTime(ms) + " · " + absoluteTime(ms, seconds);
+  }
+
+  /** Say every <time data-when> of the page again (the relative part moves on). */
+  function refreshTimes() {
+    document.querySelectorAll("time[data-when]").forEach(function (el) {
+      var text = describeTime(el.getAttribute("datetime"),
+                              el.getAttribute("data-when") === "seconds");
+      if (text && el.textContent !== text) el.textContent = text;
+    });
+  }
+
+  /** When a bid was placed, as the history panel says it. */
+  function historyTime(value) {
+    return describeTime(value, true);
+  }
+
+  /**
+   * Whether the viewer leads, from a live state, an event or a bid answer: true, false, or
+   * null when it does not say. The one place that reads it: the public answers will stop
+   * naming the leader, and a caller-specific field will say it instead.
+   */
+  function viewerLeads(state, userId) {
+    // The caller's own live state says it (you_lead); public events name nobody.
+    if (Object.prototype.hasOwnProperty.call(state, "you_lead")) return Boolean(state.you_lead);
+    if (!Object.prototype.hasOwnProperty.call(state, "leader_id")) return null;
+    return Boolean(userId && state.leader_id && String(state.leader_id) === userId);
   }
 
   /** Statuses after which an auction never changes again. */
@@ -180,8 +237,11 @@
     this.seq = parseInt(root.getAttribute("data-seq"), 10) || 0;
     this.status = root.getAttribute("data-status");
     this.endsAt = parseInstant(root.getAttribute("data-ends-at"));
-    this.leaderId = root.getAttribute("data-leader-id") || null;
     this.userId = userId || null;
+    this.leading = viewerLeads({ leader_id: root.getAttribute("data-leader-id") || null },
+                               this.userId);
+    this.price = null;
+    this.reserveMet = root.getAttribute("data-reserve-met") === "true";
     this.isSeller = root.getAttribute("data-seller") === "true";
     this.hasReserve = root.getAttribute("data-has-reserve") === "true";
     var buyNow = root.getAttribute("data-buy-now-price");
@@ -247,6 +307,7 @@
   /** Apply a state (the JSON of state.json, or the fields of an event). */
   AuctionPage.prototype.apply = function (state) {
     if (state.current_price !== undefined && state.current_price !== null) {
+      this.price = state.current_price;
       var price = $("price");
       var text = this.money(state.current_price);
       if (price && price.textContent !== text) {
@@ -263,10 +324,11 @@
       this.setMinNextBid(state.min_next_bid);
     }
     var has = function (name) { return Object.prototype.hasOwnProperty.call(state, name); };
-    if (has("leader_id")) this.setLeader(state.leader_id);
     if (has("leader_name")) this.leaderName = state.leader_name;
     if (has("has_reserve")) this.hasReserve = Boolean(state.has_reserve);
     if (has("reserve_met")) this.setReserve(state.reserve_met);
+    var leads = viewerLeads(state, this.userId);
+    if (leads !== null) this.setLeading(leads);
     if (has("buy_now_price")) {
       this.buyNowPrice = state.buy_now_price; // the live state says it as it is
     } else if (has("bid_count") && has("reserve_met")) {
@@ -279,21 +341,23 @@
     }
     this.showBuyNow();
     this.showLeaderName();
+    this.showStanding();
   };
 
   /** "Highest bidder: a***e" (the masked name, as in the history), while bidding is open. */
   AuctionPage.prototype.showLeaderName = function () {
     var line = $("leader-name-line");
     if (!line) return;
-    line.hidden = !this.leaderName || isClosed(this.status);
+    line.hidden = !this.leaderName || isClosed(this.status) || this.leading; // "You are…" says it
     if ($("leader-name")) $("leader-name").textContent = this.leaderName || "";
   };
 
   /** "Reserve met" / "Reserve not met" (only for an auction with a reserve). */
   AuctionPage.prototype.setReserve = function (met) {
+    this.reserveMet = Boolean(met);
     var el = $("reserve-status");
     if (!el) return;
-    el.hidden = !this.hasReserve;
+    el.hidden = !this.hasReserve || isClosed(this.status);
     el.textContent = met ? "Reserve met" : "Reserve not met";
     el.className = "reserve reserve-" + (met ? "met" : "not-met");
   };
@@ -324,18 +388,38 @@
     }
   };
 
-  AuctionPage.prototype.setLeader = function (leaderId) {
-    var wasLeader = this.isLeader();
-    this.leaderId = leaderId ? String(leaderId) : null;
-    var leading = this.isLeader();
-    var el = $("leader");
-    if (el) el.hidden = !leading || isClosed(this.status);
-    if (leading) this.hideOutbid();
-    else if (wasLeader) this.showOutbid();
+  /** The viewer leads (or no longer does): an outbid viewer is told so. */
+  AuctionPage.prototype.setLeading = function (leading) {
+    var was = this.leading;
+    this.leading = Boolean(leading);
+    if (this.leading) this.hideOutbid();
+    else if (was) this.showOutbid();
+    this.showStanding();
   };
 
-  AuctionPage.prototype.isLeader = function () {
-    return Boolean(this.userId && this.leaderId && this.leaderId === this.userId);
+  /** The viewer's standing, said once and as it is now: leading (and whether the reserve
+   *  still stands in the way), or outbid at the current price; nothing once it has ended. */
+  AuctionPage.prototype.showStanding = function () {
+    var closed = isClosed(this.status);
+    this.showLeaderName();
+    var el = $("leader");
+    if (el) {
+      el.hidden = !this.leading || closed;
+      el.textContent = "You are the highest bidder" + (this.hasReserve && !this.reserveMet
+        ? ", but the reserve is not met yet: raise your maximum to win" : "");
+    }
+    var banner = $("outbid-banner");
+    if (banner && !banner.hidden) {
+      if (closed || this.leading) banner.hidden = true;
+      else banner.textContent = this.outbidText();
+    }
+  };
+
+  AuctionPage.prototype.outbidText = function () {
+    return "You have been outbid" + (this.price !== null
+      ? ": the price is now " + this.money(this.price) + ". Bid at least " +
+        ($("min-next-bid") ? $("min-next-bid").textContent : "the minimum") + " to lead again."
+      : ".");
   };
 
   /** Move the end (anti-sniping moves it later): whichever of bid.placed, auction.extended
@@ -344,15 +428,14 @@
     var ms = parseInstant(value);
     if (ms === null) return;
     if (this.endsAt !== null && ms > this.endsAt && !isClosed(this.status)) {
-      toast("Auction extended", "A late bid moved the end to " +
-        new Date(ms).toLocaleTimeString() + ".");
+      toast("Auction extended", "A late bid moved the end to " + absoluteTime(ms, true) + ".");
     }
     this.endsAt = ms;
     this.endChecks = 0;
     var el = $("ends-at");
     if (el) {
       el.setAttribute("datetime", new Date(ms).toISOString());
-      el.textContent = new Date(ms).toLocaleString();
+      el.textContent = describeTime(ms);
     }
     this.tick();
   };
@@ -365,12 +448,18 @@
       badge.className = "badge badge-" + status;
     }
     if (!isClosed(status)) return;
-    if ($("bidding")) $("bidding").hidden = true;
-    if ($("leader")) $("leader").hidden = true;
-    if ($("leader-name-line")) $("leader-name-line").hidden = true;
+    // An ended auction shows its outcome and nothing that was only true while it ran.
+    ["bidding", "leader", "leader-name-line", "reserve-status", "live-note"].forEach(
+      function (id) { if ($(id)) $(id).hidden = true; });
+    var toggle = $("watch-toggle");
+    if (toggle && toggle.getAttribute("aria-pressed") !== "true" && $("watch-form")) {
+      $("watch-form").hidden = true;
+    }
+    if ($("price-label")) $("price-label").textContent = "Final price";
     this.buyNowPrice = null;
     this.showBuyNow();
     this.hideOutbid();
+    this.showStanding();
     this.showOutcome(state || {});
     this.tick();
   };
@@ -410,10 +499,14 @@
   AuctionPage.prototype.showOutbid = function (event) {
     var banner = $("outbid-banner");
     if (!banner || isClosed(this.status)) return;
-    var price = event && event.current_price !== undefined ? event.current_price : null;
-    banner.textContent = "You have been outbid" +
-      (price !== null ? ": the price is now " + this.money(price) + "." : ".");
+    // An event can be older than what the page shows: only a later price counts.
+    if (event && typeof event.current_price === "number" && this.price === null) {
+      this.price = event.current_price;
+    }
+    this.leading = false;
+    banner.textContent = this.outbidText();
     banner.hidden = false;
+    this.showStanding();
     // "Your bid was placed: you are the highest bidder" is no longer true: do not leave it.
     var message = $("bid-message");
     if (message && (message.classList.contains("is-success") ||
@@ -547,8 +640,13 @@
       add("span", "tag tag-auto", "automatic")
         .title = "Placed by the system for this bidder's maximum";
     }
-    add("time", "history-time", historyTime(item.placed_at))
-      .setAttribute("datetime", item.placed_at || "");
+    if (item.yours) {
+      line.classList.add("is-yours");
+      add("span", "tag tag-you", "you");
+    }
+    var when = add("time", "history-time", historyTime(item.placed_at));
+    when.setAttribute("datetime", item.placed_at || "");
+    when.setAttribute("data-when", "seconds");
     return line;
   };
 
@@ -599,10 +697,21 @@
     if (event.outcome === "sold") this.scheduleHistory();
   };
 
+  /** "Your maximum: EUR 50.00" (a bidder's own, never shown to anybody else). */
+  AuctionPage.prototype.setYourMax = function (minor) {
+    var line = $("your-max");
+    if (!line || $("your-max-amount") === null) return;
+    var shown = parseInt(line.getAttribute("data-amount") || "0", 10) || 0;
+    if (minor < shown) return;
+    line.setAttribute("data-amount", String(minor));
+    $("your-max-amount").textContent = this.money(minor);
+    line.hidden = false;
+  };
+
   AuctionPage.prototype.onOutbid = function (event) {
     if (String(event.auction_id) !== this.id) return false;
     // Public bid events name nobody: this private one is how the page learns it no longer leads.
-    this.setLeader(null);
+    this.setLeading(false);
     this.showOutbid(event);
     return true;
   };
@@ -621,17 +730,22 @@
     var input = $("bid-amount");
     if (!form || !window.fetch) return;
     if (input) input.addEventListener("input", function () { self.amountEdited = true; });
+    var busy = false;
     form.addEventListener("submit", function (event) {
       event.preventDefault();
+      if (busy) return;
+      // Not `disabled`: disabling the focused button would throw the focus to the page's top.
+      busy = true;
       var button = $("bid-submit");
-      if (button) button.disabled = true;
+      if (button) button.setAttribute("aria-disabled", "true");
       self.setMessage("Placing your bid…", "");
       postOnce(form, "idempotency-key", function (status, body) {
         self.onBidAnswer(status, body);
       }, function () {
         self.setMessage("The server could not be reached. Try again.", "error");
       }).then(function () {
-        if (button) button.disabled = false;
+        busy = false;
+        if (button) button.removeAttribute("aria-disabled");
       });
     });
   };
@@ -654,6 +768,7 @@
     var outbid = body.status === "outbid";
     this.setMessage(body.message, outbid ? "warning" : "success");
     this.amountEdited = false;
+    if (typeof body.your_max === "number") this.setYourMax(body.your_max);
     if (typeof body.seq !== "number" || body.seq > this.seq) {
       // Newer than what the page shows: take price, minimum and end now; the bid.placed event
       // (or the refetch) brings the bid count and the sequence number.
@@ -662,7 +777,7 @@
       this.buyNowTaken(true, body.reserve_met);
       this.showBuyNow();
       if (typeof body.reserve_met === "boolean") this.setReserve(body.reserve_met);
-      if (!outbid) this.setLeader(this.userId);
+      if (!outbid) this.setLeading(true);
       this.scheduleRefetch(1000);
     }
     if (outbid) this.showOutbid(body);
@@ -728,10 +843,63 @@
 
   // ---- photos: one request per photo (the gateway takes 12 MB at most per request) ---------
 
+  /** Send one photo to a photos URL, reporting progress (0..1); resolves to
+   *  {added, problems} whatever happened. */
+  function uploadPhoto(url, file, onProgress) {
+    return new Promise(function (resolve) {
+      var body = new FormData();
+      body.append("csrf_token", csrfToken());
+      body.append("file", file, file.name);
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", url);
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.setRequestHeader("X-CSRF-Token", csrfToken());
+      xhr.upload.addEventListener("progress", function (event) {
+        if (event.lengthComputable && onProgress) onProgress(event.loaded / event.total);
+      });
+      xhr.addEventListener("load", function () {
+        if (onProgress) onProgress(1);
+        if (xhr.status === 413) {
+          resolve({ added: 0, problems: [file.name + ": larger than 10 MB."] });
+          return;
+        }
+        var answer = {};
+        try { answer = JSON.parse(xhr.responseText); } catch (e) { answer = {}; }
+        var problems = answer.problems && answer.problems.length ? answer.problems
+          : (answer.ok === false ? [file.name + ": " + (answer.message || "not added.")] : []);
+        resolve({ added: answer.added || 0, problems: problems });
+      });
+      xhr.addEventListener("error", function () {
+        resolve({ added: 0, problems: [file.name + ": the server could not be reached."] });
+      });
+      xhr.send(body);
+    });
+  }
+
+  /** Send photos one after the other; ``progress(index, fraction)`` as they go. */
+  function uploadPhotos(url, files, progress) {
+    var added = 0;
+    var problems = [];
+    var sendNext = function (index) {
+      if (index >= files.length) return Promise.resolve({ added: added, problems: problems });
+      progress(index, 0);
+      return uploadPhoto(url, files[index], function (fraction) {
+        progress(index, fraction);
+      }).then(function (result) {
+        added += result.added;
+        problems = problems.concat(result.problems);
+        return sendNext(index + 1);
+      });
+    };
+    return sendNext(0);
+  }
+
+  /** "Add photos" on the auction and Edit pages: with progress, then the page again (which
+   *  says how many were added). */
   function bindPhotoForm() {
     var form = $("photo-form");
     var input = $("photo-file");
-    if (!form || !input || !window.fetch || !window.FormData) return;
+    if (!form || !input || !window.FormData) return;
     form.addEventListener("submit", function (event) {
       var files = Array.prototype.slice.call(input.files || []);
       if (!files.length) return; // the browser says the field is required
@@ -739,43 +907,21 @@
       var message = $("photo-message");
       var button = $("photo-submit");
       if (button) button.disabled = true;
-      var added = 0;
-      var problems = [];
-      var sendNext = function (index) {
-        if (index >= files.length) return Promise.resolve();
-        if (message) message.textContent = "Uploading photo " + (index + 1) + " of " + files.length + "…";
-        var body = new FormData();
-        body.append("csrf_token", csrfToken());
-        body.append("file", files[index], files[index].name);
-        return fetch(form.action, {
-          method: "POST", body: body, credentials: "same-origin",
-          headers: { Accept: "application/json", "X-CSRF-Token": csrfToken() }
-        }).then(function (response) {
-          if (response.status === 413) {
-            problems.push(files[index].name + ": larger than 10 MB.");
-            return null;
-          }
-          return response.json().catch(function () { return {}; }).then(function (answer) {
-            added += answer.added || 0;
-            if (answer.problems && answer.problems.length) {
-              problems = problems.concat(answer.problems);
-            } else if (answer.ok === false) {
-              problems.push(files[index].name + ": " + (answer.message || "not added."));
-            }
-          });
-        }).catch(function () {
-          problems.push(files[index].name + ": the server could not be reached.");
-        }).then(function () { return sendNext(index + 1); });
-      };
-      sendNext(0).then(function () {
+      uploadPhotos(form.action, files, function (index, fraction) {
+        if (message) {
+          message.textContent = "Uploading photo " + (index + 1) + " of " + files.length +
+            "… " + Math.round(fraction * 100) + "%";
+        }
+      }).then(function (result) {
         if (button) button.disabled = false;
-        if (!problems.length) {
+        if (!result.problems.length) {
           window.location.reload();
           return;
         }
         if (message) {
-          message.textContent = (added ? added + " photo(s) added; reload the page to see them. " : "") +
-            "Not added: " + problems.join(" ");
+          message.textContent = (result.added ? result.added +
+            " photo(s) added; reload the page to see them. " : "") +
+            "Not added: " + result.problems.join(" ");
         }
       });
     });
@@ -841,6 +987,327 @@
     else if (anchor) anchor.appendChild(box);
   }
 
+  /** The Sell form: the photos chosen on it are previewed, put in order (buttons or drag),
+   *  and sent one by one with their progress once the item is listed; dates and times are
+   *  the seller's own, in the zone the browser reports. */
+  function bindSellForm() {
+    var form = $("sell-form");
+    if (!form || !window.FormData || !window.fetch) return;
+    var zone = "";
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { zone = ""; }
+    if (zone && $("time_zone")) {
+      $("time_zone").value = zone;
+      if ($("time-zone-name")) $("time-zone-name").textContent = zone + " (" + zoneName(Date.now()) + ")";
+    }
+    var input = $("sell-photo-file");
+    var list = $("sell-photo-previews");
+    var status = $("sell-status");
+    var chosen = [];
+    var render = function () {
+      list.innerHTML = "";
+      list.hidden = !chosen.length;
+      chosen.forEach(function (item, index) {
+        var li = document.createElement("li");
+        li.className = "photo-preview";
+        li.draggable = true;
+        li.setAttribute("data-name", item.file.name);
+        var img = document.createElement("img");
+        img.src = item.url;
+        img.alt = "Photo " + (index + 1) + ": " + item.file.name;
+        li.appendChild(img);
+        var name = document.createElement("span");
+        name.className = "photo-preview-name";
+        name.textContent = (index + 1) + ". " + item.file.name;
+        li.appendChild(name);
+        var bar = document.createElement("progress");
+        bar.max = 100;
+        bar.value = item.progress;
+        bar.hidden = item.progress === null;
+        bar.setAttribute("aria-label", "Upload of photo " + (index + 1));
+        item.bar = bar;
+        li.appendChild(bar);
+        var tools = document.createElement("span");
+        tools.className = "photo-preview-tools";
+        [["Move earlier", -1], ["Move later", 1], ["Remove", 0]].forEach(function (spec) {
+          var target = index + spec[1];
+          if (spec[1] && (target < 0 || target >= chosen.length)) return;
+          var button = document.createElement("button");
+          button.type = "button";
+          button.className = "link-button";
+          button.textContent = spec[0];
+          button.setAttribute("aria-label", spec[0] + ": photo " + (index + 1));
+          button.addEventListener("click", function () {
+            if (spec[1]) move(index, target);
+            else { URL.revokeObjectURL(chosen[index].url); chosen.splice(index, 1); render(); }
+          });
+          tools.appendChild(button);
+        });
+        li.appendChild(tools);
+        li.addEventListener("dragstart", function (event) {
+          event.dataTransfer.setData("text/plain", String(index));
+          event.dataTransfer.effectAllowed = "move";
+        });
+        li.addEventListener("dragover", function (event) { event.preventDefault(); });
+        li.addEventListener("drop", function (event) {
+          event.preventDefault();
+          var from = parseInt(event.dataTransfer.getData("text/plain"), 10);
+          if (!isNaN(from) && from !== index) move(from, index);
+        });
+        list.appendChild(li);
+      });
+    };
+    var move = function (from, to) {
+      var item = chosen.splice(from, 1)[0];
+      chosen.splice(to, 0, item);
+      render();
+      if (status) status.textContent = item.file.name + " is now photo " + (to + 1) + ".";
+    };
+    if (input && list) {
+      input.addEventListener("change", function () {
+        Array.prototype.forEach.call(input.files || [], function (file) {
+          chosen.push({ file: file, url: URL.createObjectURL(file), progress: null });
+        });
+        input.value = ""; // the list holds them: choosing again adds more
+        render();
+      });
+    }
+    var busy = false;
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (busy) return;
+      busy = true;
+      var button = $("sell-submit");
+      if (button) button.setAttribute("aria-disabled", "true");
+      var body = new FormData(form);
+      body.delete("photo");
+      body.append("photos_chosen", String(chosen.length));
+      if (status) status.textContent = "Listing your item…";
+      fetch(form.action, {
+        method: "POST", body: body, credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRF-Token": csrfToken() }
+      }).then(function (response) {
+        return response.json().catch(function () { return {}; });
+      }).then(function (answer) {
+        if (!answer.ok) {
+          showFormErrors(form, answer);
+          if (status) status.textContent = "";
+          return;
+        }
+        if (!chosen.length) { window.location.href = answer.url; return; }
+        var files = chosen.map(function (item) { return item.file; });
+        return uploadPhotos(answer.photos_url, files, function (index, fraction) {
+          chosen[index].progress = Math.round(fraction * 100);
+          chosen[index].bar.hidden = false;
+          chosen[index].bar.value = chosen[index].progress;
+          if (status) {
+            status.textContent = "Listed. Uploading photo " + (index + 1) + " of " +
+              files.length + "… " + chosen[index].progress + "%";
+          }
+        }).then(function (result) {
+          if (!result.problems.length) { window.location.href = answer.url; return; }
+          status.innerHTML = "";
+          status.appendChild(document.createTextNode("Listed with " + result.added +
+            " photo(s). Not added: " + result.problems.join(" ") + " "));
+          var link = document.createElement("a");
+          link.href = answer.url;
+          link.textContent = "Go to your auction";
+          status.appendChild(link);
+        });
+      }).catch(function () {
+        if (status) status.textContent = "The server could not be reached. Try again.";
+      }).then(function () {
+        busy = false;
+        if (button) button.removeAttribute("aria-disabled");
+      });
+    });
+  }
+
+  /** A refused form's answer ({message, errors: {field: text}}) next to its fields. */
+  function showFormErrors(form, answer) {
+    form.querySelectorAll(".js-error").forEach(function (el) { el.remove(); });
+    form.querySelectorAll("[aria-invalid]").forEach(function (el) {
+      el.removeAttribute("aria-invalid");
+    });
+    var top = document.createElement("div");
+    top.className = "form-message js-error";
+    top.setAttribute("role", "alert");
+    top.textContent = answer.message || "The item could not be listed.";
+    form.parentNode.insertBefore(top, form);
+    var first = null;
+    Object.keys(answer.errors || {}).forEach(function (name) {
+      var field = form.querySelector('[name="' + name + '"]');
+      if (!field) return;
+      var text = document.createElement("p");
+      text.className = "error-text js-error";
+      text.id = name + "-js-error";
+      text.textContent = answer.errors[name];
+      field.setAttribute("aria-invalid", "true");
+      field.setAttribute("aria-describedby", text.id);
+      field.parentNode.appendChild(text);
+      if (!first) first = field;
+    });
+    if (answer.idempotency_key) {
+      var key = form.querySelector('[name="idempotency_key"]');
+      if (key) key.value = answer.idempotency_key;
+    }
+    (first || top).scrollIntoView({ block: "center" });
+    if (first) first.focus();
+  }
+
+  // ---- the menu: folds behind a button on narrow screens ------------------------------------
+
+  function bindMenu() {
+    var button = $("menu-toggle");
+    var nav = $("main-nav");
+    if (!button || !nav) return;
+    var header = button.closest(".site-header");
+    if (header) header.classList.add("has-menu-toggle");
+    button.hidden = false;
+    var setOpen = function (open) {
+      nav.classList.toggle("is-open", open);
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    };
+    button.addEventListener("click", function () {
+      setOpen(button.getAttribute("aria-expanded") !== "true");
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && button.getAttribute("aria-expanded") === "true") {
+        setOpen(false);
+        button.focus();
+      }
+    });
+  }
+
+  // ---- photos: thumbnails swap the main photo; the main photo opens a zoomable viewer ------
+
+  function bindGallery() {
+    var gallery = $("gallery");
+    var main = $("gallery-main");
+    var photo = $("gallery-photo");
+    if (!gallery || !main || !photo) return;
+    var thumbs = Array.prototype.slice.call(gallery.querySelectorAll(".gallery-thumb"));
+    var photos = thumbs.length ? thumbs.map(function (thumb) {
+      return { src: thumb.getAttribute("href"), alt: thumb.querySelector("img").alt,
+               width: thumb.getAttribute("data-width"), height: thumb.getAttribute("data-height") };
+    }) : [{ src: main.getAttribute("href"), alt: photo.alt, width: photo.getAttribute("width"),
+            height: photo.getAttribute("height") }];
+    var current = 0;
+    var show = function (index) {
+      current = (index + photos.length) % photos.length;
+      var chosen = photos[current];
+      photo.src = chosen.src;
+      photo.alt = chosen.alt;
+      if (chosen.width) photo.setAttribute("width", chosen.width);
+      if (chosen.height) photo.setAttribute("height", chosen.height);
+      main.href = chosen.src;
+      main.setAttribute("aria-label", "Photo " + (current + 1) + " of " + photos.length +
+                        ": open the photo viewer");
+      thumbs.forEach(function (thumb, i) {
+        if (i === current) thumb.setAttribute("aria-current", "true");
+        else thumb.removeAttribute("aria-current");
+      });
+    };
+    thumbs.forEach(function (thumb, index) {
+      thumb.addEventListener("click", function (event) {
+        event.preventDefault();
+        show(index);
+      });
+    });
+    var viewer = null;
+    main.addEventListener("click", function (event) {
+      if (typeof HTMLDialogElement !== "function") return; // the plain link still works
+      event.preventDefault();
+      if (!viewer) viewer = new PhotoViewer(photos);
+      viewer.open(current, function (index) { show(index); });
+    });
+  }
+
+  /** A full-screen photo viewer (a modal <dialog>): previous/next by button, arrow keys or
+   *  swipe; zoom by button, +/- or a click on the photo (then drag or scroll to look around);
+   *  Escape or Close returns to the page. */
+  function PhotoViewer(photos) {
+    var self = this;
+    this.photos = photos;
+    this.index = 0;
+    this.zoomed = false;
+    var dialog = document.createElement("dialog");
+    dialog.className = "lightbox";
+    dialog.id = "lightbox";
+    dialog.setAttribute("aria-label", "Photos");
+    dialog.innerHTML =
+      '<div class="lightbox-bar">' +
+      '<span class="lightbox-count" id="lightbox-count" aria-live="polite"></span>' +
+      '<button type="button" class="lightbox-button" id="lightbox-zoom" aria-pressed="false">Zoom in</button>' +
+      '<button type="button" class="lightbox-button" id="lightbox-close">Close</button>' +
+      '</div>' +
+      '<div class="lightbox-stage" id="lightbox-stage"><img id="lightbox-photo" alt=""></div>' +
+      '<button type="button" class="lightbox-nav lightbox-prev" id="lightbox-prev" aria-label="Previous photo">‹</button>' +
+      '<button type="button" class="lightbox-nav lightbox-next" id="lightbox-next" aria-label="Next photo">›</button>';
+    document.body.appendChild(dialog);
+    this.dialog = dialog;
+    this.stage = dialog.querySelector("#lightbox-stage");
+    this.img = dialog.querySelector("#lightbox-photo");
+    this.img.draggable = false; // a native image drag would swallow the swipe
+    var single = photos.length < 2;
+    dialog.querySelector("#lightbox-prev").hidden = single;
+    dialog.querySelector("#lightbox-next").hidden = single;
+    dialog.querySelector("#lightbox-prev").addEventListener("click", function () { self.step(-1); });
+    dialog.querySelector("#lightbox-next").addEventListener("click", function () { self.step(1); });
+    dialog.querySelector("#lightbox-close").addEventListener("click", function () { dialog.close(); });
+    dialog.querySelector("#lightbox-zoom").addEventListener("click", function () { self.zoom(!self.zoomed); });
+    this.img.addEventListener("click", function () { self.zoom(!self.zoomed); });
+    dialog.addEventListener("keydown", function (event) {
+      if (event.key === "ArrowRight") { self.step(1); event.preventDefault(); }
+      else if (event.key === "ArrowLeft") { self.step(-1); event.preventDefault(); }
+      else if (event.key === "+" || event.key === "=") self.zoom(true);
+      else if (event.key === "-") self.zoom(false);
+    });
+    // Swipe: a mostly horizontal move of 50 px or more, when not zoomed in.
+    var start = null;
+    this.stage.addEventListener("pointerdown", function (event) {
+      start = { x: event.clientX, y: event.clientY };
+    });
+    this.stage.addEventListener("pointercancel", function () { start = null; });
+    this.stage.addEventListener("pointerup", function (event) {
+      if (!start || self.zoomed) { start = null; return; }
+      var dx = event.clientX - start.x;
+      var dy = event.clientY - start.y;
+      start = null;
+      if (Math.abs(dx) >= 50 && Math.abs(dx) > Math.abs(dy)) self.step(dx < 0 ? 1 : -1);
+    });
+    dialog.addEventListener("close", function () {
+      self.zoom(false);
+      if (self.onClose) self.onClose(self.index);
+    });
+  }
+
+  PhotoViewer.prototype.open = function (index, onClose) {
+    this.onClose = onClose;
+    this.show(index);
+    this.dialog.showModal();
+  };
+
+  PhotoViewer.prototype.step = function (delta) { this.show(this.index + delta); };
+
+  PhotoViewer.prototype.show = function (index) {
+    var count = this.photos.length;
+    this.index = (index + count) % count;
+    var chosen = this.photos[this.index];
+    this.zoom(false);
+    this.img.src = chosen.src;
+    this.img.alt = chosen.alt;
+    this.dialog.querySelector("#lightbox-count").textContent =
+      "Photo " + (this.index + 1) + " of " + count;
+  };
+
+  PhotoViewer.prototype.zoom = function (on) {
+    this.zoomed = Boolean(on);
+    this.dialog.classList.toggle("is-zoomed", this.zoomed);
+    var button = this.dialog.querySelector("#lightbox-zoom");
+    button.setAttribute("aria-pressed", this.zoomed ? "true" : "false");
+    button.textContent = this.zoomed ? "Zoom out" : "Zoom in";
+  };
+
   // ---- live updates -------------------------------------------------------------------------
 
   function setLiveStatus(connected) {
@@ -887,6 +1354,8 @@
       unreadBadge.load();  // the server's count: never counts a notice twice
       showSaleContact(page, event);
       var auctionId = event.data && event.data.auction_id;
+      // On the auction's own page the outbid banner says it, with the newest price.
+      if (page && event.kind === "outbid" && String(auctionId) === page.id) return;
       toast(event.title, event.body, auctionId ? "/auctions/" + encodeURIComponent(auctionId) : null);
     });
     // The access token the socket connected with has expired: reconnect with a fresh one (the
@@ -912,8 +1381,13 @@
       page.start();
     }
     tickListCountdowns();
+    refreshTimes();
+    window.setInterval(refreshTimes, 1000);
+    bindMenu();
+    bindGallery();
     bindPhotoForm();
     unreadBadge.load();
+    bindSellForm();
     if (body.getAttribute("data-live") === "on") connectLive(page);
   }
 

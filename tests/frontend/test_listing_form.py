@@ -3,6 +3,8 @@ next to the fields (the API checks every rule again)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from frontend.listing_form import (
@@ -12,6 +14,7 @@ from frontend.listing_form import (
     listing_changes,
     new_listing,
 )
+from frontend.presenters import photo_moves
 
 CATEGORIES = {"collectibles", "home"}
 CONDITIONS = {"new", "used"}
@@ -114,3 +117,43 @@ def test_an_edit_keeps_the_rules_of_the_sell_form():
 ])
 def test_after_the_first_bid_the_seller_may_only_add_to_the_description(text, answer):
     assert description_addition(text) == answer
+
+
+# -- when: the seller's own date and time ---------------------------------------------------------
+
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+def test_an_end_and_a_start_in_the_sellers_zone_are_sent_in_utc_instead_of_a_duration():
+    body, errors = new_listing(typed(time_zone="Europe/Berlin", starts_at_local="2026-12-01T08:00",
+                                     ends_at_local="2026-12-03T18:30"),
+                               CATEGORIES, CONDITIONS, now=NOW)
+    assert errors == {}
+    assert (body["starts_at"], body["ends_at"]) == ("2026-12-01T07:00:00Z", "2026-12-03T17:30:00Z")
+    assert "duration_seconds" not in body
+
+
+def test_without_a_zone_the_times_are_utc_and_without_an_end_the_duration_counts():
+    body, _ = new_listing(typed(ends_at_local="2026-12-03T18:30"), CATEGORIES, CONDITIONS,
+                          now=NOW)
+    assert body["ends_at"] == "2026-12-03T18:30:00Z"
+    body, _ = new_listing(typed(duration_minutes="90"), CATEGORIES, CONDITIONS, now=NOW)
+    assert body["duration_seconds"] == 5400 and "ends_at" not in body
+
+
+@pytest.mark.parametrize(("fields", "field"), [
+    ({"ends_at_local": "2026-11-30T08:00"}, "ends_at_local"),  # in the past
+    ({"starts_at_local": "2026-12-02T08:00", "ends_at_local": "2026-12-01T08:00"},
+     "ends_at_local"),  # before the start
+    ({"starts_at_local": "2026-11-29T08:00"}, "starts_at_local"),
+    ({"ends_at_local": "tomorrow"}, "ends_at_local"),
+])
+def test_a_schedule_that_cannot_be_is_refused_next_to_its_field(fields, field):
+    _, errors = new_listing(typed(**fields), CATEGORIES, CONDITIONS, now=NOW)
+    assert field in errors
+
+
+def test_each_photo_can_move_one_place_earlier_or_later():
+    moves = photo_moves([{"id": "a"}, {"id": "b"}, {"id": "c"}])
+    assert moves[0] == {"earlier": None, "later": ["b", "a", "c"]}
+    assert moves[2] == {"earlier": ["a", "c", "b"], "later": None}

@@ -21,7 +21,7 @@ from frontend.presenters import (
     category_options,
 )
 from frontend.settings import FrontendSettings, load
-from frontend.times import iso_utc, time_left
+from frontend.times import iso_utc, time_left, when
 
 # -- money ----------------------------------------------------------------------------------------
 
@@ -69,9 +69,10 @@ NOW = datetime(2025, 1, 31, 12, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(("delta", "shown"), [
-    (timedelta(days=2, hours=4, minutes=3), "2d 4h"),
-    (timedelta(hours=3, minutes=5, seconds=9), "3h 05m"),
-    (timedelta(minutes=4, seconds=5), "4m 05s"),
+    (timedelta(days=2, hours=4, minutes=3), "2 d 4 h"),
+    (timedelta(hours=3, minutes=5, seconds=9), "3 h 05 min"),
+    (timedelta(minutes=4, seconds=5), "4 min 05 s"),
+    (timedelta(seconds=12), "12 s"),
     (timedelta(seconds=0), "ended"),
     (timedelta(minutes=-1), "ended"),
 ])
@@ -80,8 +81,13 @@ def test_time_left_is_compact(delta, shown):
 
 
 def test_time_left_reads_the_apis_iso_strings():
-    assert time_left("2025-01-31T12:10:00Z", now=NOW) == "10m 00s"
+    assert time_left("2025-01-31T12:10:00Z", now=NOW) == "10 min 00 s"
     assert time_left(None, now=NOW) == "—"
+
+
+def test_a_time_is_said_relative_and_absolute_with_its_zone():
+    assert when("2025-01-31T15:12:00Z", now=NOW) == "in 3 h 12 min · 31 Jan 2025, 15:12 UTC"
+    assert when("2025-01-31T11:55:00Z", now=NOW) == "5 min 00 s ago · 31 Jan 2025, 11:55 UTC"
 
 
 def test_the_end_is_sent_as_iso_8601_utc_with_z():
@@ -98,7 +104,8 @@ def test_the_login_page_renders_a_form_with_a_csrf_token(client):
     assert 'id="login-form"' in page
     assert 'name="csrf_token"' in page
     assert 'id="nav-login"' in page and 'id="nav-register"' in page
-    assert 'href="/mailbox"' in page
+    assert 'href="/mailbox"' not in page  # a development tool, not the product's menu
+    assert 'href="#main"' in page  # the skip link
 
 
 def test_the_register_page_renders(client):
@@ -408,3 +415,11 @@ def test_a_failed_refresh_is_not_remembered():
     with pytest.raises(ApiError):
         coordinator.refresh("r", refused)
     assert coordinator.refresh("r", lambda token: {"access_token": "ok"}) == {"access_token": "ok"}
+
+
+def test_a_price_filter_that_is_not_an_amount_is_said_next_to_the_search(client):
+    response = client.get("/?min_price=cheap")
+    assert response.status_code == 422
+    assert "Lowest price: enter an amount" in response.get_data(as_text=True)
+    response = client.get("/?min_price=50&max_price=20")
+    assert "The highest price is below the lowest price." in response.get_data(as_text=True)

@@ -163,6 +163,26 @@ def test_my_bids_say_leading_outbid_won_or_lost(client, db, account, open_auctio
     assert mine(bob)[0] == "won"
 
 
+def test_my_bids_on_one_auction_and_my_lines_in_its_history(client, account, open_auction):
+    seller, ann, bob = account("seller"), account("ann"), account("bob")
+    auction_id, other = open_auction(seller.id), open_auction(seller.id)
+    place(client, ann, auction_id, 2000)
+    place(client, ann, other, 1500)
+    place(client, bob, auction_id, 3000)
+    mine = client.get("/api/bids/mine", query_string={"auction_id": auction_id},
+                      headers=ann.headers).get_json()["items"]
+    assert [(i["auction_id"], i["your_max"]) for i in mine] == [(auction_id, 2000)]
+
+    def history(headers=None):
+        answer = client.get(f"/api/bids/auctions/{auction_id}/history", headers=headers or {})
+        return [(line["current_price"], line.get("yours")) for line in answer.get_json()["items"]]
+
+    assert {yours for _, yours in history()} == {None}  # anonymous: nobody's
+    ann_lines = history(ann.headers)
+    assert [price for price, yours in ann_lines if yours] == [1000, 2000]
+    assert [price for price, yours in history(bob.headers) if yours] == [2050]
+
+
 def test_a_suspended_user_cannot_bid(client, db, account, open_auction):
     seller, ann = account("seller"), account("ann")
     auction_id = open_auction(seller.id)

@@ -163,6 +163,30 @@ def test_filters_by_status(client, account, deliver):
                          "cancelled": [cancelled]}
 
 
+def test_open_means_live_or_scheduled(client, account, deliver):
+    seller = account("seller")
+    live = list_item(client, seller, ends_at=in_(3600))["id"]
+    scheduled = list_item(client, seller, starts_at=in_(3600), ends_at=in_(7200))["id"]
+    ended = list_item(client, seller)
+    deliver(auction_ended(ended, seq=1, winner_id=None, price=None))
+    cancelled = list_item(client, seller)["id"]
+    client.post(f"/api/auctions/{cancelled}/cancel", headers=seller.headers)
+    assert ids(client, seller_id=seller.id, status="open", sort="ending_soon") == [
+        live, scheduled]
+
+
+def test_filters_by_condition_and_counts_the_matches(client, account):
+    seller, w = account("seller"), word()
+    used = [list_item(client, seller, title=f"{w} radio {n}", condition="used")["id"]
+            for n in range(3)]
+    list_item(client, seller, title=f"{w} radio new", condition="new")
+    assert sorted(ids(client, q=w, condition="used")) == sorted(used)
+    page = search(client, q=w, condition="used", limit=2)
+    assert (len(page["items"]), page["total"], page["total_capped"]) == (2, 3, False)
+    assert search(client, q=w)["total"] == 4
+    assert refused(client, condition="mint") == ["condition"]
+
+
 def test_ending_soon_leaves_out_what_is_over_unless_asked(client, account, deliver):
     seller = account("seller")
     later = list_item(client, seller, ends_at=in_(7200))["id"]
