@@ -777,9 +777,11 @@
       this.buyNowTaken(true, body.reserve_met);
       this.showBuyNow();
       if (typeof body.reserve_met === "boolean") this.setReserve(body.reserve_met);
-      if (!outbid) this.setLeading(true);
-      this.scheduleRefetch(1000);
     }
+    // Public bid events name nobody: the answer (unless the page has seen a newer decision)
+    // and then the caller's own live state (you_lead) say whether this viewer leads.
+    if (!outbid && (typeof body.seq !== "number" || body.seq >= this.seq)) this.setLeading(true);
+    this.scheduleRefetch(1000);
     if (outbid) this.showOutbid(body);
   };
 
