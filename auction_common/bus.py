@@ -67,6 +67,9 @@ class Subscription:
     transient: bool = False
     #: Takes the events that arrived together at once (e.g. in one transaction).
     batch_handler: BatchHandler | None = None
+    #: Called once the queue is consumed again after a lost broker connection: a transient
+    #: queue is new then, and what was published meanwhile did not reach it.
+    on_resume: Callable[[], None] | None = None
 
     def handle(self, envelopes: list[dict]) -> list[Exception | None]:
         """Hand events to the handler (all at once when it can); each one's error or None."""
@@ -385,6 +388,7 @@ class RabbitBus:
             channel.queue_bind(name, self.exchange, routing_key=key)
 
     def _consume_forever(self, subscription: Subscription) -> None:
+        connected_before = False
         while not self._stopping.is_set():
             try:
                 connection, channel = self._connect()
@@ -394,6 +398,11 @@ class RabbitBus:
                 channel.basic_consume(
                     name, lambda _ch, *message, into=arrived: into.append(message))
                 self.ready[subscription.queue].set()
+                if connected_before:
+                    log.warning("consumer reconnected", extra={"queue": subscription.queue})
+                    if subscription.on_resume is not None:
+                        subscription.on_resume()
+                connected_before = True
                 while not self._stopping.is_set():
                     # Returns once messages are in; a batch consumer waits a moment for more.
                     # They are handled together (up to the prefetch) and acknowledged at once.
