@@ -29,9 +29,10 @@ def error_response(status: int, code: str, message: str, details: Any = None, he
 
 
 def unavailable_response(message: str, retry_after: int = 1):
-    """503 ``unavailable`` with ``Retry-After``: a dependency is down; the same request may
-    succeed in ``retry_after`` seconds (send a POST again with the same Idempotency-Key)."""
-    return error_response(503, "unavailable", message, None,
+    """503 ``service_unavailable`` (as the gateway says when a service is unreachable) with
+    ``Retry-After``: a dependency is down; the same request may succeed in ``retry_after``
+    seconds (send a POST again with the same Idempotency-Key)."""
+    return error_response(503, "service_unavailable", message, None,
                           {"Retry-After": str(retry_after)})
 
 

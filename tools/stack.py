@@ -113,6 +113,8 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
+    #: How each process is started (argv, environment), to start it again by hand.
+    commands: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -135,6 +137,7 @@ class Stack:
         logs, pids = self.state_dir / "logs", self.state_dir / "pids"
         logs.mkdir(parents=True, exist_ok=True)
         pids.mkdir(parents=True, exist_ok=True)
+        self.commands[name] = (argv, env)
         supervised = [PYTHON, "-m", "tools.supervise", "--name", name,
                       "--pid-file", str(pids / f"{name}.pid"), "--", *argv]
         with open(logs / f"{name}.log", "ab") as log:
@@ -143,6 +146,19 @@ class Stack:
                 start_new_session=True,
             )
         self._save()  # as we go: a failed start can still be stopped
+
+    def stop_process(self, name: str, timeout: float = 15.0) -> None:
+        """Stop process ``name`` and its supervisor (an outage on purpose, until
+        :meth:`start_process`)."""
+        supervisor = self.processes.pop(name)
+        supervisor.terminate()
+        supervisor.wait(timeout=timeout)
+        self._save()
+
+    def start_process(self, name: str) -> None:
+        """Start process ``name`` again, supervised, as it was first started."""
+        argv, env = self.commands[name]
+        self._spawn(name, argv, env)
 
     def pid_of(self, name: str, timeout: float = 30.0) -> int:
         """The pid of process ``name`` now (not of its supervisor), once it is running."""
