@@ -10,6 +10,7 @@ auction, and on a reconnect, a ``resync`` or a gap in ``seq`` it catches up on t
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import shutil
@@ -57,9 +58,11 @@ class PrivateRabbit:
         return f"amqp://guest:guest@127.0.0.1:{self.port}/%2F"
 
     def answers(self) -> bool:
-        try:
-            import pika
+        """True when the node accepts an AMQP connection."""
+        import pika
 
+        logging.getLogger("pika").setLevel(logging.CRITICAL)  # refusals are expected here
+        try:
             pika.BlockingConnection(pika.URLParameters(self.url)).close()
             return True
         except Exception:
