@@ -133,6 +133,7 @@ class InProcessBus:
         self.dead_letters: dict[str, list[dict]] = {}
         self._lock = threading.Lock()
         self._retries: set[tuple[threading.Timer, str]] = set()
+        self._in_flight: dict[str, list[str]] = {}  # per worker: the batch it is handling
 
     def publish(self, envelopes: list[dict]) -> None:
         """Enqueue each event, as JSON text, on every subscription that binds its type."""
@@ -176,7 +177,12 @@ class InProcessBus:
                     batch.append(inbox.get_nowait())
                 except queue.Empty:
                     break
+            worker = threading.current_thread().name
+            with self._lock:
+                self._in_flight[worker] = [body for body, _ in batch]
             failed = deliver_all(subscription, [body for body, _ in batch])
+            with self._lock:
+                self._in_flight.pop(worker, None)
             for index, error in failed.items():
                 body, attempts = batch[index][0], batch[index][1] + counts_as_attempt(error)
                 log.error("handler failed", exc_info=error, extra={"queue": subscription.queue})
@@ -202,11 +208,14 @@ class InProcessBus:
 
     def undelivered(self) -> list[dict]:
         """After :meth:`stop`: the events some subscription has not handled yet (still queued,
-        or waiting for a retry), each once, so that their producers can publish them again at
-        the next start (consumers are idempotent; real-time clients drop what they have)."""
+        being handled, or waiting for a retry), each once, so that their producers can publish
+        them again at the next start (consumers are idempotent; real-time clients drop what
+        they have)."""
         bodies: dict[str, None] = {}
         with self._lock:
             retries, self._retries = list(self._retries), set()
+            for batch in self._in_flight.values():  # still being handled: maybe not done
+                bodies.update(dict.fromkeys(batch))
         for timer, body in retries:
             timer.cancel()
             bodies[body] = None
