@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from .db import is_unavailable
 from .topology import DURABLE_QUEUES, durably_consumed
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,13 @@ def topic_matches(pattern: str, routing_key: str) -> bool:
     return match(pattern.split("."), routing_key.split("."))
 
 
+def counts_as_attempt(error: BaseException) -> int:
+    """1 when a failed delivery brings its message closer to the dead-letter queue; 0 when the
+    database was only unavailable (a restart): that says nothing about the message, which is
+    retried, after the first back-off, for as long as the outage lasts."""
+    return 0 if is_unavailable(error) else 1
+
+
 def retry_delay(attempt: int) -> float:
     """Back-off before the ``attempt``-th retry: 0.2 s, 0.4 s, 0.8 s ... capped at 30 s."""
     return min(30.0, 0.2 * (2 ** (attempt - 1)))
@@ -59,6 +67,9 @@ class Subscription:
     transient: bool = False
     #: Takes the events that arrived together at once (e.g. in one transaction).
     batch_handler: BatchHandler | None = None
+    #: Called once the queue is consumed again after a lost broker connection: a transient
+    #: queue is new then, and what was published meanwhile did not reach it.
+    on_resume: Callable[[], None] | None = None
 
     def handle(self, envelopes: list[dict]) -> list[Exception | None]:
         """Hand events to the handler (all at once when it can); each one's error or None."""
@@ -121,6 +132,8 @@ class InProcessBus:
         self._stopping = threading.Event()
         self.dead_letters: dict[str, list[dict]] = {}
         self._lock = threading.Lock()
+        self._retries: set[tuple[threading.Timer, str]] = set()
+        self._in_flight: dict[str, list[str]] = {}  # per worker: the batch it is handling
 
     def publish(self, envelopes: list[dict]) -> None:
         """Enqueue each event, as JSON text, on every subscription that binds its type."""
@@ -164,18 +177,59 @@ class InProcessBus:
                     batch.append(inbox.get_nowait())
                 except queue.Empty:
                     break
+            worker = threading.current_thread().name
+            with self._lock:
+                self._in_flight[worker] = [body for body, _ in batch]
             failed = deliver_all(subscription, [body for body, _ in batch])
+            with self._lock:
+                self._in_flight.pop(worker, None)
             for index, error in failed.items():
-                body, attempts = batch[index][0], batch[index][1] + 1
+                body, attempts = batch[index][0], batch[index][1] + counts_as_attempt(error)
                 log.error("handler failed", exc_info=error, extra={"queue": subscription.queue})
                 if attempts >= self.max_attempts:
                     self.dead_letters.setdefault(subscription.queue, []).append(json.loads(body))
                 else:
-                    timer = threading.Timer(retry_delay(attempts), inbox.put, ((body, attempts),))
-                    timer.daemon = True
-                    timer.start()
+                    self._retry_later(inbox, body, attempts)
             for _ in batch:
                 inbox.task_done()
+
+    def _retry_later(self, inbox: queue.Queue, body: str, attempts: int) -> None:
+        def put_back() -> None:
+            with self._lock:
+                self._retries.discard(entry)
+            inbox.put((body, attempts))
+
+        timer = threading.Timer(retry_delay(max(attempts, 1)), put_back)
+        timer.daemon = True
+        entry = (timer, body)
+        with self._lock:
+            self._retries.add(entry)
+        timer.start()
+
+    def undelivered(self) -> list[dict]:
+        """After :meth:`stop`: the events some subscription has not handled yet (still queued,
+        being handled, or waiting for a retry), each once, so that their producers can publish
+        them again at the next start (consumers are idempotent; real-time clients drop what
+        they have)."""
+        bodies: dict[str, None] = {}
+        with self._lock:
+            retries, self._retries = list(self._retries), set()
+            for batch in self._in_flight.values():  # still being handled: maybe not done
+                bodies.update(dict.fromkeys(batch))
+        for timer, body in retries:
+            timer.cancel()
+            bodies[body] = None
+        for _, inbox in self._subscriptions:
+            while True:
+                try:
+                    bodies[inbox.get_nowait()[0]] = None
+                except queue.Empty:
+                    break
+        envelopes = {}
+        for body in bodies:
+            envelope = json.loads(body)
+            envelopes[envelope["id"]] = envelope
+        return list(envelopes.values())
 
     def replay_dead_letters(self, queue_name: str) -> int:
         """Put a queue's dead letters back on it; returns how many."""
@@ -186,16 +240,18 @@ class InProcessBus:
                     inbox.put((json.dumps(envelope), 0))
         return len(letters)
 
-    def stop(self, drain_seconds: float = 5.0) -> None:
-        """Stop the workers once what is queued has been handled (at most ``drain_seconds``):
-        the outbox rows of these events are already marked published, so a message dropped
-        here would never reach its consumer. A retry still waiting for its back-off, or a
-        process killed outright, loses its messages (the embedded mode only)."""
+    def stop(self, drain_seconds: float = 3.0) -> None:
+        """Stop the workers once what is queued has been handled (at most ``drain_seconds``).
+        What is left (see :meth:`undelivered`) must be given back to its producers' outboxes:
+        their rows are already marked published. A process killed outright loses what was
+        queued (the embedded mode only)."""
         deadline = time.monotonic() + drain_seconds
         while self._threads and time.monotonic() < deadline and any(
                 inbox.unfinished_tasks for _, inbox in self._subscriptions):
             time.sleep(0.02)
         self._stopping.set()
+        for thread in self._threads:  # each finishes the batch in hand
+            thread.join(timeout=max(0.5, deadline - time.monotonic()))
 
     def ping(self) -> None:
         """Always reachable: it lives in this process."""
@@ -341,6 +397,7 @@ class RabbitBus:
             channel.queue_bind(name, self.exchange, routing_key=key)
 
     def _consume_forever(self, subscription: Subscription) -> None:
+        connected_before = False
         while not self._stopping.is_set():
             try:
                 connection, channel = self._connect()
@@ -350,6 +407,11 @@ class RabbitBus:
                 channel.basic_consume(
                     name, lambda _ch, *message, into=arrived: into.append(message))
                 self.ready[subscription.queue].set()
+                if connected_before:
+                    log.warning("consumer reconnected", extra={"queue": subscription.queue})
+                    if subscription.on_resume is not None:
+                        subscription.on_resume()
+                connected_before = True
                 while not self._stopping.is_set():
                     # Returns once messages are in; a batch consumer waits a moment for more.
                     # They are handled together (up to the prefetch) and acknowledged at once.
@@ -381,13 +443,14 @@ class RabbitBus:
             if subscription.transient:
                 continue
             headers = dict(props.headers or {})
-            attempts = int(headers.get("x-attempts", 0)) + 1
+            attempts = int(headers.get("x-attempts", 0)) + counts_as_attempt(exc)
             headers["x-attempts"] = attempts
             headers["x-last-error"] = repr(exc)[:500]
             if attempts >= self.max_attempts:
                 target, expiration = f"{name}.dlq", None
             else:
-                target, expiration = f"{name}.retry", str(int(retry_delay(attempts) * 1000))
+                target, expiration = f"{name}.retry", str(int(retry_delay(max(attempts, 1))
+                                                               * 1000))
             channel.basic_publish(
                 "",
                 target,

@@ -8,8 +8,11 @@ transaction too (the inbox), which makes redelivery harmless.
 from __future__ import annotations
 
 import json
+import logging
+import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -24,22 +27,57 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from .events import EventSchemas, make_envelope
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 
 def create_db_engine(url: str, pool_size: int = 10, application_name: str = "auction") -> Engine:
-    """An engine with a pool sized for the process, pinging connections before use."""
+    """An engine with a pool sized for the process, pinging connections before use (a
+    connection the server dropped, e.g. across a restart, is replaced before anyone uses it)
+    and giving up on an unreachable server after a few seconds instead of hanging."""
     return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        connect_args={"application_name": application_name},
+        pool_timeout=5,
+        connect_args={"application_name": application_name, "connect_timeout": 5},
     )
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` means the database could not serve us right now (down, restarting,
+    the connection dropped, the pool exhausted), not that the request was wrong: worth a
+    retry on a fresh connection, and a 503 if that fails too."""
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection in time
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(
+            exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+    return False
+
+
+def retry_when_unavailable(action: Callable[[], T],
+                           delays: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)) -> T:
+    """Run ``action`` (something safe to repeat, such as a read in its own transaction), again
+    on a fresh connection each time the database was unavailable, after each of ``delays``;
+    re-raise the last error once they are spent (about two seconds: a restart's length)."""
+    for delay in delays:
+        try:
+            return action()
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            log.warning("database unavailable; retrying", extra={"error": type(exc).__name__})
+        time.sleep(delay)
+    return action()
 
 
 def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:

@@ -6,8 +6,10 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
+from .db import is_unavailable
 from .problems import Problem
 
 log = logging.getLogger(__name__)
@@ -24,6 +26,14 @@ def error_response(status: int, code: str, message: str, details: Any = None, he
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
+
+
+def unavailable_response(message: str, retry_after: int = 1):
+    """503 ``service_unavailable`` (as the gateway says when a service is unreachable) with
+    ``Retry-After``: a dependency is down; the same request may succeed in ``retry_after``
+    seconds (send a POST again with the same Idempotency-Key)."""
+    return error_response(503, "service_unavailable", message, None,
+                          {"Retry-After": str(retry_after)})
 
 
 _HTTP_CODES = {
@@ -56,6 +66,13 @@ def register_error_handlers(app: Flask) -> None:
             headers["Allow"] = ", ".join(exc.valid_methods)
         code = _HTTP_CODES.get(status, "http_error")
         return error_response(status, code, exc.description or exc.name, None, headers)
+
+    @app.errorhandler(sa_exc.SQLAlchemyError)
+    def _database_error(exc: sa_exc.SQLAlchemyError):
+        if not is_unavailable(exc):
+            return _unexpected(exc)
+        log.warning("database unavailable", extra={"error": type(exc).__name__})
+        return unavailable_response("The database is unavailable for a moment; try again.")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -54,7 +54,9 @@ def health_blueprint(
                 results[name] = f"unavailable: {exc.__class__.__name__}"
         body = {"status": "ready" if ready else "unavailable", "service": service,
                 "checks": results}
-        return jsonify(body), 200 if ready else 503
+        if ready:
+            return jsonify(body), 200
+        return jsonify(body), 503, {"Retry-After": "1"}
 
     def metrics():
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # several gunicorn workers: add them up

@@ -6,6 +6,7 @@ import logging
 import select
 import threading
 import time
+import uuid
 
 from sqlalchemy import select as sql_select
 from sqlalchemy import update
@@ -49,6 +50,17 @@ class OutboxRelay:
                 .values(published_at=utcnow())
             )
         return len(rows)
+
+    def unpublish(self, event_ids: list[str]) -> int:
+        """Mark this outbox's rows among ``event_ids`` unpublished again (events a bus could not
+        deliver before stopping), so that the next start publishes them; returns how many."""
+        ids = [uuid.UUID(str(event_id)) for event_id in event_ids]
+        if not ids:
+            return 0
+        outbox = self.db.outbox
+        with self.db.engine.begin() as conn:
+            return conn.execute(update(outbox).where(outbox.c.id.in_(ids))
+                                .values(published_at=None)).rowcount
 
     def drain(self) -> int:
         """Publish until nothing is left; returns how many. A batch smaller than the batch size

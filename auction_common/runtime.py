@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -83,12 +84,22 @@ class Background:
             thread.start()
             self._threads.append(thread)
 
-    def stop(self) -> None:
-        """Ask every job to stop and wait a moment for them."""
+    def stop(self, timeout: float = 3.0) -> None:
+        """Stop every job (waiting up to ``timeout`` in all), then the bus. Events an
+        in-process bus could not deliver in time are marked unpublished in their outboxes,
+        so the next start publishes them again: kept, not lost."""
         self.stopping.set()
-        self.bus.stop()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout=5)
+            thread.join(timeout=max(0.1, deadline - time.monotonic()))
+        self.bus.stop()
+        undelivered = getattr(self.bus, "undelivered", None)
+        if undelivered is None:
+            return
+        ids = [envelope["id"] for envelope in undelivered()]
+        if ids:
+            kept = sum(relay.unpublish(ids) for relay in self.relays)
+            log.warning("events kept for the next start", extra={"events": kept})
 
     def run_until_signalled(self) -> None:
         """Start, then block until SIGTERM or SIGINT, then stop cleanly."""

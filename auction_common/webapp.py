@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
+from functools import wraps
 from pathlib import Path
 
 from flask import Blueprint, Flask, request
@@ -12,7 +13,7 @@ from sqlalchemy import MetaData
 from .api import OpenApi
 from .auth import init_jwt
 from .bus import create_bus
-from .db import Database, create_db_engine
+from .db import Database, create_db_engine, retry_when_unavailable
 from .errors import register_error_handlers
 from .events import EventSchemas
 from .health import health_blueprint, instrument
@@ -54,6 +55,7 @@ def service_app(
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     app.register_blueprint(health_blueprint(name, checks, openapi.document, prefixes))
+    retry_reads_when_unavailable(app)
     instrument(app, name)
     app.after_request(_private_answers_are_not_stored)
     return app
@@ -66,3 +68,24 @@ def _private_answers_are_not_stored(response):
     if request.headers.get("Authorization"):
         response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def retry_reads_when_unavailable(app: Flask) -> None:
+    """Make every GET (and HEAD) that meets a dropped connection or a restarting database run
+    again on a fresh connection for a moment, so that a PostgreSQL restart is invisible to
+    readers; what still fails answers 503 with Retry-After (see ``register_error_handlers``).
+    Writes are not repeated here: a client repeats them, with its Idempotency-Key."""
+    for endpoint, view in list(app.view_functions.items()):
+        if endpoint == "static":
+            continue
+        app.view_functions[endpoint] = _retrying_reads(view)
+
+
+def _retrying_reads(view):
+    @wraps(view)
+    def run(*args, **kwargs):
+        if request.method not in ("GET", "HEAD"):
+            return view(*args, **kwargs)
+        return retry_when_unavailable(lambda: view(*args, **kwargs))
+
+    return run

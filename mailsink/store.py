@@ -11,7 +11,7 @@ from auction_common.events import isoformat, utcnow
 
 
 def parse_email(raw: bytes, recipients: list[str]) -> dict:
-    """``{to, from, subject, text, html, list_unsubscribe, list_unsubscribe_post,
+    """``{to, from, subject, message_id, text, html, list_unsubscribe, list_unsubscribe_post,
     received_at}`` of a raw RFC 5322 message (the unsubscribe headers ``None`` when absent)."""
     message = message_from_bytes(raw, policy=policy.default)
     text_part = message.get_body(preferencelist=("plain",))
@@ -20,6 +20,7 @@ def parse_email(raw: bytes, recipients: list[str]) -> dict:
         "to": recipients,
         "from": str(message.get("From", "")),
         "subject": str(message.get("Subject", "")),
+        "message_id": str(message.get("Message-ID", "")),
         "text": text_part.get_content() if text_part else "",
         "html": html_part.get_content() if html_part else "",
         "list_unsubscribe": _header(message, "List-Unsubscribe"),

@@ -22,9 +22,12 @@ log = logging.getLogger(__name__)
 
 
 def build_email(sender: str, to: str, subject: str, text: str, html: str,
-                unsubscribe: Unsubscribe | None = None) -> EmailMessage:
+                unsubscribe: Unsubscribe | None = None,
+                delivery_id: str | None = None) -> EmailMessage:
     """A multipart (text + HTML) email; with ``unsubscribe``, a link at its foot and the
-    one-click ``List-Unsubscribe`` headers (RFC 8058) that turn its kind's email off."""
+    one-click ``List-Unsubscribe`` headers (RFC 8058) that turn its kind's email off. Its
+    Message-ID is made from the delivery's id, so a message sent again (the send succeeded,
+    recording it did not) is recognisably the same one: mail clients show it once."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
@@ -35,6 +38,9 @@ def build_email(sender: str, to: str, subject: str, text: str, html: str,
         text = (f"{text.rstrip()}\n\nNo more emails like this one: {unsubscribe.page_url}\n")
         html = (f'{html}\n<p style="font-size:small;color:#666">No more emails like this one? '
                 f'<a href="{escape(unsubscribe.page_url)}">Unsubscribe</a></p>\n')
+    if delivery_id is not None:
+        domain = sender.rpartition("@")[2].strip("> ") or "localhost"
+        message["Message-ID"] = f"<{delivery_id}@{domain}>"
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message
@@ -85,44 +91,55 @@ def connect_smtp(settings) -> smtplib.SMTP:
 
 
 def deliver_pending_emails(db: Database, settings, batch_size: int = 20) -> int:
-    """Send due emails whose recipient's address is known; returns how many were sent.
+    """Send due emails whose recipient's address is known, up to ``batch_size`` over one SMTP
+    session; returns how many were sent.
 
-    Rows are taken with SKIP LOCKED so that several workers share the work without sending
-    twice; a failure schedules a retry (exponential back-off) until ``delivery_max_attempts``.
+    Each email is taken (SKIP LOCKED, so that several workers share the work without sending
+    twice), sent and recorded in a transaction of its own, so a crash or a database restart
+    after the server accepted it sends at most that one again (with the same Message-ID), not
+    the whole batch. A failure schedules a retry (exponential back-off) until
+    ``delivery_max_attempts``; when the server cannot be reached, the round ends there.
     """
-    sent = 0
-    with db.unit_of_work() as uow:
-        rows = uow.session.execute(
-            select(EmailDelivery, Contact.email)
-            .join(Contact, Contact.user_id == EmailDelivery.user_id)
-            .where(EmailDelivery.status == "pending", EmailDelivery.next_attempt_at <= utcnow())
-            .order_by(EmailDelivery.next_attempt_at)
-            .limit(batch_size)
-            .with_for_update(of=EmailDelivery, skip_locked=True)
-        ).all()
-        if not rows:
-            return 0
-        try:
-            smtp = connect_smtp(settings)
-        except (smtplib.SMTPException, OSError) as exc:
-            for delivery, _ in rows:
-                _failed(delivery, exc, settings.delivery_max_attempts)
-            uow.commit()
-            return 0
-        with smtp:
-            for delivery, address in rows:
+    sent, smtp = 0, None
+    try:
+        for _ in range(batch_size):
+            with db.unit_of_work() as uow:
+                row = uow.session.execute(
+                    select(EmailDelivery, Contact.email)
+                    .join(Contact, Contact.user_id == EmailDelivery.user_id)
+                    .where(EmailDelivery.status == "pending",
+                           EmailDelivery.next_attempt_at <= utcnow())
+                    .order_by(EmailDelivery.next_attempt_at)
+                    .limit(1)
+                    .with_for_update(of=EmailDelivery, skip_locked=True)
+                ).first()
+                if row is None:
+                    break
+                delivery, address = row
                 try:
+                    if smtp is None:
+                        smtp = connect_smtp(settings)
                     smtp.send_message(build_email(
                         settings.mail_from, address, delivery.subject, delivery.text_body,
                         delivery.html_body,
-                        Unsubscribe.of(settings.public_url, delivery.unsubscribe_token)))
+                        Unsubscribe.of(settings.public_url, delivery.unsubscribe_token),
+                        str(delivery.id)))
                 except (smtplib.SMTPException, OSError) as exc:
                     _failed(delivery, exc, settings.delivery_max_attempts)
-                else:
-                    delivery.status, delivery.sent_at = "sent", utcnow()
-                    delivery.attempts += 1
-                    sent += 1
-        uow.commit()
+                    uow.commit()
+                    if smtp is None:  # the server is unreachable: the others wait their turn
+                        break
+                    continue
+                delivery.status, delivery.sent_at = "sent", utcnow()
+                delivery.attempts += 1
+                uow.commit()
+                sent += 1
+    finally:
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
     return sent
 
 

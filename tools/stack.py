@@ -60,7 +60,8 @@ def dev_routes(mailbox_address: str) -> str:
 
 def render_gateway(addresses: dict[str, str], gateway_port: int, media_root: Path,
                    work_dir: Path) -> Path:
-    """Write a complete nginx.conf (main context + the gateway's server block)."""
+    """Write a complete nginx.conf (main context + the gateway's server block); nginx stays in
+    the foreground, under its supervisor."""
     template = string.Template((ROOT / "gateway" / "nginx.conf.template").read_text())
     server = template.safe_substitute(
         GATEWAY_PORT=str(gateway_port), MEDIA_ROOT=str(media_root), **addresses
@@ -72,7 +73,7 @@ worker_processes 1;
 worker_rlimit_nofile 20000;
 pid {work_dir}/nginx.pid;
 error_log {work_dir}/error.log warn;
-daemon on;
+daemon off;
 # Each watching browser holds two connections here (its own and the one to a realtime process).
 events {{ worker_connections 16384; }}
 http {{
@@ -105,10 +106,15 @@ class Stack:
     web_workers: int = 2
     #: Socket.IO processes; each consumes every bid event on its own queue.
     realtime_instances: int = 1
+    #: A broker of the caller's own (e.g. a private node in the fault tests); by default the
+    #: local RabbitMQ on 5672, started when absent, with ``vhost``.
+    amqp_url: str | None = None
     #: Extra environment for every process (e.g. shorter minimum durations in tests).
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
+    #: How each process is started (argv, environment), to start it again by hand.
+    commands: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -126,14 +132,48 @@ class Stack:
         return env
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        logs = self.state_dir / "logs"
+        """Start ``argv`` under its supervisor (``tools.supervise``: restarted with back-off
+        whenever it dies), in a process group of its own, logging to ``logs/<name>.log``."""
+        logs, pids = self.state_dir / "logs", self.state_dir / "pids"
         logs.mkdir(parents=True, exist_ok=True)
+        pids.mkdir(parents=True, exist_ok=True)
+        self.commands[name] = (argv, env)
+        supervised = [PYTHON, "-m", "tools.supervise", "--name", name,
+                      "--pid-file", str(pids / f"{name}.pid"), "--", *argv]
         with open(logs / f"{name}.log", "ab") as log:
             self.processes[name] = subprocess.Popen(
-                argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                supervised, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         self._save()  # as we go: a failed start can still be stopped
+
+    def stop_process(self, name: str, timeout: float = 15.0) -> None:
+        """Stop process ``name`` and its supervisor (an outage on purpose, until
+        :meth:`start_process`)."""
+        supervisor = self.processes.pop(name)
+        supervisor.terminate()
+        supervisor.wait(timeout=timeout)
+        self._save()
+
+    def start_process(self, name: str) -> None:
+        """Start process ``name`` again, supervised, as it was first started."""
+        argv, env = self.commands[name]
+        self._spawn(name, argv, env)
+
+    def pid_of(self, name: str, timeout: float = 30.0) -> int:
+        """The pid of process ``name`` now (not of its supervisor), once it is running."""
+        pid_file = self.state_dir / "pids" / f"{name}.pid"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                pid = int(pid_file.read_text())
+                if _alive(pid):
+                    return pid
+            except (OSError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} is not running")
+            time.sleep(0.05)
 
     def start(self) -> None:
         """Provision, migrate, start every process and the gateway; wait until healthy."""
@@ -142,11 +182,13 @@ class Stack:
         admin_url = self.admin_database_url or _local_postgres(self.state_dir)
         provision.ensure_database(admin_url, self.database)
         urls = provision.service_urls(admin_url, self.database)
-        _ensure_rabbitmq()
         redis_url = _ensure_redis()
-        if self.vhost != "/":
-            provision.ensure_rabbitmq_vhost(self.vhost)
-        amqp = provision.amqp_url(self.vhost)
+        amqp = self.amqp_url
+        if amqp is None:
+            _ensure_rabbitmq()
+            if self.vhost != "/":
+                provision.ensure_rabbitmq_vhost(self.vhost)
+            amqp = provision.amqp_url(self.vhost)
         media_root = self.state_dir / "media"
         media_root.mkdir(parents=True, exist_ok=True)
         realtime = [f"realtime{i}" if i else "realtime" for i in range(self.realtime_instances)]
@@ -198,7 +240,9 @@ class Stack:
             "GATEWAY_RESOLVER": "",
         }
         conf = render_gateway(addresses, self.gateway_port, media_root, self.state_dir / "nginx")
-        subprocess.run([find_nginx(), "-c", str(conf), "-p", str(conf.parent)], check=True)
+        nginx = find_nginx()
+        subprocess.run([nginx, "-t", "-q", "-c", str(conf), "-p", str(conf.parent)], check=True)
+        self._spawn("gateway", [nginx, "-c", str(conf), "-p", str(conf.parent)], self._env({}))
         self._save()
         self.wait_healthy()
 
@@ -235,18 +279,19 @@ class Stack:
 
 
 def stop_from_state(state_dir: Path) -> None:
-    """Stop what a previous ``up`` recorded in ``state_dir`` (used by ``make down``)."""
-    conf = state_dir / "nginx" / "nginx.conf"
-    if (state_dir / "nginx" / "nginx.pid").exists():
-        subprocess.run([find_nginx(install=False), "-c", str(conf), "-p", str(conf.parent),
-                        "-s", "stop"], check=False, stderr=subprocess.DEVNULL)
+    """Stop what a previous ``up`` recorded in ``state_dir`` (used by ``make down``): each
+    supervisor is asked to stop its process (SIGTERM) and not to start it again; whatever is
+    left of a process group after 12 s is killed."""
     state_file = state_dir / "stack.json"
     if not state_file.exists():
         return
     pids = json.loads(state_file.read_text())["pids"]
     for pid in pids.values():
-        _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+    deadline = time.monotonic() + 12
     while time.monotonic() < deadline and any(_alive(pid) for pid in pids.values()):
         time.sleep(0.1)
     for pid in pids.values():

@@ -201,10 +201,21 @@ def fan_out(socketio: SocketIO, envelope: dict) -> None:
     socketio.emit(name, payload, to=f"{room_kind}:{data[id_field]}")
 
 
+def tell_clients_to_resync(socketio: SocketIO) -> None:
+    """Emit ``resync`` to every client of this instance: events may have been missed (the
+    private queue was lost with the broker connection), so each page fetches the live state
+    and the history since its last ``seq``, as after a reconnect of its own."""
+    log.warning("broker connection was lost; telling every client to resync")
+    socketio.emit("resync", {"server_time": isoformat(utcnow())})
+
+
 def realtime_subscription(socketio: SocketIO) -> Subscription:
     """This instance's private queue of every event it fans out (and of the accounts'
-    changes, to stop a suspended account's private news at once)."""
+    changes, to stop a suspended account's private news at once). It lives as long as the
+    broker connection: once consumed again after a lost one, the clients are told to resync
+    (the queue is bound again before, so nothing falls between the two)."""
     return Subscription(
         queue="bidding_service.realtime", routing_keys=sorted({*ROUTES, *ACCOUNT_EVENTS}),
         handler=lambda envelope: fan_out(socketio, envelope), transient=True,
+        on_resume=lambda: tell_clients_to_resync(socketio),
     )

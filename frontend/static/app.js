@@ -1340,6 +1340,14 @@
       if (page) page.refetch();
     });
 
+    // The server lost its feed of events for a moment (a broker reconnect): catch up as after
+    // a reconnect of our own.
+    socket.on("resync", function () {
+      if (!page) return;
+      page.refetch();
+      page.scheduleHistory(0);
+    });
+
     if (page) {
       socket.on("bid.placed", function (event) { page.onBidPlaced(event || {}); });
       socket.on("auction.extended", function (event) { page.onExtended(event || {}); });

@@ -374,3 +374,63 @@ def test_a_publish_that_reaches_no_queue_is_not_counted_as_sent(db, fresh_vhost)
     with pika.BlockingConnection(pika.URLParameters(fresh_vhost)) as admin:
         method, _, body = admin.channel().basic_get("test.deleted", auto_ack=True)
     assert method is not None and json.loads(body)["id"] == event_id
+
+
+def test_what_the_in_process_bus_could_not_deliver_before_stopping_is_published_again(db):
+    from auction_common.runtime import Background
+
+    bus = InProcessBus()
+    gate, handled = threading.Event(), []
+
+    def slow(envelope):
+        gate.wait(0.5)  # each event takes longer than the stop allows for all of them
+        handled.append(envelope["id"])
+
+    event_type = f"test.t{uuid.uuid4().hex[:8]}"
+    background = Background(bus)
+    background.relays.append(relay := OutboxRelay(db, bus))
+    bus.subscribe(Subscription("slow", [event_type], slow))
+    bus.start()
+    ids = commit_events(db, event_type, 12)
+    relay.drain()  # published: the outbox rows are marked sent
+    bus.stop(drain_seconds=1.0)
+    kept = [e["id"] for e in bus.undelivered()]
+    assert kept and set(kept) | set(handled) == set(ids)
+    assert relay.unpublish(kept) == len(kept)
+
+    again = InProcessBus()
+    received = []
+    again.subscribe(Subscription("slow", [event_type], lambda e: received.append(e["id"])))
+    again.start()
+    try:
+        OutboxRelay(db, again).drain()
+        wait_for(lambda: set(received) == set(kept), message="the kept events, at the next start")
+    finally:
+        again.stop()
+
+
+def test_a_database_outage_does_not_bring_a_message_closer_to_the_dead_letter_queue():
+    from sqlalchemy.exc import OperationalError
+
+    from auction_common.bus import counts_as_attempt
+
+    outage = OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+    assert counts_as_attempt(outage) == 0
+    assert counts_as_attempt(ValueError("a poison message")) == 1
+
+    bus = InProcessBus(max_attempts=2)
+    tries = []
+
+    def database_down_three_times(envelope):
+        tries.append(envelope["id"])
+        if len(tries) <= 3:
+            raise outage
+
+    bus.subscribe(Subscription("patient", ["thing.happened"], database_down_three_times))
+    bus.start()
+    try:
+        bus.publish([{"id": "e1", "type": "thing.happened", "data": {}}])
+        wait_for(lambda: len(tries) == 4, timeout=15, message="applied once the database is back")
+        assert not bus.dead_letters
+    finally:
+        bus.stop()

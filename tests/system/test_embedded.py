@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -26,9 +27,10 @@ pytestmark = pytest.mark.embedded
 def start_embedded(var_dir, port: int) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.update({"VAR_DIR": str(var_dir), "PORT": str(port), "PYTHONPATH": str(ROOT)})
+    # A process group of its own, as a terminal gives `make run`: Ctrl-C signals all of it.
     process = subprocess.Popen([sys.executable, "-m", "tools.embedded"], cwd=ROOT, env=env,
                                stdout=open(var_dir / "embedded.log", "ab"),
-                               stderr=subprocess.STDOUT)
+                               stderr=subprocess.STDOUT, start_new_session=True)
 
     def healthy():
         assert process.poll() is None, (var_dir / "embedded.log").read_text()[-3000:]
@@ -80,3 +82,66 @@ def test_the_embedded_mode_runs_the_story_stops_cleanly_and_keeps_its_data(var_d
         assert wait_for(lambda: api.mailbox(), message="caught mail kept across restarts")
     finally:
         assert stop(process) == 0
+
+
+def _bid_until_stopped(api: Api, auction_id: str, bidders, minimum: int = 20) -> list[str]:
+    """Bidders bid in threads until the server goes away; returns once ``minimum`` bids were
+    accepted, with the list of accepted bid ids still growing."""
+    accepted = []
+
+    def bid_on(bidder, amount):
+        while True:
+            try:
+                answer = bidder.bid(auction_id, amount)
+            except requests.RequestException:
+                return  # the server has stopped
+            if answer.status_code == 201:
+                accepted.append(answer.json()["bid_id"])
+            amount += 400
+
+    start = api.live_state(auction_id).json()["min_next_bid"]
+    for i, bidder in enumerate(bidders):
+        threading.Thread(target=bid_on, args=(bidder, start + i * 100), daemon=True).start()
+    wait_for(lambda: len(accepted) >= minimum, timeout=60, message="bids flowing")
+    return accepted
+
+
+def _stop_group(process: subprocess.Popen, signum: int, var_dir: Path) -> None:
+    """Signal the whole process group, as a terminal's Ctrl-C (SIGINT) or a process manager
+    (SIGTERM) does; everything stops within 10 s, cleanly, the database server included."""
+    os.killpg(process.pid, signum)
+    exit_code = process.wait(timeout=10)
+    log = (var_dir / "embedded.log").read_text()
+    assert exit_code == 0, log[-3000:]
+    assert "KeyboardInterrupt" not in log and "Traceback" not in log, log[-3000:]
+    assert not (var_dir / "pgdata" / "postmaster.pid").exists(), "the database stopped too"
+
+
+def test_a_signal_to_the_whole_group_during_bidding_stops_everything_and_keeps_every_event(
+        var_dir):
+    port = free_port()
+    api = Api(f"http://127.0.0.1:{port}")
+    process = start_embedded(var_dir, port)
+    try:
+        seller, bidders = api.register("seller"), [api.register(f"b{i}") for i in range(4)]
+        auction = seller.create_auction(seconds=600, starting_price=100)
+        api.wait_until_biddable(auction["id"])
+        accepted = _bid_until_stopped(api, auction["id"], bidders)
+    finally:
+        _stop_group(process, signal.SIGTERM, var_dir)
+
+    process = start_embedded(var_dir, port)
+    try:
+        live = api.live_state(auction["id"]).json()
+        assert live["bid_count"] >= len(accepted)
+
+        def catalog_caught_up():
+            listing = api.get(f"/api/auctions/{auction['id']}").json()
+            return (listing["current_price"], listing["bid_count"]) == (
+                live["current_price"], live["bid_count"])
+
+        wait_for(catalog_caught_up, timeout=30,
+                 message="events queued at the stop delivered after the restart")
+        _bid_until_stopped(api, auction["id"], bidders)
+    finally:
+        _stop_group(process, signal.SIGINT, var_dir)
