@@ -246,26 +246,39 @@ class Stack:
         self._save()
         self.wait_healthy()
 
-    def wait_healthy(self, timeout: float = 60.0) -> None:
-        """Wait until every service answers /readyz through the gateway (or a process dies)."""
+    def wait_healthy(self, timeout: float = 120.0) -> None:
+        """Wait until every service answers /readyz through the gateway (or a process dies);
+        a stack that never gets there says what the gateway last answered and what its
+        processes last logged."""
         paths = ["/api/auth/readyz", "/api/auctions/readyz", "/api/bids/readyz",
                  "/api/notifications/readyz", "/api/mailbox", "/"]
         deadline = time.monotonic() + timeout
-        pending = list(paths)
+        pending, last = list(paths), "nothing"
         while pending:
             for name, process in self.processes.items():
                 if process.poll() is not None:
                     raise RuntimeError(f"{name} exited with {process.returncode}; see "
                                        f"{self.state_dir / 'logs' / (name + '.log')}")
             try:
-                if requests.get(self.url + pending[0], timeout=5).status_code == 200:
+                answer = requests.get(self.url + pending[0], timeout=5)
+                if answer.status_code == 200:
                     pending.pop(0)
                     continue
-            except requests.RequestException:
-                pass
+                last = f"{answer.status_code} {answer.text[:300]}"
+            except requests.RequestException as exc:
+                last = repr(exc)[:300]
             if time.monotonic() > deadline:
-                raise RuntimeError(f"not healthy after {timeout}s: {pending[0]}")
+                raise RuntimeError(f"not healthy after {timeout}s: {pending[0]} answered {last}"
+                                   f"\n{self._log_tails()}")
             time.sleep(0.2)
+
+    def _log_tails(self, lines: int = 5) -> str:
+        """The last lines of every process's log (for a stack that would not start)."""
+        tails = []
+        for log in sorted((self.state_dir / "logs").glob("*.log")):
+            text = log.read_text(errors="replace").splitlines()[-lines:]
+            tails.append(f"--- {log.name}\n" + "\n".join(line[:300] for line in text))
+        return "\n".join(tails)
 
     def _save(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
