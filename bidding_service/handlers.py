@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy.exc import DBAPIError
 
 from auction_common import idempotency
-from auction_common.db import Database, UnitOfWork
+from auction_common.db import Database, UnitOfWork, is_unavailable
 from auction_common.events import isoformat
 from auction_common.problems import Problem
 
@@ -114,6 +114,14 @@ def decide_bids(db: Database, auction_id: uuid.UUID, requests: Sequence[BidReque
                 break
             if committed:
                 break  # the answers stand: they are what was stored
+            if unknown.refusal is not None and not is_unavailable(unknown.refusal):
+                # The server answered, refusing a write: as when the writes went alone.
+                if len(todo) == 1:
+                    todo[0].answer, todo[0].error = None, unknown.refusal
+                    break
+                for request in todo:
+                    decide_bids(db, auction_id, [request])
+                break
             continue  # nothing was stored: decide again
         except DBAPIError as refused:
             if len(todo) == 1:
@@ -137,7 +145,8 @@ def _decide_group(db: Database, auction_id: uuid.UUID,
                   requests: list[BidRequest]) -> list[BidRequest]:
     """One transaction for ``requests``; returns those whose key a twin stored first (nothing
     is committed then: the caller decides the others again)."""
-    with db.unit_of_work() as uow:
+    # BEGIN travels with the lock, COMMIT with the writes when it can: see below.
+    with db.pipelined_unit_of_work() as uow:
         locked = repository.lock_auction(uow.session, auction_id,
                                          {r.bidder_id for r in requests})
         if locked is None:
@@ -174,27 +183,43 @@ def _decide_group(db: Database, auction_id: uuid.UUID,
                 "ends_at": isoformat(state.ends_at), "seq": state.seq,
             })
         keyed = [r for r in requests if r.key]
+        bid_ids = [uuid.UUID(b["id"]) for b in bids]
+        if bids and not keyed:
+            # Nobody's stored answer to look at first: the writes and the COMMIT go in one
+            # round trip. If that fails, only a read can tell whether it committed.
+            try:
+                repository.save_bids(uow, state, leader_name, bids, lines, [], now,
+                                     commit=True)
+            except DBAPIError as exc:
+                raise _CommitUnknown(bid_ids, exc) from exc
+            return []
         if bids or keyed:
             stored = repository.save_bids(
                 uow, state, leader_name, bids, lines,
                 [(r.bidder_id, r.key, r.fingerprint, *r.answer) for r in keyed], now)
             twins = [r for r in keyed if (r.bidder_id, r.key) not in stored]
             if twins:
-                uow.session.rollback()
+                uow.rollback()
                 return twins
         try:
             uow.commit()
         except DBAPIError as exc:  # did the COMMIT reach the server? Only a read can tell.
-            raise _CommitUnknown([uuid.UUID(b["id"]) for b in bids]) from exc
+            raise _CommitUnknown(bid_ids) from exc
         return []
 
 
-class _CommitUnknown(Exception):
-    """The COMMIT of a group failed on the client's side: it may or may not have happened."""
 
-    def __init__(self, bid_ids: list[uuid.UUID]):
+
+
+class _CommitUnknown(Exception):
+    """The COMMIT of a group failed on the client's side: it may or may not have happened.
+    ``refusal``: the error of a write sent together with the COMMIT, which the server may
+    have refused (then nothing was committed, and the group is decided one bid at a time)."""
+
+    def __init__(self, bid_ids: list[uuid.UUID], refusal: DBAPIError | None = None):
         super().__init__("commit outcome unknown")
         self.bid_ids = bid_ids
+        self.refusal = refusal
 
 
 COMMIT_UNKNOWN = Problem(

@@ -111,11 +111,15 @@ def history_lines(bid_id: uuid.UUID, seq: int, entries: tuple[Entry, ...]) -> li
 
 def save_bids(uow: UnitOfWork, state: AuctionState, leader_name: str | None,
               bids: list[dict], lines: list[dict], answers: list[tuple], now: datetime,
-              ) -> set[tuple[str, str]]:
+              commit: bool = False) -> set[tuple[str, str]]:
     """Write the new state, the submitted bids, their public history lines, the answers to
     remember for their Idempotency-Keys ``(user_id, key, fingerprint, status, body)`` and the
     pending events in ONE round trip: every round trip under the row lock is time the hot
-    auction waits. Returns the (user_id, key) pairs stored (a twin may have stored first)."""
+    auction waits. Returns the (user_id, key) pairs stored (a twin may have stored first).
+
+    With ``commit`` (only without answers to store: nobody then needs to look at what was
+    stored before committing), the COMMIT goes in the same round trip, and nothing is
+    returned; if it raises, the commit may or may not have happened."""
     parts, params = [], {"auction": state.auction_id, "now": now}
     if bids:
         parts += [f"state AS ({_SAVE_STATE})", _BIDS_AND_HISTORY_CTES]
@@ -130,8 +134,12 @@ def save_bids(uow: UnitOfWork, state: AuctionState, leader_name: str | None,
     params["answers"] = json.dumps([
         {"user_id": user, "key": key, "fingerprint": fingerprint, "status": status, "body": body}
         for user, key, fingerprint, status, body in answers])
-    rows = uow.write_events_with(
-        "WITH " + ",\n".join(parts) + "\nSELECT user_id, key FROM stored", params)
+    statement = "WITH " + ",\n".join(parts) + "\nSELECT user_id, key FROM stored"
+    if commit:
+        assert not answers, "stored answers must be looked at before committing"
+        uow.write_events_and_commit_with(statement, params)
+        return set()
+    rows = uow.write_events_with(statement, params)
     return {(str(user), key) for user, key in rows}
 
 
