@@ -18,7 +18,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Float, Select, and_, cast, func, literal_column, or_, select, tuple_
+from sqlalchemy import (
+    Float,
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -143,6 +155,9 @@ class SearchPlan:
     count_statement: Select
     #: How many listings match, up to COUNT_CAP + 1 (what a search page says).
     capped_count_statement: Select
+    #: Relevance: the query over every match, run when ``statement`` (the title matches
+    #: only) returns less than a full page.
+    fallback: Select | None = None
 
 
 #: With a text search, prefer the GIN index to a sequential scan: the planner prices a
@@ -197,7 +212,8 @@ def plan_search(filters: Filters, sort: str, limit: int, cursor: str | None,
         tsquery = text_query(filters.q)
         if tsquery is None:
             return None
-        conditions.append(Auction.search_vector.op("@@")(tsquery))
+        text_match = Auction.search_vector.op("@@")(tsquery)
+        conditions.append(text_match)
         planner = TEXT_SEARCH_PLANNER
     counted = select(func.count()).select_from(Auction).where(*conditions)
     capped = select(func.count()).select_from(
@@ -208,19 +224,47 @@ def plan_search(filters: Filters, sort: str, limit: int, cursor: str | None,
                      .where(*conditions, *_after(key, Auction.id, cursor, sort, descending))
                      .order_by(*order).limit(limit + 1))
         return SearchPlan(statement, sort, key.key, planner, counted, capped)
-    # Relevance: score every match once, narrowly (id and rank; OFFSET 0 keeps PostgreSQL
-    # from computing the rank again in the cursor's condition), keep the page's ids, then
-    # fetch those rows. float8: the cursor must carry the exact value compared next time.
+    # Relevance: the listings whose title matches come first, then the others, each group by
+    # ts_rank (see TITLE_TIER). The page is first looked for among the title matches alone,
+    # found through their own index and ranked without reading the other matches; only when
+    # they cannot fill it (a narrow search, or paging past them) is every match ranked.
     rank = cast(func.ts_rank(Auction.search_vector, tsquery), Float(precision=53))
-    scored = (select(Auction.id, rank.label("rank")).where(*conditions).offset(0)
+    title_match = Auction.title_vector.op("@@")(tsquery)
+    everything = _relevance_page(
+        case((title_match, literal(TITLE_TIER, Float(precision=53))), else_=0.0) + rank,
+        conditions, cursor, limit)
+    if cursor and decode_cursor(cursor, sort)[0] < TITLE_TIER:  # past the title matches
+        return SearchPlan(everything, sort, "rank", planner, counted, capped)
+    # ``IS TRUE``: the whole search must match too (``-word`` may be in the description),
+    # checked on the title matches' rows rather than through the index of every match.
+    title_conditions = [c for c in conditions if c is not text_match]
+    titles_first = _relevance_page(literal(TITLE_TIER, Float(precision=53)) + rank,
+                                   [*title_conditions, title_match, text_match.is_(True)],
+                                   cursor, limit)
+    return SearchPlan(titles_first, sort, "rank", planner, counted, capped, everything)
+
+
+#: Added to the rank of a listing whose title matches the search: ts_rank is at most a few
+#: units, so every title match ranks before every listing that matches elsewhere only. For a
+#: single finished word this is exactly ts_rank's own order (a title occurrence, weight A,
+#: scores at least 1/1.645 = 0.61; occurrences of weight B alone at most 0.4).
+TITLE_TIER = 1_000_000.0
+
+
+def _relevance_page(key: ColumnElement, conditions: list[ColumnElement], cursor: str | None,
+                    limit: int) -> Select:
+    """One page by relevance: score every row of ``conditions`` once, narrowly (id and rank;
+    OFFSET 0 keeps PostgreSQL from computing the rank again in the cursor's condition), keep
+    the page's ids, then fetch those rows. float8: the cursor must carry the exact value
+    compared next time."""
+    scored = (select(Auction.id, key.label("rank")).where(*conditions).offset(0)
               .subquery("scored"))
     page = (select(scored.c.id, scored.c.rank)
-            .where(*_after(scored.c.rank, scored.c.id, cursor, sort, descending=True))
+            .where(*_after(scored.c.rank, scored.c.id, cursor, "relevance", descending=True))
             .order_by(scored.c.rank.desc(), scored.c.id.desc()).limit(limit + 1)
             .subquery("page"))
-    statement = (select(Auction, page.c.rank).join(page, Auction.id == page.c.id)
-                 .order_by(page.c.rank.desc(), page.c.id.desc()))
-    return SearchPlan(statement, sort, "rank", planner, counted, capped)
+    return (select(Auction, page.c.rank).join(page, Auction.id == page.c.id)
+            .order_by(page.c.rank.desc(), page.c.id.desc()))
 
 
 def search(session: Session, filters: Filters, sort: str, limit: int, cursor: str | None,
@@ -234,6 +278,8 @@ def search(session: Session, filters: Filters, sort: str, limit: int, cursor: st
     for name, value in plan.planner.items():
         session.execute(select(func.set_config(name, value, True)))  # this transaction only
     rows = session.execute(plan.statement).all()
+    if plan.fallback is not None and len(rows) <= limit:
+        rows = session.execute(plan.fallback).all()
     auctions = [row[0] for row in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:

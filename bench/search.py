@@ -242,13 +242,25 @@ def _case(conn, engine, app, what, filters, sort, now, cursor=None) -> dict:
         conn.exec_driver_sql(f"SET {name} = {value}")
     indexed = measure(conn, sql, params)
     baseline = measure(conn, sql.replace("auctions.auctions", "baseline.auctions"), params)
+    statements = 1
+    if plan.fallback is not None and len(conn.exec_driver_sql(sql, params).fetchall()) <= 20:
+        # The title matches did not fill the page: the API runs the query over every match
+        # too (the unindexed copy has no title_vector index: it runs that one only).
+        statements = 2
+        fallback_sql, fallback_params = compiled(plan.fallback, engine)
+        second = measure(conn, fallback_sql, fallback_params)
+        indexed = {**second, "median_ms": round(indexed["median_ms"] + second["median_ms"], 3),
+                   "p90_ms": round(indexed["p90_ms"] + second["p90_ms"], 3),
+                   "indexes": sorted({*indexed["indexes"], *second["indexes"]})}
+        baseline = measure(conn, fallback_sql.replace("auctions.auctions", "baseline.auctions"),
+                           fallback_params)
     for name in plan.planner:
         conn.exec_driver_sql(f"RESET {name}")
     api = time_api(app, filters, sort) if cursor is None else None
     row = {"case": what, "sort": effective, "matching": matching, "indexed": indexed,
            "unindexed": baseline,
            "speedup": round(baseline["median_ms"] / max(indexed["median_ms"], 1e-3), 1),
-           "api": api, "planner": plan.planner, "sql": sql}
+           "api": api, "planner": plan.planner, "sql": sql, "statements": statements}
     print(f"{what:<62} {matching:>6} rows | {indexed['median_ms']:8.3f} ms vs "
           f"{baseline['median_ms']:8.2f} ms unindexed (x{row['speedup']}) | API p50 "
           f"{api['p50_ms'] if api else '-'} ms | {','.join(indexed['indexes']) or '-'}",

@@ -120,6 +120,19 @@ def test_a_search_pages_by_relevance(client, account):
     assert every_page(client, 3, q=w, sort="relevance") == everything
 
 
+def test_title_matches_come_first_and_paging_crosses_into_the_others(client, account):
+    seller, w1, w2 = account("seller"), word(), word()
+    in_titles = [list_item(client, seller, title=f"{w1} {w2} lot {i}")["id"] for i in range(3)]
+    # Both words many times, close together, but in the description only.
+    in_descriptions = [list_item(client, seller, title=f"Lot {i}",
+                                 description=f"{w1} {w2} " * (i + 2))["id"] for i in range(3)]
+    everything = ids(client, q=f"{w1} {w2} ")
+    assert set(everything[:3]) == set(in_titles)
+    assert set(everything[3:]) == set(in_descriptions)
+    for size in (1, 2, 4):
+        assert every_page(client, size, q=f"{w1} {w2} ") == everything
+
+
 # --- filters ----------------------------------------------------------------------------------
 
 
