@@ -1,11 +1,17 @@
 """``python -m bench.bid_path``: accepted bids per second and latency on the bid path.
 
 Starts the local distributed shape (nginx, gunicorn services, RabbitMQ, PostgreSQL) on its own
-database, then for 1, 4, 16 and 64 concurrent bidders measures POST /api/bids through the
-gateway on one hot auction and spread over 1,000 auctions, beside raw PostgreSQL doing the
-same transaction (lock the row, read the clock, update it, insert the bid and an outbox row,
-NOTIFY, commit) from the same machine in the same run. Every accepted bid is durable before
-its 201 (synchronous commit is left on). Writes bench/results/bid_path.{json,md}.
+database, then for each number of concurrent bidders (``BENCH_CONCURRENCY``, default 1 and 16)
+measures POST /api/bids through the gateway on one hot auction and spread over 200 and 1,000
+auctions (``BENCH_AUCTIONS``), beside three baselines from the same machine in the same run:
+raw PostgreSQL doing the same transaction statement by statement (lock the row, read the
+clock, decide, update it, insert the bid and an outbox row, NOTIFY, commit), the same in the
+fewest round trips, and the minimal transaction (lock the row, insert the bid, update the
+auction). Each scenario runs ``BENCH_REPEATS`` times (default 3), the platform and the
+baselines interleaved, and the ratios are taken per repeat: the machine is shared, so only
+ratios measured minutes apart mean anything, and their spread is reported. Every accepted bid
+is durable before its 201 (synchronous commit is left on). CPU by process kind comes from
+``bench.cpu``. Writes bench/results/bid_path.{json,md}.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import functools
 import http.client
 import json
 import os
+import statistics
 import threading
 import time
 import uuid
@@ -29,12 +36,14 @@ from tools import provision
 from tools.services import ROOT
 from tools.stack import Stack, _local_postgres, free_port
 
+from .cpu import cpu_between, process_cpu
 from .load import run_load
 
 RESULTS = ROOT / "bench" / "results"
-CONCURRENCY = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "1,4,16,64").split(",")]
+CONCURRENCY = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "1,16,64").split(",")]
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
-SPREAD = int(os.environ.get("BENCH_AUCTIONS", "1000"))
+SPREADS = [int(n) for n in os.environ.get("BENCH_AUCTIONS", "200,1000").split(",")]
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 T0 = time.time()
 STARTED = datetime(2020, 1, 1, tzinfo=UTC)
 
@@ -155,6 +164,30 @@ def _raw_factory(dsn: str, bidders: list[str], auctions: list[str], fewest_trips
     return make_request
 
 
+def _minimal_factory(dsn: str, bidders: list[str], auctions: list[str]):
+    """The least a bid can be in PostgreSQL: lock the row, insert the bid, update the auction,
+    commit, statement by statement from psycopg2; no decision, no events, every one accepted.
+    The floor under every other figure: what the database alone costs per bid."""
+    local = threading.local()
+
+    def make_request(client: int, sequence: int) -> bool:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = psycopg2.connect(dsn)
+        auction = auctions[(client * 7919 + sequence) % len(auctions)]
+        bidder, amount = bidders[client % len(bidders)], rising_amount(client)
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT current_price FROM bench_raw.auctions WHERE id = %s FOR UPDATE",
+                        (auction,))
+            cur.execute("INSERT INTO bench_raw.bids VALUES (%s, %s, %s, %s, %s, NULL, now())",
+                        (str(uuid.uuid4()), auction, bidder, amount, amount))
+            cur.execute("UPDATE bench_raw.auctions SET current_price = %s, "
+                        "bid_count = bid_count + 1 WHERE id = %s", (amount, auction))
+        return True
+
+    return make_request
+
+
 def _raw_auctions(dsn: str, count: int, create_schema: bool = False) -> list[str]:
     """``count`` live auctions in the baseline's own schema (created first if asked)."""
     conn = psycopg2.connect(dsn)
@@ -170,33 +203,63 @@ def _raw_auctions(dsn: str, count: int, create_schema: bool = False) -> list[str
     return ids
 
 
-def _process_cpu() -> dict[str, float]:
-    """CPU seconds used so far by each kind of process on the machine that serves the stack
-    (its processes, the database, the broker, the gateway), to show what bounds throughput."""
-    import psutil
+#: The baselines, each run in the same stack and the same minute as the platform's run.
+BASELINES = {
+    "raw_postgresql": functools.partial(_raw_factory, fewest_trips=False),
+    "raw_postgresql_fewest_trips": functools.partial(_raw_factory, fewest_trips=True),
+    "minimal": _minimal_factory,
+}
 
-    totals: dict[str, float] = {}
-    for process in psutil.process_iter(["name", "cmdline"]):
-        try:
-            command = " ".join(process.info["cmdline"] or [])
-            name = process.info["name"] or ""
-            if name.startswith("postgres"):
-                kind = "postgresql"
-            elif name.startswith("nginx"):
-                kind = "nginx"
-            elif "beam" in name:
-                kind = "rabbitmq"
-            elif "gunicorn" in command:
-                kind = "web " + command.rsplit(" ", 1)[-1].split(".")[0]
-            elif " -m " in command and ("_service" in command or "mailsink" in command):
-                kind = command.split(" -m ", 1)[1].split(" --")[0]
-            else:
-                continue
-            times = process.cpu_times()
-            totals[kind] = totals.get(kind, 0.0) + times.user + times.system
-        except psutil.Error:
-            continue
-    return totals
+
+def _spread(values: list[float]) -> dict:
+    """Median, lowest and highest of one figure over the repeats."""
+    ordered = sorted(values)
+    return {"median": round(statistics.median(ordered), 3), "min": round(ordered[0], 3),
+            "max": round(ordered[-1], 3), "runs": [round(v, 3) for v in values]}
+
+
+def measure(stack_url: str, database: str, dsn: str, tokens: list[str], ids: list[str],
+            platform_auctions: list[str], raw_auctions: list[str], concurrency: int) -> dict:
+    """The platform and each baseline on one scenario, REPEATS times, interleaved (platform,
+    then each baseline, then again), so that the machine's other load falls on all of them
+    alike; ratios are taken per repeat, against the baseline run just after it."""
+    runs = []
+    for _ in range(REPEATS):
+        cpu_before = process_cpu(database)
+        ours = run_load(functools.partial(_platform_factory, stack_url, tokens,
+                                          platform_auctions), concurrency, SECONDS)
+        cpu_ms = {kind: seconds * 1000 / max(ours.requests, 1) for kind, seconds
+                  in cpu_between(cpu_before, process_cpu(database)).items()}
+        run = {"platform": ours.as_dict(), "cpu_ms_per_request": cpu_ms}
+        for name, factory in BASELINES.items():
+            base = run_load(functools.partial(factory, dsn, ids, raw_auctions), concurrency,
+                            SECONDS)
+            run[name] = base.as_dict()
+            run[f"{name}_throughput_ratio"] = (ours.accepted_per_second
+                                               / max(base.accepted_per_second, 1e-9))
+            run[f"{name}_p99_ratio"] = ours.p99_ms / base.p99_ms
+        runs.append(run)
+    summary = {"platform_bids_per_second": _spread(
+                   [r["platform"]["accepted_per_second"] for r in runs]),
+               "platform_p50_ms": _spread([r["platform"]["p50_ms"] for r in runs]),
+               "platform_p99_ms": _spread([r["platform"]["p99_ms"] for r in runs])}
+    for name in BASELINES:
+        summary[f"{name}_per_second"] = _spread([r[name]["accepted_per_second"] for r in runs])
+        summary[f"{name}_p50_ms"] = _spread([r[name]["p50_ms"] for r in runs])
+        summary[f"{name}_p99_ms"] = _spread([r[name]["p99_ms"] for r in runs])
+        summary[f"{name}_throughput_ratio"] = _spread(
+            [r[f"{name}_throughput_ratio"] for r in runs])
+        summary[f"{name}_p99_ratio"] = _spread([r[f"{name}_p99_ratio"] for r in runs])
+    kinds = {kind for r in runs for kind in r["cpu_ms_per_request"]}
+    cpu = {kind: round(statistics.mean(r["cpu_ms_per_request"].get(kind, 0.0) for r in runs), 2)
+           for kind in kinds}
+    summary["cpu_ms_per_request"] = dict(sorted(cpu.items(), key=lambda item: -item[1]))
+    for r in runs:
+        r["cpu_ms_per_request"] = {k: round(v, 3) for k, v in r["cpu_ms_per_request"].items()}
+        for key in list(r):
+            if key.endswith("_ratio"):
+                r[key] = round(r[key], 3)
+    return {"summary": summary, "runs": runs}
 
 
 def main() -> None:
@@ -214,10 +277,11 @@ def main() -> None:
         api = Api(stack.url)
         seller = api.register("seller")
         bidders = [api.register(f"bidder{i}") for i in range(max(CONCURRENCY))]
-        print(f"listing {SPREAD + 1} auctions ...", flush=True)
+        widest = max(SPREADS)
+        print(f"listing {widest + 1} auctions ...", flush=True)
         hot = seller.create_auction(seconds=7200, starting_price=1000)["id"]
         spread = [seller.create_auction(seconds=7200, starting_price=1000)["id"]
-                  for _ in range(SPREAD)]
+                  for _ in range(widest)]
         for auction in (hot, spread[-1]):
             api.wait_until_biddable(auction, timeout=120)
         wait_for(lambda: all(api.live_state(a).status_code == 200 for a in spread[::50]),
@@ -225,44 +289,31 @@ def main() -> None:
         dsn = (make_url(admin).set(database=database, drivername="postgresql")
                .render_as_string(hide_password=False))
         raw_hot = _raw_auctions(dsn, 1, create_schema=True)
-        raw_spread = _raw_auctions(dsn, SPREAD)
+        raw_spread = _raw_auctions(dsn, widest)
         tokens = [b.tokens["access_token"] for b in bidders]
         ids = [b.id for b in bidders]
+        scenarios = [("hot auction", [hot], raw_hot)] + [
+            (f"{n} auctions", spread[:n], raw_spread[:n]) for n in SPREADS]
         rows = []
-        for scenario, platform_auctions, raw_auctions in (
-                ("hot auction", [hot], raw_hot), (f"{SPREAD} auctions", spread, raw_spread)):
+        for scenario, platform_auctions, raw_auctions in scenarios:
             for concurrency in CONCURRENCY:
-                cpu_before = _process_cpu()
-                ours = run_load(functools.partial(_platform_factory, stack.url, tokens,
-                                                  platform_auctions), concurrency, SECONDS)
-                cpu_after = _process_cpu()
-                cpu_ms = {kind: round((cpu_after[kind] - cpu_before.get(kind, 0.0)) * 1000
-                                      / max(ours.requests, 1), 2) for kind in cpu_after}
-                raw = run_load(functools.partial(_raw_factory, dsn, ids, raw_auctions),
-                               concurrency, SECONDS)
-                tight = run_load(functools.partial(_raw_factory, dsn, ids, raw_auctions,
-                                                   fewest_trips=True), concurrency, SECONDS)
                 row = {"scenario": scenario, "concurrency": concurrency,
-                       "platform": ours.as_dict(), "raw_postgresql": raw.as_dict(),
-                       "raw_postgresql_fewest_trips": tight.as_dict(),
-                       "throughput_ratio": round(ours.accepted_per_second
-                                                 / max(raw.accepted_per_second, 1e-9), 3),
-                       "p99_ratio": round(ours.p99_ms / raw.p99_ms, 2),
-                       "throughput_ratio_fewest_trips": round(
-                           ours.accepted_per_second / max(tight.accepted_per_second, 1e-9), 3),
-                       "p99_ratio_fewest_trips": round(ours.p99_ms / tight.p99_ms, 2),
-                       "cpu_ms_per_request": dict(sorted(cpu_ms.items(),
-                                                         key=lambda item: -item[1]))}
+                       **measure(stack.url, database, dsn, tokens, ids, platform_auctions,
+                                 raw_auctions, concurrency)}
                 rows.append(row)
-                print(f"{scenario:>15} c={concurrency:<3} platform {ours.accepted_per_second:7.1f}"
-                      f" bids/s p50 {ours.p50_ms:6.1f} ms p99 {ours.p99_ms:7.1f} ms | raw PG "
-                      f"{raw.accepted_per_second:7.1f} tx/s p99 {raw.p99_ms:6.1f} ms, fewest "
-                      f"trips {tight.accepted_per_second:7.1f} tx/s p99 {tight.p99_ms:6.1f} ms | "
-                      f"ratios {row['throughput_ratio']:.2f} / "
-                      f"{row['throughput_ratio_fewest_trips']:.2f} (errors {ours.errors})",
-                      flush=True)
+                s = row["summary"]
+                print(f"{scenario:>15} c={concurrency:<3} platform "
+                      f"{s['platform_bids_per_second']['median']:7.1f} bids/s (runs "
+                      f"{s['platform_bids_per_second']['runs']}) p50 "
+                      f"{s['platform_p50_ms']['median']} p99 {s['platform_p99_ms']['median']} ms"
+                      + "".join(f" | {name} {s[f'{name}_per_second']['median']}/s ratio "
+                                f"{s[f'{name}_throughput_ratio']['median']:.3f} "
+                                f"[{s[f'{name}_throughput_ratio']['min']:.3f}-"
+                                f"{s[f'{name}_throughput_ratio']['max']:.3f}] p99x "
+                                f"{s[f'{name}_p99_ratio']['median']:.2f}"
+                                for name in BASELINES), flush=True)
                 print("      CPU ms per request: " + ", ".join(
-                    f"{kind} {ms}" for kind, ms in list(row["cpu_ms_per_request"].items())[:8]),
+                    f"{kind} {ms}" for kind, ms in list(s["cpu_ms_per_request"].items())[:9]),
                     flush=True)
         save(rows)
     finally:
@@ -271,33 +322,49 @@ def main() -> None:
         provision.delete_rabbitmq_vhost(vhost)
 
 
+def _cell(spread: dict, digits: int = 2) -> str:
+    if len(spread["runs"]) == 1:
+        return f"{spread['median']:.{digits}f}"
+    return f"{spread['median']:.{digits}f} ({spread['min']:.{digits}f}–{spread['max']:.{digits}f})"
+
+
 def save(rows: list[dict]) -> None:
-    """bench/results/bid_path.json and a markdown table."""
+    """bench/results/bid_path.json and a markdown table (median of the repeats, with the
+    lowest and highest in brackets)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()
     meta = {"when": datetime.now(UTC).isoformat(), "seconds_per_run": SECONDS,
-            "cpus": os.cpu_count(), "note": "load generator shares the machine"}
+            "repeats": REPEATS, "cpus": os.cpu_count(), "load_average_at_end": load,
+            "note": "load generator shares the machine (and so do other people's tests)"}
     (RESULTS / "bid_path.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    lines = ["| scenario | bidders | platform bids/s | p50 ms | p99 ms | raw PG tx/s | raw p99 ms "
-             "| throughput ratio | p99 ratio | raw PG, fewest trips: tx/s | p99 ms "
-             "| throughput ratio | p99 ratio |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| scenario | bidders | platform bids/s | p50 ms | p99 ms | raw PG tx/s | ratio "
+             "| p99 ratio | fewest trips tx/s | ratio | p99 ratio | minimal tx/s | ratio "
+             "| p99 ratio |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        p, b, t = r["platform"], r["raw_postgresql"], r["raw_postgresql_fewest_trips"]
-        lines.append(f"| {r['scenario']} | {r['concurrency']} | {p['accepted_per_second']} | "
-                     f"{p['p50_ms']} | {p['p99_ms']} | {b['accepted_per_second']} | {b['p99_ms']} "
-                     f"| {r['throughput_ratio']} | {r['p99_ratio']} | "
-                     f"{t['accepted_per_second']} | {t['p99_ms']} | "
-                     f"{r['throughput_ratio_fewest_trips']} | {r['p99_ratio_fewest_trips']} |")
-    hot = [r for r in rows if r["scenario"] == "hot auction"]
-    busiest = next((r for r in hot if r["concurrency"] == 16), hot[-1])
-    cpu = ", ".join(f"{kind} {ms}" for kind, ms in busiest["cpu_ms_per_request"].items() if ms)
+        s = r["summary"]
+        cells = [r["scenario"], str(r["concurrency"]), _cell(s["platform_bids_per_second"], 1),
+                 _cell(s["platform_p50_ms"], 1), _cell(s["platform_p99_ms"], 1)]
+        for name in BASELINES:
+            cells += [_cell(s[f"{name}_per_second"], 1), _cell(s[f"{name}_throughput_ratio"]),
+                      _cell(s[f"{name}_p99_ratio"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    cpu = []
+    for r in rows:
+        figures = ", ".join(f"{kind} {ms}" for kind, ms in r["summary"]["cpu_ms_per_request"]
+                            .items() if ms >= 0.01)
+        cpu.append(f"- {r['scenario']}, {r['concurrency']} bidders: {figures}")
     (RESULTS / "bid_path.md").write_text(
-        f"# Bid path ({meta['when']}, {SECONDS:.0f} s per run, {meta['cpus']} CPUs)\n\n"
-        + "\n".join(lines) + "\n\nRaw PG: the same transaction statement by statement; fewest "
-        "trips: as the platform sends it (lock and clock in one statement, every write in one "
-        "message, then the commit).\n\nCPU milliseconds per request, by "
-        "process kind, on the hot "
-        f"auction with {busiest['concurrency']} bidders: {cpu}.\n")
+        f"# Bid path ({meta['when']}, {SECONDS:.0f} s per run, {REPEATS} runs each, "
+        f"{meta['cpus']} CPUs, load average {load[0]:.1f} at the end)\n\n"
+        "Median of the runs, lowest and highest in brackets; each ratio is taken per run "
+        "against the baseline run right after the platform's, in the same stack.\n\n"
+        + "\n".join(lines) + "\n\nRaw PG: the same transaction statement by statement (lock, "
+        "clock, decide with the engine's pure function, update, insert the bid and an outbox "
+        "row, NOTIFY, commit); fewest trips: the same as the platform sends it (lock and clock "
+        "in one statement, every write in one message, then the commit); minimal: lock the "
+        "row, insert the bid, update the auction, commit (no decision, no event).\n\n"
+        "CPU milliseconds per platform request, by process kind (mean of the runs):\n\n"
+        + "\n".join(cpu) + "\n")
 
 
 if __name__ == "__main__":
