@@ -351,8 +351,11 @@ class PipelinedUnitOfWork(UnitOfWork):
         finally:
             self._open = False
             self.session.close()
-            if not self._connection.invalidated:
-                self._connection.connection.driver_connection.autocommit = False
+            try:
+                if not self._connection.invalidated:
+                    self._connection.connection.driver_connection.autocommit = False
+            except Exception:  # closed under us: never back to the pool in autocommit mode
+                self._connection.invalidate()
             self._connection.close()
 
     def rollback(self) -> None:
