@@ -367,7 +367,7 @@ def test_two_workers_per_queue_on_rabbitmq_with_failures_injected_converge(platf
             for consumer in parts.consumers:
                 bus.subscribe(IdempotentConsumer(
                     consumer.db, consumer.name,
-                    {t: flaky(h) for t, h in consumer.handlers.items()},
+                    {t: [flaky(h) for h in hs] for t, hs in consumer.handlers.items()},
                     consumer.snapshots).subscription())
         bus.start()
         workers.append(bus)

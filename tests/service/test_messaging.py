@@ -17,7 +17,7 @@ from auction_common.bus import (
     handle_each,
     topic_matches,
 )
-from auction_common.consumer import IdempotentConsumer
+from auction_common.consumer import IdempotentConsumer, handlers_by_type
 from auction_common.db import Database
 from auction_common.relay import OutboxRelay
 from bidding_service.models import metadata as bidding_metadata
@@ -143,6 +143,30 @@ def test_events_arriving_together_are_applied_once_each_in_one_transaction(db):
     again = consumer.handle_batch(failing)  # redelivered: only the failed one is tried again
     assert [type(e).__name__ if e else None for e in again] == [None, "ValueError", None]
     assert set(applied) == {3}, "the good ones were applied the first time, and only then"
+
+
+def test_two_features_handling_one_event_type_both_run_once_in_one_transaction(db):
+    """Maps merged as dicts would keep only the second feature's handler, silently."""
+    applied, transactions = [], set()
+
+    def note(name):
+        def handle(uow, envelope):
+            applied.append((name, envelope["data"]["n"]))
+            transactions.add(id(uow))
+        return handle
+
+    watches = {"thing.ended": note("forget watches"), "thing.watched": note("watch")}
+    endings = {"thing.ended": [note("tell the winner"), note("tell the seller")]}
+    consumer = IdempotentConsumer(db, f"test.many.{uuid.uuid4().hex[:6]}",
+                                  handlers_by_type(endings, watches))
+    assert consumer.subscription().routing_keys == ["thing.ended", "thing.watched"]
+    ended = _envelope("thing.ended", 1)
+    consumer(ended)
+    assert applied == [("tell the winner", 1), ("tell the seller", 1), ("forget watches", 1)]
+    assert len(transactions) == 1, "every handler's effect and the claim commit together"
+    applied.clear()
+    assert consumer.handle_batch([ended, _envelope("thing.ended", 2)]) == [None, None]
+    assert applied == [("tell the winner", 2), ("tell the seller", 2), ("forget watches", 2)]
 
 
 def test_of_several_snapshots_of_one_thing_in_a_batch_only_the_newest_is_applied(db):
