@@ -179,6 +179,16 @@ def public_status(starts_at: datetime, ends_at: datetime, now: datetime,
     return "live"
 
 
+#: The only change a seller may make once a listing has bids.
+EDITABLE_AFTER_FIRST_BID = frozenset({"append_description"})
+
+
+def check_seller(seller_id: object, user_id: str) -> None:
+    """403 unless ``user_id`` is the seller's (``seller_id``, a UUID or its text)."""
+    if str(seller_id) != user_id:
+        raise Problem(403, "not_your_auction", "Only the seller may change this listing.")
+
+
 def check_changeable(status: str, bid_count: int, changes: set[str],
                      editable_after_first_bid: frozenset[str]) -> None:
     """Raise unless a seller may change ``changes`` of a listing in this state.

@@ -18,8 +18,8 @@ from auction_common.problems import Problem
 
 from . import queries
 from .models import Auction, Watch
+from .presenters import auction_view, status_of
 from .settings import AuctionSettings
-from .views import auction_view, status_of
 
 
 def watch(db: Database, auction_id: uuid.UUID, user_id: str) -> dict:
