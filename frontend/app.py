@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 from auction_common.health import health_blueprint, instrument
 
 from . import account, routes, selling
-from .api_client import ApiError
+from .api_client import ApiErrorAnswer
 from .auth import (
     REMEMBER_FOR,
     RefreshCoordinator,
@@ -93,8 +93,8 @@ def _register_error_pages(app: Flask) -> None:
             return jsonify({"ok": False, "error": body, "message": message}), status
         return render_template("error.html", status=status, title=title, message=message), status
 
-    @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError):
+    @app.errorhandler(ApiErrorAnswer)
+    def _api_error(exc: ApiErrorAnswer):
         if exc.status == 401:
             if exc.code != "login_required":
                 app.logger.info("API refused the tokens (%s); signing out", exc.code)

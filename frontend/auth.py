@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, jsonify, redirect, request, session, url_for
 
-from .api_client import ApiClient, ApiError
+from .api_client import ApiClient, ApiErrorAnswer
 from .security import forget_csrf_token
 
 ACCESS_COOKIE = "access_token"
@@ -188,7 +188,7 @@ def current_user() -> dict | None:
         return session["user"]
     try:
         tokens.user = public_user(api().me())
-    except ApiError:
+    except ApiErrorAnswer:
         return None
     tokens.changed = True
     return tokens.user

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from frontend.api_client import ApiError
+from frontend.api_client import ApiErrorAnswer
 from frontend.auth import BrowserTokens, RefreshCoordinator, safe_next
 from frontend.money import format_money, major_units, parse_minor_units
 from frontend.presenters import (
@@ -366,7 +366,7 @@ def test_categories_fall_back_to_the_fixed_list():
 
 
 def test_validation_details_become_messages_by_field():
-    error = ApiError(422, "validation_error", "Invalid", [
+    error = ApiErrorAnswer(422, "validation_error", "Invalid", [
         {"field": "body.email", "message": "not an email"},
         {"field": "password", "message": "too short"},
     ])
@@ -410,9 +410,9 @@ def test_a_failed_refresh_is_not_remembered():
     coordinator = RefreshCoordinator()
 
     def refused(token: str) -> dict:
-        raise ApiError(401, "invalid_refresh_token", "no")
+        raise ApiErrorAnswer(401, "invalid_refresh_token", "no")
 
-    with pytest.raises(ApiError):
+    with pytest.raises(ApiErrorAnswer):
         coordinator.refresh("r", refused)
     assert coordinator.refresh("r", lambda token: {"access_token": "ok"}) == {"access_token": "ok"}
 
