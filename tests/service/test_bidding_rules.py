@@ -10,8 +10,7 @@ import pytest
 
 from auction_common.events import make_envelope
 from bidding_service.consumers import catalog_consumer, users_consumer
-from bidding_service.handlers import close_due_auctions
-from tests.support.api import wait_for
+from tests.support.closing import close_auction, close_until
 from tests.support.outbox import outbox_events
 
 
@@ -157,8 +156,7 @@ def test_my_bids_say_leading_outbid_won_or_lost(client, db, account, open_auctio
 
     assert mine(ann) == ("outbid", 2000)
     assert mine(bob) == ("leading", 3000)
-    wait_for(lambda: close_due_auctions(db) or mine(bob)[0] == "won", timeout=10,
-             message="the closer to end the auction")
+    close_until(db, lambda: mine(bob)[0] == "won")
     assert mine(ann)[0] == "lost"
     assert mine(bob)[0] == "won"
 
@@ -240,9 +238,7 @@ def test_an_auction_whose_reserve_is_not_met_ends_unsold(client, db, account, op
     seller, ann = account("seller"), account("ann")
     auction_id = open_auction(seller.id, seconds=1.0, reserve_price=50_000)
     place(client, ann, auction_id, 3000)
-    wait_for(lambda: close_due_auctions(db) or outbox_events(db, auction_id, "auction.ended"),
-             timeout=10, message="the closer to end the auction")
-    [ended] = outbox_events(db, auction_id, "auction.ended")
+    ended = close_auction(db, auction_id)
     assert (ended["data"]["outcome"], ended["data"]["winner_id"]) == (
         "unsold_reserve_not_met", None)
 

@@ -12,6 +12,7 @@ from auction_common.events import EventSchemas, isoformat, make_envelope
 from auction_service.app import EVENT_SCHEMAS
 from auction_service.consumers import read_model_consumer
 from bidding_service.app import EVENT_SCHEMAS as BIDDING_EVENT_SCHEMAS
+from tests.support.outbox import outbox_events
 
 
 @pytest.fixture(scope="module")
@@ -116,10 +117,7 @@ def test_a_new_listing_is_live_at_its_starting_price(client, account):
 def test_a_new_listing_is_announced_with_auction_created(client, db, account):
     seller = account("seller")
     auction = list_item(client, seller, title="Brass lamp", category="home")
-    with db.engine.connect() as conn:
-        [event] = conn.execute(text(
-            "SELECT payload FROM auctions.outbox WHERE type = 'auction.created' "
-            "AND payload->'data'->>'auction_id' = :a"), {"a": auction["id"]}).scalars().all()
+    [event] = outbox_events(db, auction["id"], "auction.created")
     EventSchemas(EVENT_SCHEMAS).validate(event)
     assert event["data"]["seller_id"] == seller.id
     assert (event["data"]["title"], event["data"]["category"]) == ("Brass lamp", "home")

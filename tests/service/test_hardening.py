@@ -10,7 +10,8 @@ import uuid
 import pytest
 
 from tests.service.test_catalog import list_item, listing
-from tests.support.api import wait_for
+from tests.support.outbox import events_about
+from tests.support.waiting import wait_for
 
 #: About 2 KB of JSON nested a thousand levels deep: Python's parser gives up on it.
 DEEP_ARRAY = "[" * 1000 + "]" * 1000
@@ -173,12 +174,7 @@ def administrator(settings_for, users):
 
 def user_events(users, user_id: str) -> list[dict]:
     """user_service's events about one account, oldest first."""
-    from sqlalchemy import text
-
-    with users[1].db.engine.connect() as conn:
-        return list(conn.execute(text(
-            "SELECT payload FROM users.outbox WHERE payload->'data'->>'user_id' = :u "
-            "ORDER BY position"), {"u": user_id}).scalars())
+    return events_about(users[1].db, "user_id", user_id)
 
 
 def deliver_to_every_service(parts_of_services, events: list[dict]) -> None:

@@ -21,7 +21,7 @@ from auction_common.consumer import IdempotentConsumer, handlers_by_type
 from auction_common.db import Database
 from auction_common.relay import OutboxRelay
 from bidding_service.models import metadata as bidding_metadata
-from tests.support.api import wait_for
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
-from tools.services import SERVICES
+from tools.services import ROOT, SERVICES
 
 
 @pytest.mark.parametrize("spec", SERVICES, ids=[spec.package for spec in SERVICES])
@@ -30,3 +30,10 @@ def test_the_migrations_produce_exactly_the_models(database, spec):
     finally:
         engine.dispose()
     assert differences == [], f"{spec.package}: models and migrations differ: {differences}"
+
+
+def test_every_package_with_migrations_is_compared():
+    """A service added with its own migrations but not to ``SERVICES`` would escape the
+    comparison above (and the test database's migration) without a word."""
+    migrated = {env.parent.parent.name for env in ROOT.glob("*/migrations/env.py")}
+    assert migrated == {spec.package for spec in SERVICES}

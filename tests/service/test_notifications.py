@@ -18,7 +18,8 @@ from mailsink.store import Mailbox
 from notification_service.app import EVENT_SCHEMAS, build_parts
 from notification_service.consumers import notification_consumer
 from notification_service.delivery import deliver_pending_emails
-from tests.support.api import wait_for
+from tests.support.outbox import events_about
+from tests.support.waiting import wait_for
 
 PUBLIC_URL = "http://auctions.test"
 
@@ -44,10 +45,7 @@ def announce(users, deliver):
     """Deliver an account's real ``user.registered`` event (from user_service's outbox)."""
 
     def announce(user) -> None:
-        with users[1].db.engine.connect() as conn:
-            event = conn.execute(text(
-                "SELECT payload FROM users.outbox WHERE type = 'user.registered' "
-                "AND payload->'data'->>'user_id' = :u"), {"u": user.id}).scalar_one()
+        [event] = events_about(users[1].db, "user_id", user.id, "user.registered")
         deliver(event)
 
     return announce
@@ -165,10 +163,7 @@ def test_a_new_notification_is_announced_with_notification_created(client, db, a
     ann = account("ann")
     deliver(outbid(ann.id, title="Oak table"))
     [notice] = notices(client, ann)
-    with db.engine.connect() as conn:
-        [event] = conn.execute(text(
-            "SELECT payload FROM notifications.outbox WHERE type = 'notification.created' "
-            "AND payload->'data'->>'user_id' = :u"), {"u": ann.id}).scalars().all()
+    [event] = events_about(db, "user_id", ann.id, "notification.created")
     EventSchemas(EVENT_SCHEMAS).validate(event)
     assert event["data"]["notification_id"] == notice["id"]
     assert (event["data"]["kind"], event["data"]["title"]) == ("outbid", notice["title"])

@@ -6,7 +6,8 @@ import time
 
 import socketio
 
-from tests.support.api import Api, wait_for
+from tests.support.api import Api
+from tests.support.waiting import wait_for
 
 
 class Watcher:

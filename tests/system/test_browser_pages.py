@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.support.api import Api, User, wait_for
+from tests.support.api import Api, User
+from tests.support.waiting import wait_for
 from tests.system.test_browser import CHROMIUM, CHROMIUM_ARGS, LIVE, MAIL  # skips without Chromium
 
 pytestmark = pytest.mark.browser

@@ -10,7 +10,8 @@ import pytest
 import requests
 
 from auction_common.events import EventSchemas
-from tests.support.api import Api, wait_for
+from tests.support.api import Api
+from tests.support.waiting import wait_for
 from tools.provision import amqp_url
 from tools.services import SERVICES
 

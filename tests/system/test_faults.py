@@ -26,7 +26,7 @@ import pytest
 import requests
 from sqlalchemy.engine import make_url
 
-from tests.support.api import Api, wait_for
+from tests.support.api import Api
 from tests.support.faults import (
     LiveWatcher,
     PrivatePostgres,
@@ -34,6 +34,7 @@ from tests.support.faults import (
     Storm,
     status_counts,
 )
+from tests.support.waiting import wait_for
 from tools.stack import Stack, free_port
 
 pytestmark = [pytest.mark.system, pytest.mark.faults]
