@@ -62,8 +62,8 @@ def _active_user(uow: UnitOfWork, user_id: str, lock: bool = False) -> User:
     return user
 
 
-def _revoke_families(uow: UnitOfWork, user_id: uuid.UUID, reason: str,
-                     keep_family: uuid.UUID | None = None) -> None:
+def revoke_sessions(uow: UnitOfWork, user_id: uuid.UUID, reason: str,
+                    keep_family: uuid.UUID | None = None) -> None:
     """Revoke every refresh token of a user (but those of ``keep_family``, this session)."""
     statement = update(RefreshToken).where(
         RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
@@ -174,8 +174,8 @@ def update_account(db: Database, passwords: PasswordHashing, user_id: str, min_l
                 exc.details = [dict(item, field="new_password") for item in exc.details]
                 raise
             user.password_hash = passwords.hash(new_password)
-            _revoke_families(uow, user.id, "password_change",
-                             keep_family=_user_id(session_family) if session_family else None)
+            revoke_sessions(uow, user.id, "password_change",
+                            keep_family=_user_id(session_family) if session_family else None)
         if display_name is not None and display_name != user.display_name:
             user.display_name = display_name
             _announce_update(uow, user)
@@ -206,7 +206,7 @@ def set_status(db: Database, actor_id: str, target_id: str, status: str) -> dict
         if user.status != status:
             user.status = status
             if status == "suspended":
-                _revoke_families(uow, user.id, "suspended")
+                revoke_sessions(uow, user.id, "suspended")
             _announce_update(uow, user)
             uow.session.flush()
             uow.session.refresh(user)
