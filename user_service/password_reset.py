@@ -22,9 +22,10 @@ from auction_common.db import Database
 from auction_common.events import isoformat, utcnow
 
 from .domain import AccountError, normalise_email
-from .handlers import public_user, revoke_sessions
+from .handlers import revoke_sessions
 from .models import User
 from .passwords import PasswordHashing, check_password
+from .presenters import account_view
 
 #: The audience of reset links: never ``JWT_AUDIENCE``, so no verifier accepts one as access.
 RESET_AUDIENCE = "password-reset"
@@ -104,4 +105,4 @@ def reset_password(db: Database, passwords: PasswordHashing, token: str, new_pas
         uow.session.flush()
         uow.session.refresh(user)
         uow.commit()
-        return public_user(user)
+        return account_view(user)

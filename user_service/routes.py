@@ -16,6 +16,7 @@ from auction_common.problems import Problem
 
 from . import handlers, password_reset
 from .domain import ONE_LINE, AccountError, DisplayName
+from .presenters import profile_view
 
 bp = Blueprint("users", __name__)
 api = OpenApi("user_service", description="Accounts, authentication and tokens.")
@@ -244,11 +245,7 @@ def profile(user_id: str):
     user = handlers.get_user(_db(), user_id)
     if user is None:
         raise Problem(404, "user_not_found", "No such user.")
-    profile = {"id": user["id"], "display_name": user["display_name"],
-               "member_since": user["created_at"]}
-    if _signed_in_admin():
-        profile |= {"email": user["email"], "role": user["role"], "status": user["status"]}
-    return jsonify(profile)
+    return jsonify(profile_view(user, for_admin=_signed_in_admin()))
 
 
 @api.route(bp, "/api/users/<user_id>/suspend", "POST",
