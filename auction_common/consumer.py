@@ -24,7 +24,8 @@ def handlers_by_type(*maps: HandlerMap) -> dict[str, tuple[EventHandler, ...]]:
     for handlers in maps:
         for event_type, chosen in handlers.items():
             more = (chosen,) if callable(chosen) else tuple(chosen)
-            combined[event_type] = combined.get(event_type, ()) + more
+            if more:  # a type with no handler is not consumed at all (nor bound, nor claimed)
+                combined[event_type] = combined.get(event_type, ()) + more
     return combined
 
 
@@ -45,7 +46,7 @@ class IdempotentConsumer:
 
     def __call__(self, envelope: dict) -> None:
         handlers = self.handlers.get(envelope["type"])
-        if not handlers:
+        if handlers is None:
             return
         with self.db.unit_of_work() as uow:
             if not uow.claim_event(self.name, envelope["id"]):
