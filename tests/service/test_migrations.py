@@ -24,7 +24,9 @@ def test_the_migrations_produce_exactly_the_models(database, spec):
                 "version_table_schema": schema,
                 "include_name": lambda name, type_, parent: (
                     type_ != "schema" or name == schema),
-                "compare_server_default": False,
+                # Defaults the database fills in (now(), 0, '{}') are part of the schema too:
+                # a model's new server default without its migration fails here.
+                "compare_server_default": True,
             })
             differences = compare_metadata(context, metadata)
     finally:
