@@ -10,7 +10,7 @@ import { formatMoney, majorUnits } from "./money.js";
 import {
   buyNowPriceAfter, buyNowShown, endedOutcome, isClosed, outcomeDecided, viewerLeads
 } from "./rules.js";
-import { placeBidEvent, placeEndedEvent, stateIsStale } from "./sequence.js";
+import { placeBidEvent, placeEndedEvent, stateIsStale, watchersUpdate } from "./sequence.js";
 import { absoluteTime, describeTime, formatRemaining, parseInstant } from "./time.js";
 import { toast } from "./toast.js";
 
@@ -36,6 +36,9 @@ export function AuctionPage(root, userId) {
   this.stateUrl = root.getAttribute("data-state-url");
   this.history = new HistoryPanel(root, (minor) => this.money(minor));
   this.leaderName = $("leader-name") ? $("leader-name").textContent : "";
+  // The highest watchers_seq shown. The rendered count carries no number, so the first
+  // auction.watchers event is taken whatever its number; later ones only when newer.
+  this.watchersSeq = -1;
   this.refetchTimer = null;
   this.refetchDue = 0;
   this.endChecks = 0;
@@ -344,6 +347,15 @@ AuctionPage.prototype.onEnded = function (event) {
   // The final figures (a Buy-It-Now sale adds a bid and a line to the history).
   this.scheduleRefetch(0);
   if (event.outcome === "sold") this.history.schedule();
+};
+
+/** `auction.watchers` {watchers_count, watchers_seq}: how many watch it, newest only. */
+AuctionPage.prototype.onWatchers = function (event) {
+  const update = watchersUpdate(this.watchersSeq, event, this.id);
+  const el = $("watchers-count");
+  if (!update || !el) return;
+  this.watchersSeq = update.seq;
+  el.textContent = String(update.count);
 };
 
 AuctionPage.prototype.onOutbid = function (event) {

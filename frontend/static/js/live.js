@@ -46,6 +46,7 @@ export function connectLive(page) {
     socket.on("bid.placed", function (event) { page.onBidPlaced(event || {}); });
     socket.on("auction.extended", function (event) { page.onExtended(event || {}); });
     socket.on("auction.ended", function (event) { page.onEnded(event || {}); });
+    socket.on("auction.watchers", function (event) { page.onWatchers(event || {}); });
   }
   socket.on("bid.outbid", function (event) {
     event = event || {};

@@ -54,3 +54,17 @@ export function mergeHistoryPage(historySeq, body) {
   // The answer's seq was read before its lines: everything up to it is in the panel now.
   return { lines, historySeq: Math.max(highest, isNumber(body.seq) ? body.seq : 0), more: false };
 }
+
+/**
+ * ``auction.watchers`` ({auction_id, watchers_count, watchers_seq}) against the highest
+ * ``watchers_seq`` shown: the count to show and the new highest, or null when the event is
+ * for another auction, malformed, a duplicate or older than what is shown. Watching has its
+ * own number (not the bids' seq): it is a distinct fact.
+ */
+export function watchersUpdate(shownSeq, event, auctionId) {
+  if (!event || String(event.auction_id) !== String(auctionId)) return null;
+  const seq = event.watchers_seq;
+  const count = event.watchers_count;
+  if (!isNumber(seq) || !isNumber(count) || seq <= shownSeq) return null;
+  return { count: Math.max(0, count), seq };
+}

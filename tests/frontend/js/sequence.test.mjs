@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import {
-  mergeHistoryPage, placeBidEvent, placeEndedEvent, stateIsStale
+  mergeHistoryPage, placeBidEvent, placeEndedEvent, stateIsStale, watchersUpdate
 } from "../../../frontend/static/js/sequence.js";
 
 describe("a bid.placed event", () => {
@@ -88,5 +88,40 @@ describe("a page of the bid history", () => {
   it("ignores lines without a number", () => {
     const merged = mergeHistoryPage(0, { items: [{ seq: "3" }, line(1)], seq: 1 });
     assert.deepEqual(merged.lines.map((item) => item.seq), [1]);
+  });
+});
+
+describe("auction.watchers", () => {
+  const event = (seq, count, auction = "a1") =>
+    ({ auction_id: auction, watchers_count: count, watchers_seq: seq, server_time: "" });
+
+  it("shows a newer count", () => {
+    assert.deepEqual(watchersUpdate(0, event(1, 3), "a1"), { count: 3, seq: 1 });
+    assert.deepEqual(watchersUpdate(4, event(6, 2), "a1"), { count: 2, seq: 6 });
+  });
+
+  it("ignores duplicates, older counts and other auctions", () => {
+    assert.equal(watchersUpdate(4, event(4, 9), "a1"), null);
+    assert.equal(watchersUpdate(4, event(3, 9), "a1"), null);
+    assert.equal(watchersUpdate(0, event(1, 9, "a2"), "a1"), null);
+  });
+
+  it("ignores an event without numbers", () => {
+    assert.equal(watchersUpdate(0, { auction_id: "a1", watchers_count: 2 }, "a1"), null);
+    assert.equal(watchersUpdate(0, { auction_id: "a1", watchers_seq: 2 }, "a1"), null);
+    assert.equal(watchersUpdate(0, null, "a1"), null);
+  });
+
+  it("ends on the newest count whatever order and repeats the events arrive in", () => {
+    // watch, watch, unwatch, watch: counts 1, 2, 1, 2 with seqs 1..4.
+    const events = [event(1, 1), event(2, 2), event(3, 1), event(4, 2)];
+    const orders = [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1], [1, 3, 3, 0, 2, 2]];
+    for (const order of orders) {
+      let shown = { count: 0, seq: 0 };
+      for (const index of order) {
+        shown = watchersUpdate(shown.seq, events[index], "a1") || shown;
+      }
+      assert.deepEqual(shown, { count: 2, seq: 4 }, "order " + order.join(","));
+    }
   });
 });
