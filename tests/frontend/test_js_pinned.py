@@ -1,18 +1,23 @@
 """The browser's copies of the server's words, pinned to their owners: the page's script says
-money as ``frontend/money.py`` does, spans as ``frontend/times.py`` does, and how an auction
-ended as ``frontend/presenters.py`` does, for the same inputs."""
+money as the pages do (``format_money``, with the exponent the page is given), spans as
+``frontend/times.py`` does, and how an auction ended as ``frontend/presenters.py`` does, for
+the same inputs."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from itertools import product
 
-from frontend import presenters, times
-from frontend.money import CURRENCIES, currency_exponent, format_money, major_units
+from frontend import listing_form, presenters, times
 from tests.support.node import call_each
 
+# What the pages format money with (presenters imports it from its owner).
+currency_exponent = presenters.currency_exponent
+format_money = presenters.format_money
+major_units = presenters.major_units
+
 AMOUNTS = (None, 0, 1, 5, 99, 100, 1250, 99999, 100000, 123456789, -1, -1250, -123456789)
-MONEY_CURRENCIES = (*CURRENCIES, "JPY", "KRW", "XYZ")
+MONEY_CURRENCIES = (*listing_form.CURRENCIES, "JPY", "KRW", "KWD", "XYZ")
 
 
 def test_money_is_said_as_the_server_says_it():
