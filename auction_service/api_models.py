@@ -236,6 +236,9 @@ class AuctionOut(BaseModel):
     ended_at: str | None
     cancelled_at: str | None
     watchers_count: int
+    watchers_seq: int = Field(0, description="grows by one with every watch and unwatch; the "
+                              "Socket.IO event auction.watchers carries it too, so a page keeps "
+                              "the newest count")
     images: list[ImageOut]
     watching: bool | None = None
     watched_at: str | None = None

@@ -78,6 +78,9 @@ class Auction(Base):
     #: that their consumers apply only what is newer than what they hold.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     watchers_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Grows by one with every watch and unwatch: the events that carry the count carry it too,
+    #: so that a page shown them out of order keeps the newest count.
+    watchers_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     search_vector: Mapped[str] = mapped_column(
         TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True), deferred=True
     )

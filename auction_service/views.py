@@ -74,6 +74,7 @@ def auction_view(auction: Auction, now: datetime, images: list[AuctionImage] = (
         "ended_at": isoformat(auction.ended_at),
         "cancelled_at": isoformat(auction.cancelled_at),
         "watchers_count": auction.watchers_count,
+        "watchers_seq": auction.watchers_seq,
         "images": [image_view(image, media_url) for image in images],
     }
     if for_seller:
