@@ -36,9 +36,11 @@ export function AuctionPage(root, userId) {
   this.stateUrl = root.getAttribute("data-state-url");
   this.history = new HistoryPanel(root, (minor) => this.money(minor));
   this.leaderName = $("leader-name") ? $("leader-name").textContent : "";
-  // The highest watchers_seq shown. The rendered count carries no number, so the first
-  // auction.watchers event is taken whatever its number; later ones only when newer.
-  this.watchersSeq = -1;
+  // The highest watchers_seq shown: the rendered count's own number (the catalog's), so that
+  // an event older than the page changes nothing.
+  const watchers = $("watchers-count");
+  this.watchersSeq = watchers
+    ? parseInt(watchers.getAttribute("data-watchers-seq"), 10) || 0 : 0;
   this.refetchTimer = null;
   this.refetchDue = 0;
   this.endChecks = 0;
