@@ -31,6 +31,15 @@ def test_each_module_is_served_as_javascript(client, module):
     answer = client.get("/static/" + module.relative_to(STATIC_DIR).as_posix())
     assert answer.status_code == 200
     assert answer.mimetype in ("text/javascript", "application/javascript")
+    # Revalidated at each use: after a deploy no page mixes an old module with a new one.
+    assert answer.headers["Cache-Control"] == "no-cache"
+    assert answer.headers["ETag"]
+    answer.close()
+
+
+def test_the_other_static_files_are_cached_for_a_while(client):
+    answer = client.get("/static/app.css")
+    assert "max-age=3600" in answer.headers["Cache-Control"]
     answer.close()
 
 
