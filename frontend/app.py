@@ -41,10 +41,23 @@ class FrontendParts:
     refreshes: RefreshCoordinator = field(default_factory=RefreshCoordinator)
 
 
+class FrontendFlask(Flask):
+    """Flask, with the page's own scripts revalidated at every use instead of cached for a
+    while like the other static files."""
+
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        # The page's script is ES modules at fixed addresses (no build step to put a hash in
+        # them): a module kept from before a deploy next to a newer one would break the imports
+        # between them, and with them the whole script. The ETag keeps each check cheap.
+        if filename and filename.endswith(".js") and not filename.startswith("vendor/"):
+            return None
+        return super().get_send_file_max_age(filename)
+
+
 def create_app(settings: FrontendSettings | None = None) -> Flask:
     """The frontend web app; nothing is contacted until a page asks the API."""
     settings = settings or load()
-    app = Flask(
+    app = FrontendFlask(
         "frontend",
         template_folder=str(FRONTEND_DIR / "templates"),
         static_folder=str(FRONTEND_DIR / "static"),

@@ -291,6 +291,26 @@ def test_a_bidder_sees_their_maximum_their_lines_the_seller_and_a_banner_that_ke
     screenshot(page, "desktop-auction")
 
 
+def test_the_watcher_count_follows_watches_and_unwatches_live(open_page, api, people):
+    seller, bob = people["seller"], people["bob"]
+    auction = seller.create_auction(seconds=3600, title="Pocket watch", starting_price=1500)
+    api.wait_until_biddable(auction["id"])
+    page = open_page(DESKTOP)  # anyone may see how many watch, nobody who
+    page.goto(f"/auctions/{auction['id']}")
+    expect(page.locator("#live-status")).to_have_text("Live", timeout=LIVE)
+    count = page.locator("#watchers-count")
+    expect(count).to_have_text("0")
+    watch_url = f"{api.base_url}/api/auctions/{auction['id']}/watch"
+    carol = api.register("Carol")
+    for user in (bob, carol):
+        assert api.session.put(watch_url, headers=user.headers, timeout=30).status_code == 200
+    expect(count).to_have_text("2", timeout=LIVE)
+    assert api.session.delete(watch_url, headers=bob.headers, timeout=30).status_code == 200
+    expect(count).to_have_text("1", timeout=LIVE)
+    page.reload()
+    expect(count).to_have_text("1")
+
+
 def test_an_ended_auction_shows_only_its_outcome(open_page, api, people):
     seller, alice = people["seller"], people["alice"]
     # Long enough to open both pages and bid on a busy machine; no late-bid extension.
