@@ -218,11 +218,18 @@ def _recent_history(auction_id: str, seq: int) -> tuple[list[dict] | None, int]:
 
 @bp.get("/auctions/<auction_id>/state.json")
 def auction_state(auction_id: str):
-    """The live state for the page's script (which never sees the token)."""
+    """The live state for the page's script (which never sees the token), with the catalog's
+    numbered watcher count: what a page missed while its connection was down."""
     try:
-        return jsonify(api().auction_state(auction_id))
+        state = api().auction_state(auction_id)
     except ApiError as exc:
         return _json_error(exc.status, exc.code, exc.message, exc.details)
+    try:
+        listing = api().get_auction(auction_id)
+    except ApiError:  # the count waits for the next event; the bid state matters more
+        return jsonify(state)
+    return jsonify({**state, "watchers_count": listing.get("watchers_count"),
+                    "watchers_seq": listing.get("watchers_seq")})
 
 
 @bp.get("/auctions/<auction_id>/history.json")

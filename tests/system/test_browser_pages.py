@@ -21,7 +21,13 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.support.api import Api, User, wait_for
-from tests.system.test_browser import CHROMIUM, CHROMIUM_ARGS, LIVE, MAIL  # skips without Chromium
+from tests.system.test_browser import (  # skips without Chromium
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LIVE,
+    MAIL,
+    LiveLine,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -296,6 +302,7 @@ def test_the_watcher_count_follows_watches_and_unwatches_live(open_page, api, pe
     auction = seller.create_auction(seconds=3600, title="Pocket watch", starting_price=1500)
     api.wait_until_biddable(auction["id"])
     page = open_page(DESKTOP)  # anyone may see how many watch, nobody who
+    line = LiveLine(page)
     page.goto(f"/auctions/{auction['id']}")
     expect(page.locator("#live-status")).to_have_text("Live", timeout=LIVE)
     count = page.locator("#watchers-count")
@@ -309,6 +316,14 @@ def test_the_watcher_count_follows_watches_and_unwatches_live(open_page, api, pe
     expect(count).to_have_text("1", timeout=LIVE)
     page.reload()
     expect(count).to_have_text("1")
+    expect(page.locator("#live-status")).to_have_text("Live", timeout=LIVE)
+    # An unwatch the page misses while its connection is silent: the reconnect brings it.
+    line.muted = True
+    assert api.session.delete(watch_url, headers=carol.headers, timeout=30).status_code == 200
+    line.wait_until_dropped(page, 1)
+    expect(count).to_have_text("1")
+    line.cut()
+    expect(count).to_have_text("0", timeout=LIVE)
 
 
 def test_an_ended_auction_shows_only_its_outcome(open_page, api, people):

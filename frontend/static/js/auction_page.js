@@ -290,6 +290,8 @@ AuctionPage.prototype.refetch = function () {
       return response.json().then(function (state) {
         const received = Date.now();
         if (state.server_time) clock.sample(state.server_time, (sent + received) / 2);
+        self.onWatchers({ auction_id: self.id, watchers_count: state.watchers_count,
+                          watchers_seq: state.watchers_seq });
         if (stateIsStale(state, self.seq)) return state;
         if (typeof state.seq === "number") self.seq = state.seq;
         self.apply(state);
