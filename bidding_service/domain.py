@@ -133,6 +133,14 @@ class BidDecision:
         return bool(self.entries)
 
 
+def check_bidder_standing(status: str | None) -> None:
+    """Refuse a bidder whose account is suspended (``status`` from the replica of user events;
+    None for an account not heard of yet, which may bid). The one check of the bid and the
+    Buy-It-Now paths, both of which read the status with the row lock."""
+    if status == "suspended":
+        raise BidRejected(403, "user_suspended", "Your account is suspended.")
+
+
 def _check_live(state: AuctionState, bidder_id: str, now: datetime) -> None:
     if not state.is_live(now):
         raise BidRejected(409, "auction_not_live", "The auction is not open for bids.",

@@ -22,6 +22,7 @@ from .domain import (
     BidDecision,
     BidRejected,
     CloseDecision,
+    check_bidder_standing,
     check_seller_may_change,
     decide_bid,
     decide_buy_now,
@@ -35,16 +36,7 @@ Answer = idempotency.Answer
 
 
 def _refusal(problem: Problem) -> Answer:
-    return problem.status, {"error": {"code": problem.code, "message": problem.message,
-                                      "details": problem.details}}
-
-
-def _check_bidder(uow: UnitOfWork, user_id: str) -> str | None:
-    """Refuse a suspended user; the bidder's masked name (read before taking the lock)."""
-    known = repository.bidder(uow.session, user_id)
-    if known is not None and known.status == "suspended":
-        raise BidRejected(403, "user_suspended", "Your account is suspended.")
-    return mask_name(known.display_name) if known is not None else None
+    return problem.status, problem.body()
 
 
 @dataclass(eq=False)
@@ -150,8 +142,7 @@ def _decide_group(db: Database, auction_id: uuid.UUID,
         for request in requests:
             status, name = bidders.get(request.bidder_id, (None, None))
             try:
-                if status == "suspended":
-                    raise BidRejected(403, "user_suspended", "Your account is suspended.")
+                check_bidder_standing(status)
                 decision = decide_bid(state, request.bidder_id, request.amount, now)
             except BidRejected as rejection:
                 request.answer = _refusal(rejection)
@@ -244,15 +235,14 @@ def buy_now(db: Database, buyer_id: str, auction_id: uuid.UUID,
     """Buy at the Buy-It-Now price under the row lock: the auction ends at once."""
 
     def decide(uow: UnitOfWork) -> tuple[Answer, bool]:
-        try:
-            name = _check_bidder(uow, buyer_id)
-        except BidRejected as rejection:
-            return _refusal(rejection), True
-        locked = repository.lock_auction(uow.session, auction_id)
+        locked = repository.lock_auction(uow.session, auction_id, {buyer_id})
         if locked is None:
             return _refusal(Problem(404, "auction_not_found", "No such auction.")), False
         state, row, now = locked
+        status, known_name = (row.bidders or {}).get(buyer_id, (None, None))
+        name = mask_name(known_name) if known_name is not None else None
         try:
+            check_bidder_standing(status)
             decision = decide_buy_now(state, buyer_id, now)
         except BidRejected as rejection:
             return _refusal(rejection), True

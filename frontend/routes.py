@@ -17,6 +17,8 @@ from flask import (
     url_for,
 )
 
+from auction_common.problems import error_body
+
 from . import presenters
 from .api_client import ApiError
 from .auth import api, current_user, login_required, safe_next, wants_json
@@ -295,7 +297,7 @@ def _bid_outcome(auction_id: str, status: int, ok: bool, message: str, data: dic
 
 
 def _json_error(status: int, code: str, message: str, details=None):
-    return jsonify({"error": {"code": code, "message": message, "details": details}}), status
+    return jsonify(error_body(code, message, details)), status
 
 
 @bp.post("/auctions/<auction_id>/watch")

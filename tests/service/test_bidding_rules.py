@@ -194,6 +194,20 @@ def test_a_suspended_user_cannot_bid(client, db, account, open_auction):
     assert place(client, ann, auction_id, 2000).status_code == 201
 
 
+def test_a_suspension_the_request_check_has_not_seen_yet_is_refused_under_the_lock(
+        db, account, open_auction):
+    """The app refuses a suspended account's token before any route, from a cache; the bid
+    and the Buy-It-Now decisions check again, from the row they lock, in one place."""
+    from bidding_service.handlers import buy_now, place_bid
+
+    seller, ann = account("seller"), account("ann")
+    auction_id = open_auction(seller.id, buy_now_price=60_000)
+    tell_users(db, ann, status="suspended")
+    for status, body in (place_bid(db, ann.id, uuid.UUID(auction_id), 2000),
+                         buy_now(db, ann.id, uuid.UUID(auction_id))):
+        assert (status, body["error"]["code"]) == (403, "user_suspended")
+
+
 def test_an_unknown_auction_refusal_is_not_remembered_for_the_key(client, db, account):
     seller, ann = account("seller"), account("ann")
     auction_id = str(uuid.uuid4())
