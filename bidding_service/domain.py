@@ -84,12 +84,20 @@ class AuctionState:
 
     @property
     def buy_now_available(self) -> bool:
-        """Buy-It-Now is offered until the first bid, or with a reserve until it is met."""
+        """Buy-It-Now is offered until the first bid, or with a reserve until it is met (and
+        never once closed). The one place this rule lives: bidding publishes the answer
+        (``bid.placed``, the live state, the answer to a change of terms) and every other part
+        shows it. Time is left out, as it changes without an event: see
+        :meth:`buy_now_offered`."""
         if self.buy_now_price is None or self.closed:
             return False
         if self.leader_id is None:
             return True
         return self.reserve_price is not None and not self.reserve_met
+
+    def buy_now_offered(self, now: datetime) -> bool:
+        """Whether a buyer may buy it now at ``now``: available and open for bids."""
+        return self.buy_now_available and self.is_live(now)
 
     def increment(self, price: int) -> int:
         """This auction's increment at ``price``."""

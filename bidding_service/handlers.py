@@ -215,6 +215,7 @@ def _publish_bid(uow: UnitOfWork, decision: BidDecision, bid_id: uuid.UUID, titl
         "bid_count": state.bid_count, "leader_id": state.leader_id,
         "leader_name": leader_name,
         "min_next_bid": state.min_next_bid(), "reserve_met": state.reserve_met,
+        "buy_now_available": state.buy_now_available,
         "ends_at": isoformat(state.ends_at), "placed_at": isoformat(now),
     })
     if decision.extended:
@@ -324,13 +325,16 @@ def change_terms(db: Database, auction_id: uuid.UUID, seller_id: str, listing: d
                  version: int) -> dict:
     """The catalog asks, before saving a seller's edit: may the terms change, and if so they
     are in force from now on. Decided under the row lock, so that either the edit comes first
-    (every later bid is decided on the new terms) or a bid does (409 ``listing_locked``)."""
+    (every later bid is decided on the new terms) or a bid does (409 ``listing_locked``). The
+    answer says whether Buy It Now is offered under the new terms (the catalog shows it)."""
     with db.unit_of_work() as uow:
         state, row, now = _lock_listing(uow, auction_id, seller_id, listing, version)
         check_seller_may_change(state, row.outcome, now)
         repository.set_terms(uow.session, auction_id, listing, version)
+        terms, _, _ = repository.read_auction(uow.session, auction_id)
         uow.commit()
-    return {"auction_id": str(auction_id), "terms_version": version, "seq": state.seq}
+    return {"auction_id": str(auction_id), "terms_version": version, "seq": state.seq,
+            "buy_now_available": terms.buy_now_available}
 
 
 def withdraw_listing(db: Database, auction_id: uuid.UUID, seller_id: str, listing: dict,
@@ -390,8 +394,8 @@ def public_state(state: AuctionState, row, now: datetime, viewer_id: str | None 
         "min_next_bid": state.min_next_bid(),
         "has_reserve": state.reserve_price is not None,
         "reserve_met": state.reserve_met,
-        "buy_now_price": state.buy_now_price
-        if state.buy_now_available and state.is_live(now) else None,
+        "buy_now_price": state.buy_now_price if state.buy_now_offered(now) else None,
+        "buy_now_available": state.buy_now_offered(now),
         "starts_at": isoformat(state.starts_at),
         "ends_at": isoformat(state.ends_at),
         "seq": state.seq,

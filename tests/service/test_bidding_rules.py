@@ -65,11 +65,24 @@ def test_the_public_state_says_whether_the_reserve_is_met_never_its_amount(
     assert (shown["reserve_met"], shown["current_price"]) == (True, 5000)
 
 
+def test_with_a_reserve_buy_now_stays_offered_until_the_reserve_is_met(
+        client, db, account, open_auction):
+    seller, ann = account("seller"), account("ann")
+    auction_id = open_auction(seller.id, reserve_price=5000, buy_now_price=8000)
+    place(client, ann, auction_id, 3000)
+    assert state(client, auction_id)["buy_now_available"] is True
+    place(client, ann, auction_id, 6000)
+    assert state(client, auction_id)["buy_now_available"] is False
+    assert [e["data"]["buy_now_available"]
+            for e in outbox_events(db, auction_id, "bid.placed")] == [True, False]
+
+
 def test_buy_now_ends_the_auction_for_the_buyer_and_tells_everyone(
         client, db, account, open_auction):
     seller, bob = account("seller"), account("bob")
     auction_id = open_auction(seller.id, buy_now_price=9000)
     assert state(client, auction_id)["buy_now_price"] == 9000
+    assert state(client, auction_id)["buy_now_available"] is True
     answer = buy(client, bob, auction_id, key="buy-1")
     assert answer.status_code == 201
     assert (answer.get_json()["status"], answer.get_json()["price"]) == ("won", 9000)
@@ -80,17 +93,22 @@ def test_buy_now_ends_the_auction_for_the_buyer_and_tells_everyone(
     [bought] = outbox_events(db, auction_id, "bid.placed")
     assert (bought["data"]["current_price"], bought["data"]["leader_id"]) == (9000, bob.id)
     assert bought["data"]["seq"] + 1 == ended["data"]["seq"], "the purchase, then the end"
+    assert bought["data"]["buy_now_available"] is False, "bought: nobody else may buy it"
     shown = state(client, auction_id, bob)
     assert (shown["status"], shown["winner_id"], shown["you_won"]) == ("ended", bob.id, True)
     assert place(client, account("cat"), auction_id, 99_000).get_json()["error"]["code"] == (
         "auction_not_live")
 
 
-def test_buy_now_disappears_with_the_first_bid(client, account, open_auction):
+def test_buy_now_disappears_with_the_first_bid_and_bidding_says_so(
+        client, db, account, open_auction):
     seller, ann, bob = account("seller"), account("ann"), account("bob")
     auction_id = open_auction(seller.id, buy_now_price=9000)
     place(client, ann, auction_id, 1000)
-    assert state(client, auction_id)["buy_now_price"] is None
+    shown = state(client, auction_id)
+    assert (shown["buy_now_price"], shown["buy_now_available"]) == (None, False)
+    [first] = outbox_events(db, auction_id, "bid.placed")
+    assert first["data"]["buy_now_available"] is False
     refused = buy(client, bob, auction_id)
     assert refused.status_code == 409
     assert refused.get_json()["error"]["code"] == "buy_now_unavailable"
