@@ -11,6 +11,7 @@ from flask import Flask, g, jsonify, render_template
 from werkzeug.exceptions import HTTPException
 
 from auction_common.health import health_blueprint, instrument
+from auction_common.money import format_money
 
 from . import account, routes, selling
 from .api_client import ApiError
@@ -22,7 +23,6 @@ from .auth import (
     login_redirect,
     wants_json,
 )
-from .money import format_money
 from .security import init_security
 from .settings import FrontendSettings, load
 from .times import iso_utc, time_left, time_tag, utcnow, when

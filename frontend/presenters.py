@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .money import currency_exponent, format_money, major_units
+from auction_common.money import currency_exponent, format_money, major_units
+
 from .times import parse_instant, relative
 
+# The catalog owns its categories and conditions and serves them; these copies stand in when
+# it cannot be reached (tests/unit/test_shared_rules.py keeps them equal to the catalog's).
 #: Shown when ``GET /api/auctions/categories`` cannot be reached.
 FALLBACK_CATEGORIES = (
-    "electronics", "fashion", "home", "collectibles", "art", "sports", "toys", "books", "music",
-    "vehicles", "other",
+    ("electronics", "Electronics"), ("fashion", "Fashion"), ("home", "Home & Garden"),
+    ("collectibles", "Collectibles"), ("art", "Art"), ("sports", "Sports"),
+    ("toys", "Toys & Hobbies"), ("books", "Books"), ("music", "Music"),
+    ("vehicles", "Vehicles"), ("other", "Other"),
 )
 #: Shown when ``GET /api/auctions/conditions`` cannot be reached.
 FALLBACK_CONDITIONS = (
@@ -52,7 +57,7 @@ MY_BID_STATUS = {"leading": "Highest bidder", "outbid": "Outbid", "won": "Won", 
 def category_options(items: list[dict] | None) -> list[dict]:
     """``[{"id", "name"}]`` for the category select, falling back to the fixed list."""
     options = _named(items)
-    return options or [{"id": c, "name": c.capitalize()} for c in FALLBACK_CATEGORIES]
+    return options or [{"id": c, "name": n} for c, n in FALLBACK_CATEGORIES]
 
 
 def condition_options(items: list[dict] | None) -> list[dict]:

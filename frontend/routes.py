@@ -17,12 +17,13 @@ from flask import (
     url_for,
 )
 
+from auction_common.money import parse_minor_units
 from auction_common.problems import error_body
 
 from . import presenters
 from .api_client import ApiError
 from .auth import api, current_user, login_required, safe_next, wants_json
-from .money import CURRENCIES, parse_minor_units
+from .listing_form import CURRENCIES
 from .times import iso_utc, utcnow
 
 bp = Blueprint("pages", __name__)
