@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 from auction_common.health import health_blueprint, instrument
 from auction_common.money import format_money
 
-from . import account, routes, selling
+from . import account, api_docs, routes, selling
 from .api_client import ApiError
 from .auth import (
     REMEMBER_FOR,
@@ -81,6 +81,7 @@ def create_app(settings: FrontendSettings | None = None) -> Flask:
     app.register_blueprint(routes.bp)
     app.register_blueprint(selling.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(api_docs.bp)
     app.register_blueprint(health_blueprint("frontend", {}))
     instrument(app, "frontend")
     return app
