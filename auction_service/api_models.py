@@ -225,7 +225,9 @@ class AuctionOut(BaseModel):
     reserve_met: bool | None
     reserve_price: int | None = None
     buy_now_price: int | None
-    buy_now_available: bool
+    buy_now_available: bool = Field(description="While live: whether Buy It Now is still "
+                                                "offered, as bidding_service last said "
+                                                "(it decides; the catalog shows)")
     increments: list[IncrementBand] | None
     anti_sniping_seconds: int
     starts_at: str
