@@ -162,6 +162,7 @@ def _decide_group(db: Database, auction_id: uuid.UUID,
                 "status": decision.status, "your_max": request.amount,
                 "current_price": state.current_price, "min_next_bid": state.min_next_bid(),
                 "currency": row.currency, "reserve_met": state.reserve_met,
+                "buy_now_available": state.buy_now_available,
                 "ends_at": isoformat(state.ends_at), "seq": state.seq,
             })
         keyed = [r for r in requests if r.key]
@@ -228,6 +229,7 @@ def _publish_bid(uow: UnitOfWork, decision: BidDecision, bid_id: uuid.UUID, titl
             "auction_id": state.auction_id, "seq": state.seq, "user_id": decision.outbid_user_id,
             "title": title, "currency": currency, "current_price": state.current_price,
             "min_next_bid": state.min_next_bid(), "ends_at": isoformat(state.ends_at),
+            "buy_now_available": state.buy_now_available,
         })
 
 

@@ -72,6 +72,8 @@ class BidAnswer(BaseModel):
     min_next_bid: int
     currency: str
     reserve_met: bool
+    buy_now_available: bool = Field(description="Whether Buy It Now is still offered after "
+                                                "this bid (bidding decides it)")
     ends_at: str
     seq: int
 

@@ -69,9 +69,9 @@ def test_with_a_reserve_buy_now_stays_offered_until_the_reserve_is_met(
         client, db, account, open_auction):
     seller, ann = account("seller"), account("ann")
     auction_id = open_auction(seller.id, reserve_price=5000, buy_now_price=8000)
-    place(client, ann, auction_id, 3000)
+    assert place(client, ann, auction_id, 3000).get_json()["buy_now_available"] is True
     assert state(client, auction_id)["buy_now_available"] is True
-    place(client, ann, auction_id, 6000)
+    assert place(client, ann, auction_id, 6000).get_json()["buy_now_available"] is False
     assert state(client, auction_id)["buy_now_available"] is False
     assert [e["data"]["buy_now_available"]
             for e in outbox_events(db, auction_id, "bid.placed")] == [True, False]
@@ -299,7 +299,7 @@ def test_buy_now_while_the_reserve_is_unmet_tells_the_displaced_leader(client, d
     place(client, ann, auction_id, 3000)
     assert buy(client, bob, auction_id).status_code == 201
     [outbid] = outbox_events(db, auction_id, "bid.outbid")
-    assert outbid["data"]["user_id"] == ann.id
+    assert (outbid["data"]["user_id"], outbid["data"]["buy_now_available"]) == (ann.id, False)
     assert state(client, auction_id, seller)["winner_id"] == bob.id
 
 
