@@ -4,11 +4,15 @@ no copy is needed, every part uses the owner."""
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from typing import get_args
 
 import pytest
 
 from auction_common.money import currency_exponent, format_money, major_units, parse_minor_units
+from auction_common.problems import error_body
 from auction_service import api_models, domain
 from auction_service.settings import AuctionSettings
 from frontend import listing_form, presenters
@@ -55,3 +59,13 @@ def test_emails_show_money_as_the_pages_do(currency, minor, shown):
             "current_price": minor, "min_next_bid": minor, "price": minor}
     assert shown in outbid_message(data, "Ann", "http://x").body
     assert shown in won_message(data, "Ann", "http://x").body
+
+
+def test_the_gateway_s_own_refusals_are_the_platform_s_error_body():
+    """nginx cannot call error_body(); its few literal bodies are pinned to it here."""
+    template = Path(__file__).resolve().parents[2] / "gateway" / "nginx.conf.template"
+    bodies = re.findall(r"return \d{3} '(\{.*\})';", template.read_text())
+    assert len(bodies) >= 4
+    for text in bodies:
+        error = json.loads(text)["error"]
+        assert json.loads(text) == error_body(error["code"], error["message"])
