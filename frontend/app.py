@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from auction_common.health import health_blueprint, instrument
 from auction_common.money import format_money
+from auction_common.problems import error_body
 
 from . import account, api_docs, routes, selling
 from .api_client import ApiError
@@ -106,8 +107,8 @@ def _register_error_pages(app: Flask) -> None:
 
     def error_page(status: int, title: str, message: str, code: str | None = None):
         if wants_json():
-            body = {"code": code or title.lower().replace(" ", "_"), "message": message}
-            return jsonify({"ok": False, "error": body, "message": message}), status
+            body = error_body(code or title.lower().replace(" ", "_"), message)
+            return jsonify({"ok": False, **body, "message": message}), status
         return render_template("error.html", status=status, title=title, message=message), status
 
     @app.errorhandler(ApiError)
