@@ -24,7 +24,6 @@ from .auth import (
     login_redirect,
     wants_json,
 )
-from .listing_form import FIELD_LIMITS
 from .security import init_security
 from .settings import FrontendSettings, load
 from .times import iso_utc, time_left, time_tag, utcnow, when
@@ -91,8 +90,6 @@ def create_app(settings: FrontendSettings | None = None) -> Flask:
 
 def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_money
-    # A global, so that the form macros (imported without the page's context) see it too.
-    app.jinja_env.globals["listing_limits"] = FIELD_LIMITS
     app.jinja_env.filters["time_left"] = time_left
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["time_tag"] = time_tag

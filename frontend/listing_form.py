@@ -23,13 +23,8 @@ CURRENCIES = ("EUR", "USD", "GBP", "CHF", "CAD", "AUD")
 MAX_DURATION_MINUTES = 30 * 24 * 60
 #: The catalog's anti-sniping bounds (seconds) and default.
 ANTI_SNIPING_DEFAULT, ANTI_SNIPING_MAX = 120, 3600
-#: How long a title and a description may be, and one addition to the description after the
-#: first bid (the page's fields say so too: :data:`FIELD_LIMITS`).
-TITLE_MIN, TITLE_MAX = 3, 120
-DESCRIPTION_MAX, ADDITION_MAX = 5_000, 1_000
-#: The limits the Sell and Edit pages put on their fields (``maxlength``).
-FIELD_LIMITS = {"title_max": TITLE_MAX, "description_max": DESCRIPTION_MAX,
-                "addition_max": ADDITION_MAX}
+#: The shortest title, and the longest addition to a description after the first bid.
+TITLE_MIN, ADDITION_MAX = 3, 1_000
 #: What the forms start with.
 NEW_LISTING_FORM = {
     "title": "", "description": "", "category": "", "condition": "", "currency": "EUR",

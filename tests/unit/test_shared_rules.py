@@ -28,10 +28,8 @@ def test_the_frontend_offers_the_catalog_s_categories_conditions_and_currencies(
 def test_the_forms_check_the_catalog_s_limits():
     assert (listing_form.ANTI_SNIPING_DEFAULT, listing_form.ANTI_SNIPING_MAX) == (
         domain.ANTI_SNIPING_DEFAULT, domain.ANTI_SNIPING_MAX)
-    assert (listing_form.TITLE_MIN, listing_form.TITLE_MAX) == (domain.TITLE_MIN,
-                                                                domain.TITLE_MAX)
-    assert (listing_form.DESCRIPTION_MAX, listing_form.ADDITION_MAX) == (
-        domain.DESCRIPTION_MAX, domain.ADDITION_MAX)
+    assert (listing_form.TITLE_MIN, listing_form.ADDITION_MAX) == (
+        domain.TITLE_MIN, domain.ADDITION_MAX)
     default_max = AuctionSettings.model_fields["auction_max_duration_seconds"].default
     assert listing_form.MAX_DURATION_MINUTES * 60 == default_max
 
