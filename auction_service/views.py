@@ -6,7 +6,7 @@ from datetime import datetime
 
 from auction_common.events import isoformat
 
-from .domain import buy_now_available, public_status
+from .domain import public_status
 from .models import Auction, AuctionImage
 
 
@@ -58,9 +58,7 @@ def auction_view(auction: Auction, now: datetime, images: list[AuctionImage] = (
         "has_reserve": has_reserve,
         "reserve_met": auction.reserve_met if has_reserve else None,
         "buy_now_price": auction.buy_now_price,
-        "buy_now_available": buy_now_available(auction.buy_now_price, status,
-                                               auction.bid_count, auction.reserve_price,
-                                               auction.reserve_met),
+        "buy_now_available": auction.buy_now_available and status == "live",
         "increments": auction.increments,
         "anti_sniping_seconds": auction.anti_sniping_seconds,
         "starts_at": isoformat(auction.starts_at),

@@ -17,10 +17,13 @@ from flask import (
     url_for,
 )
 
+from auction_common.money import parse_minor_units
+from auction_common.problems import error_body
+
 from . import presenters
 from .api_client import ApiError
 from .auth import api, current_user, login_required, safe_next, wants_json
-from .money import CURRENCIES, parse_minor_units
+from .listing_form import CURRENCIES
 from .times import iso_utc, utcnow
 
 bp = Blueprint("pages", __name__)
@@ -302,7 +305,7 @@ def _bid_outcome(auction_id: str, status: int, ok: bool, message: str, data: dic
 
 
 def _json_error(status: int, code: str, message: str, details=None):
-    return jsonify({"error": {"code": code, "message": message, "details": details}}), status
+    return jsonify(error_body(code, message, details)), status
 
 
 @bp.post("/auctions/<auction_id>/watch")

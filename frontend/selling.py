@@ -20,6 +20,7 @@ from . import presenters
 from .api_client import ApiError
 from .auth import api, current_user, login_required, safe_next, wants_json
 from .listing_form import (
+    CURRENCIES,
     FORM_FIELD_FOR_API,
     NEW_LISTING_FORM,
     description_addition,
@@ -29,7 +30,6 @@ from .listing_form import (
     read_form,
     relist_form,
 )
-from .money import CURRENCIES
 from .routes import PHOTOS_ADDED, categories, conditions
 from .security import accepts_uploads
 

@@ -38,7 +38,8 @@ ACCOUNT_EVENTS = ("user.registered", "user.updated")
 #: What an auction's room hears of a bid: bidders only by their masked name (the leader's id
 #: stays between the services; a client learns whether it leads from its own room and state).
 BID_PLACED_FIELDS = ("auction_id", "seq", "current_price", "currency", "bid_count",
-                     "leader_name", "min_next_bid", "reserve_met", "ends_at", "placed_at")
+                     "leader_name", "min_next_bid", "reserve_met", "buy_now_available", "ends_at",
+                     "placed_at")
 #: What an auction's room hears of a watch or unwatch: the count, not who.
 WATCHERS_FIELDS = ("auction_id", "watchers_count", "watchers_seq")
 #: Fields of the services' events never said in an auction's (public) room.

@@ -18,7 +18,7 @@ from tests.support.api import Api, wait_for
 from tools.services import ROOT
 from tools.stack import free_port
 
-from .flow import run_auction_story
+from .flow import check_api_docs, run_auction_story
 from .races import seller_and_bidder_race
 
 pytestmark = pytest.mark.embedded
@@ -80,6 +80,7 @@ def test_the_embedded_mode_runs_the_story_stops_cleanly_and_keeps_its_data(var_d
         assert listing.status_code == 200
         assert listing.json()["current_price"] == 3100
         assert wait_for(lambda: api.mailbox(), message="caught mail kept across restarts")
+        check_api_docs(f"http://127.0.0.1:{port}")
     finally:
         assert stop(process) == 0
 
