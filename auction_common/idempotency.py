@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from .db import Database, UnitOfWork
-from .problems import Problem
+from .problems import Problem, error_body
 
 #: (HTTP status, JSON body)
 Answer = tuple[int, dict]
@@ -73,8 +73,8 @@ def fingerprint(*parts) -> str:
 
 
 def conflict() -> Answer:
-    return 409, {"error": {"code": "idempotency_conflict", "details": None,
-                           "message": f"This {HEADER} was already used for a different request."}}
+    return 409, error_body("idempotency_conflict",
+                           f"This {HEADER} was already used for a different request.")
 
 
 def replay(db: Database, user_id: str, key: str, request_fingerprint: str) -> Answer | None:

@@ -214,17 +214,6 @@ def append_to_description(description: str, addition: str, at: datetime) -> str:
     return f"{description.rstrip()}\n\n{heading}\n{addition.strip()}".lstrip()
 
 
-def buy_now_available(buy_now_price: int | None, status: str, bid_count: int,
-                      reserve_price: int | None, reserve_met: bool) -> bool:
-    """Buy-It-Now is offered while live until the first bid, or, with a reserve, until the
-    reserve is met (bidding_service decides; this is what the catalog shows)."""
-    if buy_now_price is None or status != "live":
-        return False
-    if reserve_price is not None:
-        return not reserve_met
-    return bid_count == 0
-
-
 _LAST_WORD = re.compile(r"(\w+)$")
 _TRAILING_OR = re.compile(r"(?:^|\s)or\s*$", re.IGNORECASE)
 

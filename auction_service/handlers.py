@@ -115,6 +115,9 @@ def list_item(uow: UnitOfWork, seller_id: str, listing: dict,
         starts_at=terms.starts_at, ends_at=terms.ends_at, current_price=terms.starting_price,
         bid_count=0, reserve_met=False, watchers_count=0, last_seq=0, created_at=now,
         version=1,
+        # What bidding says of a listing nobody has bid on yet; its events (and its answers to
+        # a change of terms) say it from the first bid on.
+        buy_now_available=terms.buy_now_price is not None,
     )
     uow.session.add(auction)
     uow.publish("auction.created", {**listing_snapshot(auction), "category": auction.category,
@@ -151,8 +154,13 @@ def update_auction(db: Database, auction_id: uuid.UUID, user_id: str, changes: d
             auction.updated_at = now
             auction.version += 1
             if set(changes) - EDITABLE_AFTER_FIRST_BID:
-                bidding.change_terms(auction.id, authorization, listing_snapshot(auction),
-                                     auction.version)
+                decided = bidding.change_terms(auction.id, authorization,
+                                               listing_snapshot(auction), auction.version)
+                # Bidding's word on Buy It Now under the new terms, unless a newer bid event
+                # already reached the read model (the row is locked here, so none can
+                # arrive between this check and the commit).
+                if "buy_now_available" in decided and auction.last_seq <= decided.get("seq", 0):
+                    auction.buy_now_available = decided["buy_now_available"]
             if any(getattr(terms, f) != getattr(before, f) for f in BIDDING_TERMS):
                 uow.publish("auction.updated", {**listing_snapshot(auction),
                                                 "version": auction.version})

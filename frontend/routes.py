@@ -17,11 +17,14 @@ from flask import (
     url_for,
 )
 
+from auction_common.money import parse_minor_units
+from auction_common.problems import error_body
+
 from . import presenters
 from .api_client import ApiErrorAnswer
 from .auth import api, current_user, login_required, safe_next, wants_json
+from .listing_form import CURRENCIES
 from .listings import PHOTOS_ADDED, categories, conditions
-from .money import CURRENCIES, parse_minor_units
 from .times import iso_utc, utcnow
 
 bp = Blueprint("pages", __name__)
@@ -200,11 +203,18 @@ def _recent_history(auction_id: str, seq: int) -> tuple[list[dict] | None, int]:
 
 @bp.get("/auctions/<auction_id>/state.json")
 def auction_state(auction_id: str):
-    """The live state for the page's script (which never sees the token)."""
+    """The live state for the page's script (which never sees the token), with the catalog's
+    numbered watcher count: what a page missed while its connection was down."""
     try:
-        return jsonify(api().auction_state(auction_id))
+        state = api().auction_state(auction_id)
     except ApiErrorAnswer as exc:
         return _json_error(exc.status, exc.code, exc.message, exc.details)
+    try:
+        listing = api().get_auction(auction_id)
+    except ApiErrorAnswer:  # the count waits for the next event; the bid state matters more
+        return jsonify(state)
+    return jsonify({**state, "watchers_count": listing.get("watchers_count"),
+                    "watchers_seq": listing.get("watchers_seq")})
 
 
 @bp.get("/auctions/<auction_id>/history.json")
@@ -277,7 +287,7 @@ def _bid_outcome(auction_id: str, status: int, ok: bool, message: str, data: dic
 
 
 def _json_error(status: int, code: str, message: str, details=None):
-    return jsonify({"error": {"code": code, "message": message, "details": details}}), status
+    return jsonify(error_body(code, message, details)), status
 
 
 @bp.post("/auctions/<auction_id>/watch")

@@ -20,6 +20,7 @@ from . import presenters
 from .api_client import ApiErrorAnswer
 from .auth import api, current_user, login_required, safe_next, wants_json
 from .listing_form import (
+    CURRENCIES,
     FORM_FIELD_FOR_API,
     NEW_LISTING_FORM,
     description_addition,
@@ -30,7 +31,6 @@ from .listing_form import (
     relist_form,
 )
 from .listings import PHOTOS_ADDED, categories, conditions
-from .money import CURRENCIES
 from .security import accepts_uploads
 
 bp = Blueprint("selling", __name__)

@@ -66,7 +66,7 @@ def show(client, auction_id: str, who=None) -> dict:
 
 
 def bid_placed(auction: dict, seq: int, price: int, leader_id: str, bid_count: int,
-               reserve_met: bool = True) -> dict:
+               reserve_met: bool = True, buy_now_available: bool = False) -> dict:
     """A ``bid.placed`` envelope as bidding_service publishes it."""
     now = datetime.now(UTC)
     return make_envelope("bid.placed", {
@@ -74,6 +74,7 @@ def bid_placed(auction: dict, seq: int, price: int, leader_id: str, bid_count: i
         "current_price": price, "currency": auction["currency"], "bid_count": bid_count,
         "leader_id": leader_id, "min_next_bid": price + 50, "ends_at": auction["ends_at"],
         "placed_at": isoformat(now), "reserve_met": reserve_met, "leader_name": "a***n",
+        "buy_now_available": buy_now_available,
     }, producer="bidding_service")
 
 

@@ -322,6 +322,31 @@ def test_the_auction_room_hears_bids_without_account_ids():
     assert emitted[1][1]["outcome"] == "sold"
 
 
+def test_the_auction_room_hears_how_many_watch_but_not_who():
+    from auction_common.events import make_envelope
+    from bidding_service.realtime.fanout import fan_out
+
+    emitted = []
+
+    class Recorder:
+        def emit(self, name, payload, to):
+            emitted.append((name, payload, to))
+
+    auction_id, ann = str(uuid.uuid4()), str(uuid.uuid4())
+    fan_out(Recorder(), make_envelope("auction.watched", {
+        "auction_id": auction_id, "user_id": ann, "title": "Lamp",
+        "ends_at": "2030-01-01T00:00:00Z", "watchers_count": 3, "watchers_seq": 7},
+        producer="auction_service"))
+    fan_out(Recorder(), make_envelope("auction.unwatched", {  # an earlier release's: no count
+        "auction_id": auction_id, "user_id": ann, "ends_at": "2030-01-01T00:00:00Z"},
+        producer="auction_service"))
+    [(name, payload, room)] = emitted
+    assert (name, room) == ("auction.watchers", f"auction:{auction_id}")
+    assert {key: payload[key] for key in ("auction_id", "watchers_count", "watchers_seq")} == {
+        "auction_id": auction_id, "watchers_count": 3, "watchers_seq": 7}
+    assert ann not in json.dumps(payload) and "Lamp" not in json.dumps(payload)
+
+
 # --- 14: smaller findings ---------------------------------------------------------------------
 
 

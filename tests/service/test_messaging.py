@@ -433,6 +433,37 @@ def test_what_the_in_process_bus_could_not_deliver_before_stopping_is_published_
         again.stop()
 
 
+def test_events_a_killed_process_held_in_memory_reach_every_consumer_at_the_next_start(db):
+    from auction_common.runtime import Background, ServiceParts
+
+    event_type, applied = f"test.t{uuid.uuid4().hex[:8]}", {"a": [], "b": []}
+
+    def consumer(name: str) -> IdempotentConsumer:
+        return IdempotentConsumer(db, f"test.{name}.{event_type}", {
+            event_type: lambda uow, envelope: applied[name].append(envelope["id"])})
+
+    ids = commit_events(db, event_type, 5)
+    killed = InProcessBus()  # the bus of a process killed outright: it never delivered
+    for name in ("a", "b"):
+        killed.subscribe(consumer(name).subscription())
+    OutboxRelay(db, killed).drain()
+    # "a" had applied the first one before the kill; "b" none
+    consumer("a")(next(e for e in killed.undelivered() if e["id"] == ids[0]))
+    assert applied == {"a": [ids[0]], "b": []}
+
+    background = Background(InProcessBus())
+    background.add_service(ServiceParts(name="test", db=db,
+                                        consumers=[consumer("a"), consumer("b")]))
+    background.start()
+    try:
+        wait_for(lambda: sorted(applied["a"]) == sorted(ids) == sorted(applied["b"]),
+                 message="every event applied by each consumer, once")
+        assert background.publish_again_what_was_not_applied() == 0, "nothing is missing now"
+    finally:
+        background.stop()
+    assert sorted(applied["a"]) == sorted(ids), "none applied twice"
+
+
 def test_a_database_outage_does_not_bring_a_message_closer_to_the_dead_letter_queue():
     from sqlalchemy.exc import OperationalError
 
