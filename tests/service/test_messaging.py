@@ -115,11 +115,11 @@ def _envelope(event_type: str, n: int, event_id: str | None = None) -> dict:
 
 
 def test_events_arriving_together_are_applied_once_each_in_one_transaction(db):
-    applied, transactions = [], set()
+    applied, transactions = [], {}
 
     def remember(uow, envelope):
         applied.append(envelope["data"]["n"])
-        transactions.add(id(uow))
+        transactions[id(uow)] = uow  # kept alive: a later one cannot reuse its id
         if envelope["data"]["n"] == 3:
             raise ValueError("event 3 cannot be applied")
 
@@ -147,12 +147,12 @@ def test_events_arriving_together_are_applied_once_each_in_one_transaction(db):
 
 def test_two_features_handling_one_event_type_both_run_once_in_one_transaction(db):
     """Maps merged as dicts would keep only the second feature's handler, silently."""
-    applied, transactions = [], set()
+    applied, transactions = [], {}
 
     def note(name):
         def handle(uow, envelope):
             applied.append((name, envelope["data"]["n"]))
-            transactions.add(id(uow))
+            transactions[id(uow)] = uow  # kept alive: a later one cannot reuse its id
         return handle
 
     watches = {"thing.ended": note("forget watches"), "thing.watched": note("watch")}
