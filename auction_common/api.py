@@ -36,7 +36,8 @@ from typing import Annotated, Any
 from flask import Blueprint, request
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ValidationError
 
-from .errors import _HTTP_CODES, ApiError
+from .errors import _HTTP_CODES
+from .problems import Problem
 
 #: A time with a UTC offset, normalised to UTC (PostgreSQL refuses offsets of 16 h or more, and
 #: the platform speaks UTC anyway).
@@ -114,7 +115,7 @@ def request_json():
     except RecursionError:
         payload = _TOO_DEEP
     if payload is _TOO_DEEP or json_depth_exceeds(payload):
-        raise ApiError(400, "invalid_json",
+        raise Problem(400, "invalid_json",
                        f"The body nests deeper than {MAX_JSON_DEPTH} levels.")
     return payload
 
@@ -144,24 +145,24 @@ def _nul_field(value, path: str = "") -> str | None:
 def _refuse_nul(payload) -> None:
     field = _nul_field(payload)
     if field:
-        raise ApiError(422, "validation_error", "Text may not contain NUL characters.",
+        raise Problem(422, "validation_error", "Text may not contain NUL characters.",
                        [{"field": field, "message": "contains a NUL character"}])
 
 
 def parse_json_body(model: type[BaseModel]) -> BaseModel:
     """The request's JSON body as ``model``, or a 4xx error body saying what is wrong."""
     if not request.is_json:
-        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+        raise Problem(415, "unsupported_media_type", "Send the body as application/json.")
     payload = request_json()
     if payload is None:
-        raise ApiError(400, "invalid_json", "The body is not valid JSON.")
+        raise Problem(400, "invalid_json", "The body is not valid JSON.")
     if not isinstance(payload, dict):
-        raise ApiError(422, "validation_error", "The body must be a JSON object.")
+        raise Problem(422, "validation_error", "The body must be a JSON object.")
     _refuse_nul(payload)
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
-        raise ApiError(
+        raise Problem(
             422, "validation_error", "Some fields are missing or invalid.", validation_details(exc)
         ) from None
 
@@ -173,7 +174,7 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate(arguments)
     except ValidationError as exc:
-        raise ApiError(
+        raise Problem(
             422, "validation_error", "Some query parameters are invalid.", validation_details(exc)
         ) from None
 

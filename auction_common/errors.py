@@ -16,10 +16,6 @@ from .problems import Problem, error_body
 log = logging.getLogger(__name__)
 
 
-#: Raised anywhere below a route (domain errors subclass it), rendered in one place.
-ApiError = Problem
-
-
 def error_response(status: int, code: str, message: str, details: Any = None, headers=None):
     """A Flask response carrying the platform's error body."""
     response = jsonify(error_body(code, message, details))
@@ -54,8 +50,8 @@ _HTTP_CODES = {
 def register_error_handlers(app: Flask) -> None:
     """Map every error (ours, HTTP ones, and unexpected ones) to the error body."""
 
-    @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError):
+    @app.errorhandler(Problem)
+    def _api_error(exc: Problem):
         return error_response(exc.status, exc.code, exc.message, exc.details,
                               getattr(exc, "headers", None))
 
