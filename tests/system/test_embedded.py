@@ -119,6 +119,20 @@ def _stop_group(process: subprocess.Popen, signum: int, var_dir: Path) -> None:
     assert not (var_dir / "pgdata" / "postmaster.pid").exists(), "the database stopped too"
 
 
+def _catalog_catches_up(api: Api, auction_id: str, accepted: list[str], why: str) -> None:
+    """After a restart: bidding holds every accepted bid, and the catalog comes to show its
+    price and bid count."""
+    live = api.live_state(auction_id).json()
+    assert live["bid_count"] >= len(accepted)
+
+    def caught_up():
+        listing = api.get(f"/api/auctions/{auction_id}").json()
+        return (listing["current_price"], listing["bid_count"]) == (
+            live["current_price"], live["bid_count"])
+
+    wait_for(caught_up, timeout=30, message=why)
+
+
 def test_a_signal_to_the_whole_group_during_bidding_stops_everything_and_keeps_every_event(
         var_dir):
     port = free_port()
@@ -134,16 +148,8 @@ def test_a_signal_to_the_whole_group_during_bidding_stops_everything_and_keeps_e
 
     process = start_embedded(var_dir, port)
     try:
-        live = api.live_state(auction["id"]).json()
-        assert live["bid_count"] >= len(accepted)
-
-        def catalog_caught_up():
-            listing = api.get(f"/api/auctions/{auction['id']}").json()
-            return (listing["current_price"], listing["bid_count"]) == (
-                live["current_price"], live["bid_count"])
-
-        wait_for(catalog_caught_up, timeout=30,
-                 message="events queued at the stop delivered after the restart")
+        _catalog_catches_up(api, auction["id"], accepted,
+                            "events queued at the stop delivered after the restart")
         _bid_until_stopped(api, auction["id"], bidders)
     finally:
         _stop_group(process, signal.SIGINT, var_dir)
@@ -166,15 +172,7 @@ def test_killed_outright_during_bidding_it_loses_no_event_at_the_next_start(var_
 
     process = start_embedded(var_dir, port)
     try:
-        live = api.live_state(auction["id"]).json()
-        assert live["bid_count"] >= len(accepted)
-
-        def catalog_caught_up():
-            listing = api.get(f"/api/auctions/{auction['id']}").json()
-            return (listing["current_price"], listing["bid_count"]) == (
-                live["current_price"], live["bid_count"])
-
-        wait_for(catalog_caught_up, timeout=30,
-                 message="events the killed process held applied after the restart")
+        _catalog_catches_up(api, auction["id"], accepted,
+                            "events the killed process held applied after the restart")
     finally:
         _stop_group(process, signal.SIGTERM, var_dir)
