@@ -25,8 +25,9 @@ from flask_jwt_extended import (
     verify_jwt_in_request,
 )
 
-from .errors import ApiError, error_response
+from .errors import error_response
 from .keys import key_id, public_key_pem
+from .problems import Problem
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ def current_user_id() -> str:
     verify_jwt_in_request()
     identity = get_jwt_identity()
     if not identity:
-        raise ApiError(401, "invalid_token", "The access token names no user.")
+        raise Problem(401, "invalid_token", "The access token names no user.")
     return str(identity)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 
 from .bus import Subscription, handle_each
 from .db import Database, UnitOfWork
@@ -11,30 +11,48 @@ from .db import Database, UnitOfWork
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[UnitOfWork, dict], None]
+#: Per event type, one handler or several (applied in order, in one transaction).
+HandlerMap = Mapping[str, EventHandler | Iterable[EventHandler]]
+
+
+def handlers_by_type(*maps: HandlerMap) -> dict[str, tuple[EventHandler, ...]]:
+    """Several handler maps as one: every handler of a type is kept, in the order given.
+
+    Merging dicts instead (``{**a, **b}``) keeps only the last handler of a type that two maps
+    share, silently; a consumer built from several features' maps must run them all."""
+    combined: dict[str, tuple[EventHandler, ...]] = {}
+    for handlers in maps:
+        for event_type, chosen in handlers.items():
+            more = (chosen,) if callable(chosen) else tuple(chosen)
+            if more:  # a type with no handler is not consumed at all (nor bound, nor claimed)
+                combined[event_type] = combined.get(event_type, ()) + more
+    return combined
 
 
 class IdempotentConsumer:
     """Applies each event at most once per consumer name, whatever the broker redelivers."""
 
-    def __init__(self, db: Database, name: str, handlers: dict[str, EventHandler],
+    def __init__(self, db: Database, name: str, handlers: HandlerMap,
                  snapshots: dict[str, Callable[[dict], Hashable]] | None = None):
-        """``snapshots``: event types whose events each carry the whole state of something
-        (named by the function, e.g. the auction) with an increasing ``data.seq``; of several
-        such events in one batch, only the newest per thing is applied (all are claimed)."""
+        """``handlers``: per event type, a handler or a list of them (see
+        :func:`handlers_by_type` to build one map from several). ``snapshots``: event types
+        whose events each carry the whole state of something (named by the function, e.g.
+        the auction) with an increasing ``data.seq``; of several such events in one batch,
+        only the newest per thing is applied (all are claimed)."""
         self.db = db
         self.name = name
-        self.handlers = handlers
+        self.handlers = handlers_by_type(handlers)
         self.snapshots = snapshots or {}
 
     def __call__(self, envelope: dict) -> None:
-        handler = self.handlers.get(envelope["type"])
-        if handler is None:
+        handlers = self.handlers.get(envelope["type"])
+        if handlers is None:
             return
         with self.db.unit_of_work() as uow:
             if not uow.claim_event(self.name, envelope["id"]):
                 log.info("duplicate event skipped", extra={"event_id": envelope["id"]})
                 return
-            handler(uow, envelope)
+            self._apply(uow, handlers, envelope)
             uow.commit()
 
     def handle_batch(self, envelopes: list[dict]) -> list[Exception | None]:
@@ -50,13 +68,18 @@ class IdempotentConsumer:
                     if envelope["id"] in fresh:
                         fresh.discard(envelope["id"])  # delivered twice in one batch: once
                         if envelope["id"] not in superseded:
-                            self.handlers[envelope["type"]](uow, envelope)
+                            self._apply(uow, self.handlers[envelope["type"]], envelope)
                 uow.commit()
             return [None] * len(envelopes)
         except Exception:
             log.warning("a batch of events failed; applying them one by one", exc_info=True,
                         extra={"consumer": self.name, "events": len(envelopes)})
         return handle_each(self, envelopes)
+
+    @staticmethod
+    def _apply(uow: UnitOfWork, handlers: tuple[EventHandler, ...], envelope: dict) -> None:
+        for handler in handlers:
+            handler(uow, envelope)
 
     def _superseded(self, envelopes: list[dict]) -> set[str]:
         """Ids of snapshot events that a newer one of the same type and thing replaces."""

@@ -1,4 +1,5 @@
-"""The one error body of the platform: ``{"error": {"code", "message", "details"}}``."""
+"""Errors as HTTP answers: every error a Flask app meets becomes the platform's one error body
+(:func:`.problems.error_body`)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,14 @@ from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 from .db import is_unavailable
-from .problems import Problem
+from .problems import Problem, error_body
 
 log = logging.getLogger(__name__)
 
 
-#: Raised anywhere below a route (domain errors subclass it), rendered in one place.
-ApiError = Problem
-
-
 def error_response(status: int, code: str, message: str, details: Any = None, headers=None):
     """A Flask response carrying the platform's error body."""
-    response = jsonify({"error": {"code": code, "message": message, "details": details}})
+    response = jsonify(error_body(code, message, details))
     response.status_code = status
     for key, value in (headers or {}).items():
         response.headers[key] = value
@@ -53,8 +50,8 @@ _HTTP_CODES = {
 def register_error_handlers(app: Flask) -> None:
     """Map every error (ours, HTTP ones, and unexpected ones) to the error body."""
 
-    @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError):
+    @app.errorhandler(Problem)
+    def _api_error(exc: Problem):
         return error_response(exc.status, exc.code, exc.message, exc.details,
                               getattr(exc, "headers", None))
 

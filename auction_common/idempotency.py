@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from .db import Database, UnitOfWork
-from .errors import ApiError
+from .problems import Problem, error_body
 
 #: (HTTP status, JSON body)
 Answer = tuple[int, dict]
@@ -62,8 +62,8 @@ def request_key() -> str | None:
     """The request's ``Idempotency-Key`` (1 to 200 characters), or None without one."""
     key = request.headers.get(HEADER)
     if key is not None and not 1 <= len(key) <= 200:
-        raise ApiError(422, "validation_error", f"{HEADER} must be 1 to 200 characters.",
-                       [{"field": HEADER, "message": "1 to 200 characters"}])
+        raise Problem(422, "validation_error", f"{HEADER} must be 1 to 200 characters.",
+                      [{"field": HEADER, "message": "1 to 200 characters"}])
     return key
 
 
@@ -73,8 +73,8 @@ def fingerprint(*parts) -> str:
 
 
 def conflict() -> Answer:
-    return 409, {"error": {"code": "idempotency_conflict", "details": None,
-                           "message": f"This {HEADER} was already used for a different request."}}
+    return 409, error_body("idempotency_conflict",
+                           f"This {HEADER} was already used for a different request.")
 
 
 def replay(db: Database, user_id: str, key: str, request_fingerprint: str) -> Answer | None:

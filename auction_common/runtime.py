@@ -10,11 +10,14 @@ import logging
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from .bus import EventBus, Subscription
+from sqlalchemy import select
+
+from .bus import EventBus, Subscription, topic_matches
 from .consumer import IdempotentConsumer
 from .db import Database
 from .housekeeping import purge_messaging_tables
@@ -33,6 +36,16 @@ class ServiceParts:
     db: Database
     consumers: list[IdempotentConsumer] = field(default_factory=list)
     jobs: dict[str, Job] = field(default_factory=dict)
+
+
+def _applied(consumer: IdempotentConsumer, event_ids: list[str]) -> set[str]:
+    """Which of ``event_ids`` the consumer's inbox records."""
+    inbox = consumer.db.inbox
+    with consumer.db.engine.connect() as conn:
+        return {str(event_id) for event_id in conn.execute(
+            select(inbox.c.event_id).where(
+                inbox.c.consumer == consumer.name,
+                inbox.c.event_id.in_([uuid.UUID(i) for i in event_ids]))).scalars()}
 
 
 def periodic(interval: float, action: Callable[[], object]) -> Job:
@@ -58,11 +71,13 @@ class Background:
         self._jobs: list[tuple[str, Job]] = []
         self._threads: list[threading.Thread] = []
         self.relays: list[OutboxRelay] = []
+        self.consumers: list[IdempotentConsumer] = []
 
     def add_service(self, parts: ServiceParts, relay: bool = True) -> None:
         """Subscribe the service's consumers; add its relay and jobs."""
         for consumer in parts.consumers:
             self.bus.subscribe(consumer.subscription())
+            self.consumers.append(consumer)
         if relay:
             outbox_relay = OutboxRelay(parts.db, self.bus)
             self.relays.append(outbox_relay)
@@ -78,6 +93,8 @@ class Background:
 
     def start(self) -> None:
         """Start consuming and every job, each in its own thread."""
+        if hasattr(self.bus, "undelivered"):  # a bus that forgets what it held when killed
+            self.publish_again_what_was_not_applied()
         self.bus.start()
         for name, job in self._jobs:
             thread = threading.Thread(target=job, args=(self.stopping,), name=name, daemon=True)
@@ -100,6 +117,37 @@ class Background:
         if ids:
             kept = sum(relay.unpublish(ids) for relay in self.relays)
             log.warning("events kept for the next start", extra={"events": kept})
+
+    def publish_again_what_was_not_applied(self, chunk: int = 5000) -> int:
+        """Mark unpublished every published outbox row that a consumer of its type has not
+        recorded in its inbox; returns how many.
+
+        An in-process bus holds the events between the relay and the consumers in memory: a
+        process killed outright (SIGKILL, power loss) loses what it held, though the outbox
+        says published. Before consuming again, each such event is published once more — to
+        every subscriber, and the others' inboxes skip it. Published rows live a day
+        (``OUTBOX_RETENTION``), applied ids thirty, so every row looked at still has its
+        inbox records."""
+        total = 0
+        for relay in self.relays:
+            outbox = relay.db.outbox
+            with relay.db.engine.connect() as conn:
+                published = conn.execute(select(outbox.c.id, outbox.c.type)
+                                         .where(outbox.c.published_at.is_not(None))).all()
+            missing: set[str] = set()
+            for consumer in self.consumers:
+                keys = consumer.subscription().routing_keys
+                wanted = [str(event_id) for event_id, kind in published
+                          if any(topic_matches(key, kind) for key in keys)]
+                for start in range(0, len(wanted), chunk):
+                    part = wanted[start:start + chunk]
+                    missing.update(set(part) - _applied(consumer, part))
+            kept = relay.unpublish(sorted(missing))
+            if kept:
+                log.warning("events published again: a consumer had not applied them",
+                            extra={"events": kept, "producer": relay.db.producer})
+            total += kept
+        return total
 
     def run_until_signalled(self) -> None:
         """Start, then block until SIGTERM or SIGINT, then stop cleanly."""

@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import UUID, insert
 
 from .consumer import IdempotentConsumer
 from .db import Database, UnitOfWork
-from .errors import ApiError
+from .problems import Problem
 
 
 def account_status_table(metadata: MetaData) -> Table:
@@ -145,5 +145,5 @@ def refuse_suspended_accounts(app: Flask, status_of: Callable[[str], str | None]
         except Exception:  # the view answers 401 for it, as it always did
             return None
         if user_id and status_of(str(user_id)) == "suspended":
-            raise ApiError(403, "user_suspended", "This account is suspended.")
+            raise Problem(403, "user_suspended", "This account is suspended.")
         return None

@@ -27,6 +27,7 @@ from .domain import (
     ANTI_SNIPING_DEFAULT,
     ANTI_SNIPING_MAX,
     CATEGORY_IDS,
+    CONDITIONS,
     CURRENCIES,
     DESCRIPTION_MAX,
     MAX_PRICE,
@@ -89,7 +90,8 @@ Title = Annotated[str, Field(min_length=TITLE_MIN, max_length=TITLE_MAX),
                   AfterValidator(_single_line)]
 Description = Annotated[str, Field(max_length=DESCRIPTION_MAX), AfterValidator(_multiline)]
 Category = Annotated[str, Field(max_length=40), AfterValidator(_category)]
-Condition = Literal["new", "like_new", "used", "for_parts"]
+#: The domain's conditions as a closed set, so that the OpenAPI document lists them (an enum).
+Condition = Literal[tuple(condition for condition, _ in CONDITIONS)]
 Currency = Annotated[str, Field(min_length=3, max_length=3), AfterValidator(_currency)]
 Price = Annotated[StrictInt, Field(gt=0, le=MAX_PRICE, description="Minor units (cents).")]
 AntiSniping = Annotated[StrictInt, Field(
@@ -223,7 +225,9 @@ class AuctionOut(BaseModel):
     reserve_met: bool | None
     reserve_price: int | None = None
     buy_now_price: int | None
-    buy_now_available: bool
+    buy_now_available: bool = Field(description="While live: whether Buy It Now is still "
+                                                "offered, as bidding_service last said "
+                                                "(it decides; the catalog shows)")
     increments: list[IncrementBand] | None
     anti_sniping_seconds: int
     starts_at: str
@@ -236,6 +240,9 @@ class AuctionOut(BaseModel):
     ended_at: str | None
     cancelled_at: str | None
     watchers_count: int
+    watchers_seq: int = Field(0, description="grows by one with every watch and unwatch; the "
+                              "Socket.IO event auction.watchers carries it too, so a page keeps "
+                              "the newest count")
     images: list[ImageOut]
     watching: bool | None = None
     watched_at: str | None = None

@@ -25,8 +25,8 @@ def _newer(event_data: dict):
 
 
 def record_bid(uow: UnitOfWork, event: dict) -> None:
-    """``bid.placed``: the new price, bid count, leader, end, and whether the reserve is met
-    (public knowledge; the amount is not)."""
+    """``bid.placed``: the new price, bid count, leader, end, whether the reserve is met
+    (public knowledge; the amount is not) and whether Buy It Now is still offered."""
     data = event["data"]
     values = dict(
         current_price=data["current_price"], bid_count=data["bid_count"],
@@ -37,6 +37,8 @@ def record_bid(uow: UnitOfWork, event: dict) -> None:
         values["reserve_met"] = data["reserve_met"]
     if "leader_name" in data:
         values["leader_name"] = data["leader_name"]
+    if "buy_now_available" in data:  # bidding's decision, shown as it is
+        values["buy_now_available"] = data["buy_now_available"]
     uow.session.execute(_newer(data).values(**values))
 
 

@@ -179,6 +179,16 @@ def public_status(starts_at: datetime, ends_at: datetime, now: datetime,
     return "live"
 
 
+#: The only change a seller may make once a listing has bids.
+EDITABLE_AFTER_FIRST_BID = frozenset({"append_description"})
+
+
+def check_seller(seller_id: object, user_id: str) -> None:
+    """403 unless ``user_id`` is the seller's (``seller_id``, a UUID or its text)."""
+    if str(seller_id) != user_id:
+        raise Problem(403, "not_your_auction", "Only the seller may change this listing.")
+
+
 def check_changeable(status: str, bid_count: int, changes: set[str],
                      editable_after_first_bid: frozenset[str]) -> None:
     """Raise unless a seller may change ``changes`` of a listing in this state.
@@ -202,17 +212,6 @@ def append_to_description(description: str, addition: str, at: datetime) -> str:
     stamp = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     heading = f"Added by the seller on {stamp}:"
     return f"{description.rstrip()}\n\n{heading}\n{addition.strip()}".lstrip()
-
-
-def buy_now_available(buy_now_price: int | None, status: str, bid_count: int,
-                      reserve_price: int | None, reserve_met: bool) -> bool:
-    """Buy-It-Now is offered while live until the first bid, or, with a reserve, until the
-    reserve is met (bidding_service decides; this is what the catalog shows)."""
-    if buy_now_price is None or status != "live":
-        return False
-    if reserve_price is not None:
-        return not reserve_met
-    return bid_count == 0
 
 
 _LAST_WORD = re.compile(r"(\w+)$")

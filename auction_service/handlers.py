@@ -5,8 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
-
 from auction_common import idempotency
 from auction_common.db import Database, UnitOfWork
 from auction_common.events import isoformat, utcnow
@@ -15,23 +13,22 @@ from auction_common.problems import Problem
 from . import queries
 from .bidding import BiddingGate
 from .domain import (
+    EDITABLE_AFTER_FIRST_BID,
     ListingInvalid,
     Terms,
     append_to_description,
     check_changeable,
     check_listing,
+    check_seller,
     resolve_end,
 )
 from .models import Auction
+from .presenters import auction_view, status_of
 from .settings import AuctionSettings
-from .views import auction_view, status_of
 
 #: What bidding_service keeps of a listing: a change to any of these emits ``auction.updated``.
 BIDDING_TERMS = ("title", "starting_price", "reserve_price", "buy_now_price", "increments",
                  "anti_sniping_seconds", "starts_at", "ends_at")
-#: The only change a seller may make once a listing has bids.
-EDITABLE_AFTER_FIRST_BID = frozenset({"append_description"})
-
 
 def terms_of(auction: Auction) -> Terms:
     """The seller's terms of a stored listing."""
@@ -80,23 +77,6 @@ def _view(uow: UnitOfWork, auction: Auction, now: datetime, settings: AuctionSet
     return auction_view(auction, now, images, settings.media_url, for_seller, viewer_id)
 
 
-def locked_listing(uow: UnitOfWork, auction_id: uuid.UUID) -> Auction:
-    """The listing, its row locked until the unit of work ends; 404 when there is none.
-
-    The lock orders a seller's change against the read model's bid events for the listing."""
-    auction = uow.session.scalars(
-        select(Auction).where(Auction.id == auction_id).with_for_update()).first()
-    if auction is None:
-        raise Problem(404, "auction_not_found", "No such auction.")
-    return auction
-
-
-def check_seller(auction: Auction, user_id: str) -> None:
-    """403 unless ``user_id`` listed the item."""
-    if str(auction.seller_id) != user_id:
-        raise Problem(403, "not_your_auction", "Only the seller may change this listing.")
-
-
 def create_auction(db: Database, seller_id: str, listing: dict, settings: AuctionSettings,
                    idempotency_key: str | None = None) -> idempotency.Answer:
     """List an item and announce it with ``auction.created`` (one transaction); returns
@@ -104,14 +84,16 @@ def create_auction(db: Database, seller_id: str, listing: dict, settings: Auctio
     form) gets the first answer back instead of a second listing."""
 
     def decide(uow: UnitOfWork) -> tuple[idempotency.Answer, bool]:
-        return (201, _list_item(uow, seller_id, listing, settings)), True
+        return (201, list_item(uow, seller_id, listing, settings)), True
 
     return idempotency.run_once(db, seller_id, idempotency_key,
                                 idempotency.fingerprint("list", listing), decide)
 
 
-def _list_item(uow: UnitOfWork, seller_id: str, listing: dict,
-               settings: AuctionSettings) -> dict:
+def list_item(uow: UnitOfWork, seller_id: str, listing: dict,
+              settings: AuctionSettings) -> dict:
+    """Check and store a new listing in the caller's unit of work, with its
+    ``auction.created``; answers the seller's view of it (a new listing and a relisting alike)."""
     now = utcnow()
     starts_at = listing.get("starts_at") or now
     terms = Terms(
@@ -133,6 +115,9 @@ def _list_item(uow: UnitOfWork, seller_id: str, listing: dict,
         starts_at=terms.starts_at, ends_at=terms.ends_at, current_price=terms.starting_price,
         bid_count=0, reserve_met=False, watchers_count=0, last_seq=0, created_at=now,
         version=1,
+        # What bidding says of a listing nobody has bid on yet; its events (and its answers to
+        # a change of terms) say it from the first bid on.
+        buy_now_available=terms.buy_now_price is not None,
     )
     uow.session.add(auction)
     uow.publish("auction.created", {**listing_snapshot(auction), "category": auction.category,
@@ -151,8 +136,8 @@ def update_auction(db: Database, auction_id: uuid.UUID, user_id: str, changes: d
     changed."""
     now = utcnow()
     with db.unit_of_work() as uow:
-        auction = locked_listing(uow, auction_id)
-        check_seller(auction, user_id)
+        auction = queries.locked_listing(uow.session, auction_id)
+        check_seller(auction.seller_id, user_id)
         # The read model's count only grows: if it shows a bid, there is one.
         check_changeable(status_of(auction, now), auction.bid_count, set(changes),
                          EDITABLE_AFTER_FIRST_BID)
@@ -169,8 +154,13 @@ def update_auction(db: Database, auction_id: uuid.UUID, user_id: str, changes: d
             auction.updated_at = now
             auction.version += 1
             if set(changes) - EDITABLE_AFTER_FIRST_BID:
-                bidding.change_terms(auction.id, authorization, listing_snapshot(auction),
-                                     auction.version)
+                decided = bidding.change_terms(auction.id, authorization,
+                                               listing_snapshot(auction), auction.version)
+                # Bidding's word on Buy It Now under the new terms, unless a newer bid event
+                # already reached the read model (the row is locked here, so none can
+                # arrive between this check and the commit).
+                if "buy_now_available" in decided and auction.last_seq <= decided.get("seq", 0):
+                    auction.buy_now_available = decided["buy_now_available"]
             if any(getattr(terms, f) != getattr(before, f) for f in BIDDING_TERMS):
                 uow.publish("auction.updated", {**listing_snapshot(auction),
                                                 "version": auction.version})
@@ -204,8 +194,8 @@ def cancel_auction(db: Database, auction_id: uuid.UUID, user_id: str,
     came first (409 ``listing_locked``); the listing is marked cancelled here only after."""
     now = utcnow()
     with db.unit_of_work() as uow:
-        auction = locked_listing(uow, auction_id)
-        check_seller(auction, user_id)
+        auction = queries.locked_listing(uow.session, auction_id)
+        check_seller(auction.seller_id, user_id)
         check_changeable(status_of(auction, now), 0, set(), frozenset())
         if auction.bid_count > 0:
             raise Problem(409, "listing_locked", "The listing has bids: it can no longer be "

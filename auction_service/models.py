@@ -82,6 +82,9 @@ class Auction(Base):
     #: that their consumers apply only what is newer than what they hold.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     watchers_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Grows by one with every watch and unwatch: the events that carry the count carry it too,
+    #: so that a page shown them out of order keeps the newest count.
+    watchers_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     search_vector: Mapped[str] = mapped_column(
         TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True), deferred=True
     )
@@ -95,6 +98,11 @@ class Auction(Base):
     #: The leader's display name as the public sees it (masked by bidding: a***e).
     leader_name: Mapped[str | None] = mapped_column(String(60))
     reserve_met: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    #: bidding_service's word on whether Buy It Now is still offered (bid.placed, and its
+    #: answer to a change of terms): shown, never decided here; the listing's status (live)
+    #: still gates it, as time ends an auction before bidding says so.
+    buy_now_available: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                    server_default="false")
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     outcome: Mapped[str | None] = mapped_column(String(40))
     winner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))

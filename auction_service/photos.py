@@ -13,12 +13,12 @@ from auction_common.db import Database, UnitOfWork
 from auction_common.events import utcnow
 from auction_common.problems import Problem
 
-from .domain import check_changeable
-from .handlers import EDITABLE_AFTER_FIRST_BID, check_seller, locked_listing
+from .domain import EDITABLE_AFTER_FIRST_BID, check_changeable, check_seller
 from .imaging import ProcessedImage, process_image_off_the_loop
 from .models import Auction, AuctionImage
+from .presenters import image_view, status_of
+from .queries import locked_listing
 from .settings import AuctionSettings
-from .views import image_view, status_of
 
 MAX_IMAGES_PER_LISTING = 10
 SIZES = ("thumb", "display")
@@ -58,7 +58,7 @@ class MediaStore:
 
 
 def _check_may_change_photos(uow: UnitOfWork, auction: Auction, user_id: str) -> None:
-    check_seller(auction, user_id)
+    check_seller(auction.seller_id, user_id)
     check_changeable(status_of(auction, utcnow()), auction.bid_count, {"images"},
                      EDITABLE_AFTER_FIRST_BID)
 
@@ -91,7 +91,7 @@ def add_photo(db: Database, auction_id: uuid.UUID, user_id: str, data: bytes,
     written = store.write(auction_id, image_id, processed)
     try:
         with db.unit_of_work() as uow:
-            auction = locked_listing(uow, auction_id)
+            auction = locked_listing(uow.session, auction_id)
             _check_may_change_photos(uow, auction, user_id)
             image = AuctionImage(
                 id=image_id, auction_id=auction_id, position=_check_room(uow, auction_id),
@@ -117,7 +117,7 @@ def remove_photo(db: Database, auction_id: uuid.UUID, image_id: uuid.UUID, user_
                  settings: AuctionSettings) -> None:
     """Delete a photo and its files; the others close the gap."""
     with db.unit_of_work() as uow:
-        auction = locked_listing(uow, auction_id)
+        auction = locked_listing(uow.session, auction_id)
         _check_may_change_photos(uow, auction, user_id)
         images = _ordered(uow, auction_id)
         image = next((i for i in images if i.id == image_id), None)
@@ -136,7 +136,7 @@ def reorder_photos(db: Database, auction_id: uuid.UUID, image_ids: list[uuid.UUI
                    user_id: str, settings: AuctionSettings) -> list[dict]:
     """Put the listing's photos in the given order (every photo, each once)."""
     with db.unit_of_work() as uow:
-        auction = locked_listing(uow, auction_id)
+        auction = locked_listing(uow.session, auction_id)
         _check_may_change_photos(uow, auction, user_id)
         images = {image.id: image for image in _ordered(uow, auction_id)}
         if len(image_ids) != len(set(image_ids)) or set(image_ids) != set(images):

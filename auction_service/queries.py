@@ -321,6 +321,17 @@ def images_of(session: Session, auction_ids: Sequence[uuid.UUID]
     return found
 
 
+def locked_listing(session: Session, auction_id: uuid.UUID) -> Auction:
+    """The listing, its row locked until the transaction ends; 404 when there is none.
+
+    The lock orders a seller's change against the read model's bid events for the listing."""
+    auction = session.scalars(
+        select(Auction).where(Auction.id == auction_id).with_for_update()).first()
+    if auction is None:
+        raise Problem(404, "auction_not_found", "No such auction.")
+    return auction
+
+
 def is_watching(session: Session, user_id: uuid.UUID, auction_id: uuid.UUID) -> bool:
     """Whether the user watches the listing."""
     return session.get(Watch, (user_id, auction_id)) is not None

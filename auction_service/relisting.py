@@ -15,11 +15,12 @@ from auction_common.db import Database, UnitOfWork
 from auction_common.events import utcnow
 from auction_common.problems import Problem
 
-from .handlers import _list_item, check_seller
+from .domain import check_seller
+from .handlers import list_item
 from .models import Auction, AuctionImage
 from .photos import MediaStore
+from .presenters import image_view
 from .settings import AuctionSettings
-from .views import image_view
 
 #: Outcomes after which the item is still the seller's to sell.
 UNSOLD = frozenset({"unsold_no_bids", "unsold_reserve_not_met", "cancelled"})
@@ -50,9 +51,9 @@ def relist_auction(db: Database, auction_id: uuid.UUID, seller_id: str, changes:
         old = uow.session.get(Auction, auction_id)
         if old is None:
             raise Problem(404, "auction_not_found", "No such auction.")
-        check_seller(old, seller_id)
+        check_seller(old.seller_id, seller_id)
         check_relistable(old)
-        view = _list_item(uow, seller_id, _listing(old, changes, settings), settings)
+        view = list_item(uow, seller_id, _listing(old, changes, settings), settings)
         view["images"] = _copy_photos(uow, old.id, uuid.UUID(view["id"]), settings)
         return (201, view), True
 

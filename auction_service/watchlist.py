@@ -18,8 +18,8 @@ from auction_common.problems import Problem
 
 from . import queries
 from .models import Auction, Watch
+from .presenters import auction_view, status_of
 from .settings import AuctionSettings
-from .views import auction_view, status_of
 
 
 def watch(db: Database, auction_id: uuid.UUID, user_id: str) -> dict:
@@ -38,11 +38,10 @@ def watch(db: Database, auction_id: uuid.UUID, user_id: str) -> dict:
                                  created_at=now)
             .on_conflict_do_nothing().returning(Watch.auction_id)).first()
         if added:
-            uow.session.execute(update(Auction).where(Auction.id == auction_id)
-                                .values(watchers_count=Auction.watchers_count + 1))
             uow.publish("auction.watched", {
                 "auction_id": str(auction_id), "user_id": user_id, "title": auction.title,
                 "ends_at": isoformat(auction.ends_at),
+                **_count_watchers(uow.session, auction_id, +1),
             })
             uow.commit()
         return {"auction_id": str(auction_id), "watching": True}
@@ -59,14 +58,25 @@ def unwatch(db: Database, auction_id: uuid.UUID, user_id: str) -> dict:
                                 Watch.auction_id == auction_id)
             .returning(Watch.auction_id)).first()
         if removed:
-            uow.session.execute(update(Auction).where(Auction.id == auction_id)
-                                .values(watchers_count=Auction.watchers_count - 1))
             uow.publish("auction.unwatched", {
                 "auction_id": str(auction_id), "user_id": user_id,
                 "ends_at": isoformat(auction.ends_at),
+                **_count_watchers(uow.session, auction_id, -1),
             })
             uow.commit()
         return {"auction_id": str(auction_id), "watching": False}
+
+
+def _count_watchers(session, auction_id: uuid.UUID, change: int) -> dict:
+    """Apply one watch (+1) or unwatch (-1) to the listing's count, and number the count it
+    leaves (``watchers_seq``): the row lock orders the changes, the number lets a page that is
+    shown them in another order keep the newest."""
+    count, seq = session.execute(
+        update(Auction).where(Auction.id == auction_id)
+        .values(watchers_count=Auction.watchers_count + change,
+                watchers_seq=Auction.watchers_seq + 1)
+        .returning(Auction.watchers_count, Auction.watchers_seq)).one()
+    return {"watchers_count": count, "watchers_seq": seq}
 
 
 def watching(db: Database, user_id: str, limit: int, cursor: str | None,

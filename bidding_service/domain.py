@@ -84,12 +84,20 @@ class AuctionState:
 
     @property
     def buy_now_available(self) -> bool:
-        """Buy-It-Now is offered until the first bid, or with a reserve until it is met."""
+        """Buy-It-Now is offered until the first bid, or with a reserve until it is met (and
+        never once closed). The one place this rule lives: bidding publishes the answer
+        (``bid.placed``, the live state, the answer to a change of terms) and every other part
+        shows it. Time is left out, as it changes without an event: see
+        :meth:`buy_now_offered`."""
         if self.buy_now_price is None or self.closed:
             return False
         if self.leader_id is None:
             return True
         return self.reserve_price is not None and not self.reserve_met
+
+    def buy_now_offered(self, now: datetime) -> bool:
+        """Whether a buyer may buy it now at ``now``: available and open for bids."""
+        return self.buy_now_available and self.is_live(now)
 
     def increment(self, price: int) -> int:
         """This auction's increment at ``price``."""
@@ -131,6 +139,14 @@ class BidDecision:
     def visible(self) -> bool:
         """True when the public state changed (a ``bid.placed`` event)."""
         return bool(self.entries)
+
+
+def check_bidder_standing(status: str | None) -> None:
+    """Refuse a bidder whose account is suspended (``status`` from the replica of user events;
+    None for an account not heard of yet, which may bid). The one check of the bid and the
+    Buy-It-Now paths, both of which read the status with the row lock."""
+    if status == "suspended":
+        raise BidRejected(403, "user_suspended", "Your account is suspended.")
 
 
 def _check_live(state: AuctionState, bidder_id: str, now: datetime) -> None:

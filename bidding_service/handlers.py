@@ -22,6 +22,7 @@ from .domain import (
     BidDecision,
     BidRejected,
     CloseDecision,
+    check_bidder_standing,
     check_seller_may_change,
     decide_bid,
     decide_buy_now,
@@ -35,16 +36,7 @@ Answer = idempotency.Answer
 
 
 def _refusal(problem: Problem) -> Answer:
-    return problem.status, {"error": {"code": problem.code, "message": problem.message,
-                                      "details": problem.details}}
-
-
-def _check_bidder(uow: UnitOfWork, user_id: str) -> str | None:
-    """Refuse a suspended user; the bidder's masked name (read before taking the lock)."""
-    known = repository.bidder(uow.session, user_id)
-    if known is not None and known.status == "suspended":
-        raise BidRejected(403, "user_suspended", "Your account is suspended.")
-    return mask_name(known.display_name) if known is not None else None
+    return problem.status, problem.body()
 
 
 @dataclass(eq=False)
@@ -159,8 +151,7 @@ def _decide_group(db: Database, auction_id: uuid.UUID,
         for request in requests:
             status, name = bidders.get(request.bidder_id, (None, None))
             try:
-                if status == "suspended":
-                    raise BidRejected(403, "user_suspended", "Your account is suspended.")
+                check_bidder_standing(status)
                 decision = decide_bid(state, request.bidder_id, request.amount, now)
             except BidRejected as rejection:
                 request.answer = _refusal(rejection)
@@ -180,6 +171,7 @@ def _decide_group(db: Database, auction_id: uuid.UUID,
                 "status": decision.status, "your_max": request.amount,
                 "current_price": state.current_price, "min_next_bid": state.min_next_bid(),
                 "currency": row.currency, "reserve_met": state.reserve_met,
+                "buy_now_available": state.buy_now_available,
                 "ends_at": isoformat(state.ends_at), "seq": state.seq,
             })
         keyed = [r for r in requests if r.key]
@@ -206,9 +198,6 @@ def _decide_group(db: Database, auction_id: uuid.UUID,
         except DBAPIError as exc:  # did the COMMIT reach the server? Only a read can tell.
             raise _CommitUnknown(bid_ids) from exc
         return []
-
-
-
 
 
 class _CommitUnknown(Exception):
@@ -249,6 +238,7 @@ def _publish_bid(uow: UnitOfWork, decision: BidDecision, bid_id: uuid.UUID, titl
         "bid_count": state.bid_count, "leader_id": state.leader_id,
         "leader_name": leader_name,
         "min_next_bid": state.min_next_bid(), "reserve_met": state.reserve_met,
+        "buy_now_available": state.buy_now_available,
         "ends_at": isoformat(state.ends_at), "placed_at": isoformat(now),
     })
     if decision.extended:
@@ -261,6 +251,7 @@ def _publish_bid(uow: UnitOfWork, decision: BidDecision, bid_id: uuid.UUID, titl
             "auction_id": state.auction_id, "seq": state.seq, "user_id": decision.outbid_user_id,
             "title": title, "currency": currency, "current_price": state.current_price,
             "min_next_bid": state.min_next_bid(), "ends_at": isoformat(state.ends_at),
+            "buy_now_available": state.buy_now_available,
         })
 
 
@@ -269,15 +260,14 @@ def buy_now(db: Database, buyer_id: str, auction_id: uuid.UUID,
     """Buy at the Buy-It-Now price under the row lock: the auction ends at once."""
 
     def decide(uow: UnitOfWork) -> tuple[Answer, bool]:
-        try:
-            name = _check_bidder(uow, buyer_id)
-        except BidRejected as rejection:
-            return _refusal(rejection), True
-        locked = repository.lock_auction(uow.session, auction_id)
+        locked = repository.lock_auction(uow.session, auction_id, {buyer_id})
         if locked is None:
             return _refusal(Problem(404, "auction_not_found", "No such auction.")), False
         state, row, now = locked
+        status, known_name = (row.bidders or {}).get(buyer_id, (None, None))
+        name = mask_name(known_name) if known_name is not None else None
         try:
+            check_bidder_standing(status)
             decision = decide_buy_now(state, buyer_id, now)
         except BidRejected as rejection:
             return _refusal(rejection), True
@@ -359,13 +349,16 @@ def change_terms(db: Database, auction_id: uuid.UUID, seller_id: str, listing: d
                  version: int) -> dict:
     """The catalog asks, before saving a seller's edit: may the terms change, and if so they
     are in force from now on. Decided under the row lock, so that either the edit comes first
-    (every later bid is decided on the new terms) or a bid does (409 ``listing_locked``)."""
+    (every later bid is decided on the new terms) or a bid does (409 ``listing_locked``). The
+    answer says whether Buy It Now is offered under the new terms (the catalog shows it)."""
     with db.unit_of_work() as uow:
         state, row, now = _lock_listing(uow, auction_id, seller_id, listing, version)
         check_seller_may_change(state, row.outcome, now)
         repository.set_terms(uow.session, auction_id, listing, version)
+        terms, _, _ = repository.read_auction(uow.session, auction_id)
         uow.commit()
-    return {"auction_id": str(auction_id), "terms_version": version, "seq": state.seq}
+    return {"auction_id": str(auction_id), "terms_version": version, "seq": state.seq,
+            "buy_now_available": terms.buy_now_available}
 
 
 def withdraw_listing(db: Database, auction_id: uuid.UUID, seller_id: str, listing: dict,
@@ -425,8 +418,8 @@ def public_state(state: AuctionState, row, now: datetime, viewer_id: str | None 
         "min_next_bid": state.min_next_bid(),
         "has_reserve": state.reserve_price is not None,
         "reserve_met": state.reserve_met,
-        "buy_now_price": state.buy_now_price
-        if state.buy_now_available and state.is_live(now) else None,
+        "buy_now_price": state.buy_now_price if state.buy_now_offered(now) else None,
+        "buy_now_available": state.buy_now_offered(now),
         "starts_at": isoformat(state.starts_at),
         "ends_at": isoformat(state.ends_at),
         "seq": state.seq,

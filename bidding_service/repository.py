@@ -189,14 +189,6 @@ def lock_due_auctions(session: Session, limit: int) -> list[uuid.UUID]:
     ).scalars())
 
 
-def bidder(session: Session, user_id: str):
-    """(status, display_name) from the replica of user events, or None when unknown."""
-    return session.execute(
-        text("SELECT status, display_name FROM bidding.bidders WHERE user_id = :id"),
-        {"id": user_id},
-    ).first()
-
-
 def history(session: Session, auction_id: uuid.UUID, after_seq: int, limit: int):
     """Public history lines after ``after_seq``, oldest first, with display names."""
     return session.execute(

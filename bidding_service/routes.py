@@ -55,6 +55,12 @@ class SellerChange(BaseModel):
 class SellerChangeAnswer(BaseModel):
     auction_id: str
     terms_version: int
+    seq: int | None = Field(default=None, description="The auction's sequence number then "
+                                                      "(new terms only)")
+    buy_now_available: bool | None = Field(
+        default=None, description="Whether Buy It Now is offered under the new terms "
+                                  "(new terms only), as bidding decides it")
+    outcome: str | None = Field(default=None, description="`cancelled` (a withdrawal only)")
 
 
 class BidAnswer(BaseModel):
@@ -66,6 +72,8 @@ class BidAnswer(BaseModel):
     min_next_bid: int
     currency: str
     reserve_met: bool
+    buy_now_available: bool = Field(description="Whether Buy It Now is still offered after "
+                                                "this bid (bidding decides it)")
     ends_at: str
     seq: int
 
@@ -92,6 +100,10 @@ class LiveState(BaseModel):
     has_reserve: bool
     reserve_met: bool
     buy_now_price: int | None = Field(description="Offered while Buy It Now is available.")
+    buy_now_available: bool = Field(description="Whether anyone may buy it now: live, and "
+                                                "before the first bid (or, with a reserve, "
+                                                "before it is met). Bidding decides it; "
+                                                "pages show it.")
     starts_at: str
     ends_at: str
     seq: int

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from .api_client import ApiError
+from .api_client import ApiErrorAnswer
 from .auth import api, current_user, login_required, public_user, safe_next
 
 bp = Blueprint("account", __name__)
 
 
-def _form_failure(template: str, exc: ApiError, form: dict, **context):
+def _form_failure(template: str, exc: ApiErrorAnswer, form: dict, **context):
     """Re-render ``template`` with the API's messages, keeping what the user typed."""
     status = exc.status if 400 <= exc.status < 500 else 503
     return render_template(template, form=form, errors=exc.field_errors, message=exc.message,
@@ -45,11 +45,11 @@ def register():
                                message="Please fill in every field."), 422
     try:
         api().register(form["email"], password, form["display_name"])
-    except ApiError as exc:
+    except ApiErrorAnswer as exc:
         return _form_failure("register.html", exc, form, next=next_url)
     try:
         pair = api().login(form["email"], password)
-    except ApiError:
+    except ApiErrorAnswer:
         flash("Your account is ready: please sign in.", "success")
         return redirect(url_for("account.login", next=next_url))
     flash(f"Welcome, {pair['user'].get('display_name', '')}!", "success")
@@ -72,7 +72,7 @@ def login():
                                message="Enter your email and password."), 422
     try:
         pair = api().login(form["email"], password)
-    except ApiError as exc:
+    except ApiErrorAnswer as exc:
         return _form_failure("login.html", exc, form, next=next_url)
     flash(f"Hello, {pair['user'].get('display_name', '')}.", "success")
     return redirect(next_url)
@@ -90,7 +90,7 @@ def forgot_password():
                                message="Which account?"), 422
     try:
         api().request_password_reset(form["email"])
-    except ApiError as exc:
+    except ApiErrorAnswer as exc:
         return _form_failure("forgot_password.html", exc, form)
     return render_template("forgot_password.html", form=form, errors={}, sent=True)
 
@@ -108,7 +108,7 @@ def reset_password():
                                message="Choose a new password."), 422
     try:
         api().reset_password(token, password)
-    except ApiError as exc:
+    except ApiErrorAnswer as exc:
         return _form_failure("reset_password.html", exc, {}, token=token)
     if g.tokens.signed_in:  # whoever was signed in in this browser is signed out too
         g.tokens.clear()
@@ -121,7 +121,7 @@ def logout():
     """Revoke the refresh token and forget both cookies (even when the API cannot be reached)."""
     try:
         api().logout()
-    except ApiError:
+    except ApiErrorAnswer:
         pass
     flash("You are signed out.", "info")
     return redirect(url_for("pages.index"))
@@ -143,7 +143,7 @@ def _email_choices() -> dict[str, bool] | None:
     rest of the page still works)."""
     try:
         return api().email_preferences()
-    except ApiError as exc:
+    except ApiErrorAnswer as exc:
         if exc.status == 401:
             raise
         return None
@@ -173,7 +173,7 @@ def settings():
             return _account_failure(account, forms, {"display_name": "Enter a display name."})
         try:
             updated = api().update_me(display_name=forms["name"]["display_name"])
-        except ApiError as exc:
+        except ApiErrorAnswer as exc:
             return _account_failure(account, forms, exc.field_errors, exc)
         g.tokens.user = public_user(updated)
         g.tokens.changed = True
@@ -193,7 +193,7 @@ def settings():
             return _account_failure(account, forms, errors)
         try:
             api().update_me(new_password=new, current_password=current)
-        except ApiError as exc:
+        except ApiErrorAnswer as exc:
             return _account_failure(account, forms, exc.field_errors, exc)
         flash("Your password is changed. Your other sessions are signed out.", "success")
         return redirect(url_for("account.settings"))
@@ -203,14 +203,14 @@ def settings():
         try:
             api().set_email_preferences({kind: kind in ticked
                                          for kind in request.form.getlist("shown")})
-        except ApiError as exc:
+        except ApiErrorAnswer as exc:
             return _account_failure(account, forms, {}, exc)
         flash("Your email choices are saved.", "success")
         return redirect(url_for("account.settings"))
     return _account_failure(account, forms, {}, message="Choose what to change.")
 
 
-def _account_failure(account: dict, forms: dict, errors: dict, exc: ApiError | None = None,
+def _account_failure(account: dict, forms: dict, errors: dict, exc: ApiErrorAnswer | None = None,
                      message: str = "Please correct the fields below."):
     """Re-render the account page with field errors (a refused token still signs out)."""
     if exc is not None and exc.status == 401:

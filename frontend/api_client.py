@@ -17,7 +17,7 @@ CONNECT_TIMEOUT = 3.05
 
 
 @dataclass(eq=False)
-class ApiError(Exception):
+class ApiErrorAnswer(Exception):
     """An error answer of the API: ``{"error": {"code", "message", "details"}}``."""
 
     status: int
@@ -40,7 +40,7 @@ class ApiError(Exception):
         return errors
 
 
-class ApiUnavailable(ApiError):
+class ApiUnavailable(ApiErrorAnswer):
     """The API could not be reached, timed out, or failed on its side (5xx)."""
 
     def __init__(self, message: str = "The auction service is unavailable right now."):
@@ -291,7 +291,7 @@ class ApiClient:
     def _call(self, method: str, path: str, *, json: Any = None, params: dict | None = None,
               headers: dict | None = None, files: dict | None = None,
               auth: str = "none") -> Any:
-        """Send, refreshing the token once on ``token_expired``; the decoded body or ApiError.
+        """Send, refreshing the token once on ``token_expired``; the decoded body or ApiErrorAnswer.
 
         ``auth`` is ``"none"``, ``"optional"`` (forward the token when there is one) or
         ``"required"`` (401 ``login_required`` without tokens, before any call).
@@ -300,7 +300,7 @@ class ApiClient:
         if tokens is not None and not tokens.access_token and tokens.refresh_token:
             self._refresh()
         if auth == "required" and (tokens is None or not tokens.access_token):
-            raise ApiError(401, "login_required", "Please sign in first.")
+            raise ApiErrorAnswer(401, "login_required", "Please sign in first.")
         bearer = tokens.access_token if tokens is not None else None
         response = self._send(method, path, json, params, headers, files, bearer)
         if bearer and _is_expired_token(response) and tokens.refresh_token:
@@ -326,7 +326,7 @@ class ApiClient:
 
         try:
             pair = self.coordinate_refresh(refresh_token, call)
-        except ApiError as exc:
+        except ApiErrorAnswer as exc:
             if exc.status in (400, 401, 403, 422):
                 self.tokens.clear()
                 return False
@@ -370,7 +370,7 @@ def _is_expired_token(response: requests.Response) -> bool:
 
 
 def _decode(response: requests.Response) -> Any:
-    """The JSON body of a 2xx answer (``{}`` for 204), else the matching :class:`ApiError`."""
+    """The JSON body of a 2xx answer (``{}`` for 204), else the matching :class:`ApiErrorAnswer`."""
     if 200 <= response.status_code < 300:
         if response.status_code == 204 or not response.content:
             return {}
@@ -382,10 +382,10 @@ def _decode(response: requests.Response) -> Any:
         raise ApiUnavailable()
     try:
         error = response.json()["error"]
-        return_error = ApiError(
+        return_error = ApiErrorAnswer(
             response.status_code, str(error.get("code") or "error"),
             str(error.get("message") or "The request was refused."), error.get("details"),
         )
     except (ValueError, KeyError, TypeError, AttributeError):
-        return_error = ApiError(response.status_code, "error", "The request was refused.")
+        return_error = ApiErrorAnswer(response.status_code, "error", "The request was refused.")
     raise return_error

@@ -11,9 +11,11 @@ from flask import Flask, g, jsonify, render_template
 from werkzeug.exceptions import HTTPException
 
 from auction_common.health import health_blueprint, instrument
+from auction_common.money import format_money
+from auction_common.problems import error_body
 
-from . import account, routes, selling
-from .api_client import ApiError
+from . import account, api_docs, routes, selling
+from .api_client import ApiErrorAnswer
 from .auth import (
     REMEMBER_FOR,
     RefreshCoordinator,
@@ -22,7 +24,6 @@ from .auth import (
     login_redirect,
     wants_json,
 )
-from .money import format_money
 from .security import init_security
 from .settings import FrontendSettings, load
 from .times import iso_utc, time_left, time_tag, utcnow, when
@@ -41,10 +42,23 @@ class FrontendParts:
     refreshes: RefreshCoordinator = field(default_factory=RefreshCoordinator)
 
 
+class FrontendFlask(Flask):
+    """Flask, with the page's own scripts revalidated at every use instead of cached for a
+    while like the other static files."""
+
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        # The page's script is ES modules at fixed addresses (no build step to put a hash in
+        # them): a module kept from before a deploy next to a newer one would break the imports
+        # between them, and with them the whole script. The ETag keeps each check cheap.
+        if filename and filename.endswith(".js") and not filename.startswith("vendor/"):
+            return None
+        return super().get_send_file_max_age(filename)
+
+
 def create_app(settings: FrontendSettings | None = None) -> Flask:
     """The frontend web app; nothing is contacted until a page asks the API."""
     settings = settings or load()
-    app = Flask(
+    app = FrontendFlask(
         "frontend",
         template_folder=str(FRONTEND_DIR / "templates"),
         static_folder=str(FRONTEND_DIR / "static"),
@@ -68,6 +82,7 @@ def create_app(settings: FrontendSettings | None = None) -> Flask:
     app.register_blueprint(routes.bp)
     app.register_blueprint(selling.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(api_docs.bp)
     app.register_blueprint(health_blueprint("frontend", {}))
     instrument(app, "frontend")
     return app
@@ -89,12 +104,12 @@ def _register_error_pages(app: Flask) -> None:
 
     def error_page(status: int, title: str, message: str, code: str | None = None):
         if wants_json():
-            body = {"code": code or title.lower().replace(" ", "_"), "message": message}
-            return jsonify({"ok": False, "error": body, "message": message}), status
+            body = error_body(code or title.lower().replace(" ", "_"), message)
+            return jsonify({"ok": False, **body, "message": message}), status
         return render_template("error.html", status=status, title=title, message=message), status
 
-    @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError):
+    @app.errorhandler(ApiErrorAnswer)
+    def _api_error(exc: ApiErrorAnswer):
         if exc.status == 401:
             if exc.code != "login_required":
                 app.logger.info("API refused the tokens (%s); signing out", exc.code)

@@ -18,7 +18,9 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, jsonify, redirect, request, session, url_for
 
-from .api_client import ApiClient, ApiError
+from auction_common.problems import error_body
+
+from .api_client import ApiClient, ApiErrorAnswer
 from .security import forget_csrf_token
 
 ACCESS_COOKIE = "access_token"
@@ -188,7 +190,7 @@ def current_user() -> dict | None:
         return session["user"]
     try:
         tokens.user = public_user(api().me())
-    except ApiError:
+    except ApiErrorAnswer:
         return None
     tokens.changed = True
     return tokens.user
@@ -227,8 +229,9 @@ def return_path() -> str:
 def login_redirect():
     """Send the visitor to the sign-in page (or a 401 JSON answer for the page's script)."""
     if wants_json():
-        body = {"code": "login_required", "message": "Please sign in first."}
-        return jsonify({"ok": False, "error": body, "message": body["message"]}), 401
+        message = "Please sign in first."
+        body = error_body("login_required", message)
+        return jsonify({"ok": False, **body, "message": message}), 401
     return redirect(url_for("account.login", next=return_path()))
 
 

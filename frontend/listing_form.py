@@ -10,13 +10,21 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .money import CURRENCIES, major_units, parse_minor_units
+from auction_common.money import major_units, parse_minor_units
+
 from .times import iso_utc, parse_instant, utcnow
 
+# The catalog (auction_service/domain.py, settings.py) owns these rules and checks them again;
+# the forms keep a copy to explain a mistake next to its field before asking the API, and
+# tests/unit/test_shared_rules.py fails when a copy drifts from its owner.
+#: The currencies a seller can choose, in the order the form lists them.
+CURRENCIES = ("EUR", "USD", "GBP", "CHF", "CAD", "AUD")
 #: Longest auction a seller can create from the form (30 days, the catalog's default limit).
 MAX_DURATION_MINUTES = 30 * 24 * 60
 #: The catalog's anti-sniping bounds (seconds) and default.
 ANTI_SNIPING_DEFAULT, ANTI_SNIPING_MAX = 120, 3600
+#: The shortest title, and the longest addition to a description after the first bid.
+TITLE_MIN, ADDITION_MAX = 3, 1_000
 #: What the forms start with.
 NEW_LISTING_FORM = {
     "title": "", "description": "", "category": "", "condition": "", "currency": "EUR",
@@ -152,8 +160,8 @@ def description_addition(text: str) -> tuple[dict[str, Any], Errors]:
     """The body of ``PATCH`` after the first bid: text added below the description."""
     if not text:
         return {}, {"addition": "Write what you want to add."}
-    if len(text) > 1000:
-        return {}, {"addition": "Add at most 1,000 characters at a time."}
+    if len(text) > ADDITION_MAX:
+        return {}, {"addition": f"Add at most {ADDITION_MAX:,} characters at a time."}
     return {"append_description": text}, {}
 
 
@@ -162,8 +170,8 @@ def _terms(form: dict[str, str], currency: str, categories: set[str], conditions
     """The fields the Sell and Edit forms share, checked; messages go into ``errors``."""
     if not form["title"]:
         errors["title"] = "Give your item a title."
-    elif len(form["title"]) < 3:
-        errors["title"] = "Use at least 3 characters."
+    elif len(form["title"]) < TITLE_MIN:
+        errors["title"] = f"Use at least {TITLE_MIN} characters."
     if form["category"] not in categories:
         errors["category"] = "Choose a category."
     if form["condition"] and form["condition"] not in conditions:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .money import currency_exponent, format_money, major_units
+from auction_common.money import currency_exponent, format_money, major_units
+
 from .times import parse_instant, relative
 
+# The catalog owns its categories and conditions and serves them; these copies stand in when
+# it cannot be reached (tests/unit/test_shared_rules.py keeps them equal to the catalog's).
 #: Shown when ``GET /api/auctions/categories`` cannot be reached.
 FALLBACK_CATEGORIES = (
-    "electronics", "fashion", "home", "collectibles", "art", "sports", "toys", "books", "music",
-    "vehicles", "other",
+    ("electronics", "Electronics"), ("fashion", "Fashion"), ("home", "Home & Garden"),
+    ("collectibles", "Collectibles"), ("art", "Art"), ("sports", "Sports"),
+    ("toys", "Toys & Hobbies"), ("books", "Books"), ("music", "Music"),
+    ("vehicles", "Vehicles"), ("other", "Other"),
 )
 #: Shown when ``GET /api/auctions/conditions`` cannot be reached.
 FALLBACK_CONDITIONS = (
@@ -52,7 +57,7 @@ MY_BID_STATUS = {"leading": "Highest bidder", "outbid": "Outbid", "won": "Won", 
 def category_options(items: list[dict] | None) -> list[dict]:
     """``[{"id", "name"}]`` for the category select, falling back to the fixed list."""
     options = _named(items)
-    return options or [{"id": c, "name": c.capitalize()} for c in FALLBACK_CATEGORIES]
+    return options or [{"id": c, "name": n} for c, n in FALLBACK_CATEGORIES]
 
 
 def condition_options(items: list[dict] | None) -> list[dict]:
@@ -97,10 +102,10 @@ def auction_view(listing: dict, state: dict | None, user: dict | None,
     status = "cancelled" if outcome == "cancelled" else (
         live.get("status") or listing.get("status") or "scheduled")
     winner_id = _first(live.get("winner_id"), listing.get("winner_id"))
-    if state is not None:
-        buy_now_price = live.get("buy_now_price")
-    else:
-        buy_now_price = listing.get("buy_now_price") if listing.get("buy_now_available") else None
+    # Whether Buy It Now is offered is bidding's to say (its live state, or the catalog's copy
+    # of what bidding published); the page only shows it.
+    buy_now_offered = bool((live if state is not None else listing).get("buy_now_available"))
+    buy_now_price = listing.get("buy_now_price") if buy_now_offered else None
     is_seller = bool(user_id and str(listing.get("seller_id")) == str(user_id))
     has_reserve = bool(_first(live.get("has_reserve"), listing.get("has_reserve"), False))
     reserve_met = _first(live.get("reserve_met"), listing.get("reserve_met"))
@@ -137,11 +142,12 @@ def auction_view(listing: dict, state: dict | None, user: dict | None,
         "reserve_label": reserve_label(has_reserve, reserve_met),
         "reserve_price": listing.get("reserve_price") if is_seller else None,
         "buy_now_price": buy_now_price,
-        "buy_now_offered": buy_now_price is not None and status == "live",
+        "buy_now_offered": buy_now_offered,
         "anti_sniping_seconds": listing.get("anti_sniping_seconds"),
         "images": [image for image in listing.get("images") or () if isinstance(image, dict)],
         "watching": listing.get("watching"),
         "watchers_count": listing.get("watchers_count") or 0,
+        "watchers_seq": listing.get("watchers_seq") or 0,
         "outcome_code": outcome or "",
         "winner_id": winner_id,
         "is_winner": bool(user_id and winner_id and str(winner_id) == str(user_id)),

@@ -17,33 +17,26 @@ from flask import (
     url_for,
 )
 
+from auction_common.money import parse_minor_units
+from auction_common.problems import error_body
+
 from . import presenters
-from .api_client import ApiError
+from .api_client import ApiErrorAnswer
 from .auth import api, current_user, login_required, safe_next, wants_json
-from .money import CURRENCIES, parse_minor_units
+from .listing_form import CURRENCIES
+from .listings import PHOTOS_ADDED, categories, conditions
 from .times import iso_utc, utcnow
 
 bp = Blueprint("pages", __name__)
 
 #: The search's parameters as the home page's form names them.
 SEARCH_PARAMS = ("q", "category", "status", "condition", "min_price", "max_price", "sort")
-#: Session key: photos the page's script added one request at a time, said on the next page.
-PHOTOS_ADDED = "photos_added"
 #: How many earlier pages' cursors the address keeps for "Previous page".
 PAGE_TRAIL_MAX = 30
 #: How many of the latest decisions (seq numbers) the auction page shows the lines of.
 HISTORY_DECISIONS = 50
 #: Lines per history request (the API's maximum).
 HISTORY_PAGE = 200
-
-
-def categories() -> list[dict]:
-    """The catalog's categories for a select (a fixed list when the API cannot say)."""
-    try:
-        items = api().auction_categories()
-    except ApiError:
-        items = None
-    return presenters.category_options(items)
 
 
 @bp.get("/")
@@ -62,7 +55,7 @@ def index():
     if message is None:
         try:
             page = api().search_auctions(**query, cursor=cursor)
-        except ApiError as exc:
+        except ApiErrorAnswer as exc:
             if exc.status != 422:
                 raise
             # A search the catalog refuses (say, a stale cursor): say why, keep the form.
@@ -107,16 +100,7 @@ def _search_query(search: dict[str, str]) -> dict[str, str | int | None]:
     return query
 
 
-def conditions() -> list[dict]:
-    """The catalog's conditions for a select (a fixed list when the API cannot say)."""
-    try:
-        items = api().auction_conditions()
-    except ApiError:
-        items = None
-    return presenters.condition_options(items)
-
-
-def _search_refusal(exc: ApiError) -> str:
+def _search_refusal(exc: ApiErrorAnswer) -> str:
     fields = exc.field_errors
     if "cursor" in fields:
         return "That page of results is out of date: search again."
@@ -154,7 +138,8 @@ def _sale_contact(view: dict) -> dict | None:
         return None
     try:
         return api().sale_contact(view["id"])
-    except ApiError as exc:  # not known yet, or notifications unreachable: the page still shows
+    except ApiErrorAnswer as exc:
+        # Not known yet, or notifications unreachable: the page still shows.
         if exc.status == 401:
             raise
         return None
@@ -166,7 +151,7 @@ def _display_name(user_id: str | None) -> str | None:
         return None
     try:
         return api().user_profile(str(user_id)).get("display_name")
-    except ApiError:
+    except ApiErrorAnswer:
         return None
 
 
@@ -174,7 +159,7 @@ def _your_max(auction_id: str) -> int | None:
     """The signed-in user's maximum bid on the auction, None when they have not bid."""
     try:
         items = api().my_bids(auction_id=auction_id).get("items", [])
-    except ApiError as exc:
+    except ApiErrorAnswer as exc:
         if exc.status == 401:
             raise
         return None
@@ -186,7 +171,7 @@ def _live_state(auction_id: str) -> dict | None:
     """The live state, or None while bidding_service has not heard of the auction yet."""
     try:
         return api().auction_state(auction_id)
-    except ApiError as exc:
+    except ApiErrorAnswer as exc:
         if exc.status == 404:
             return None
         raise
@@ -207,7 +192,7 @@ def _recent_history(auction_id: str, seq: int) -> tuple[list[dict] | None, int]:
                 after = max(after, int(page.get("seq") or 0))
                 break
             after = int(page["next_cursor"])
-    except ApiError as exc:
+    except ApiErrorAnswer as exc:
         if exc.status == 401:
             raise
         if exc.status == 404:  # bidding_service has not heard of the auction yet: no bids
@@ -218,11 +203,18 @@ def _recent_history(auction_id: str, seq: int) -> tuple[list[dict] | None, int]:
 
 @bp.get("/auctions/<auction_id>/state.json")
 def auction_state(auction_id: str):
-    """The live state for the page's script (which never sees the token)."""
+    """The live state for the page's script (which never sees the token), with the catalog's
+    numbered watcher count: what a page missed while its connection was down."""
     try:
-        return jsonify(api().auction_state(auction_id))
-    except ApiError as exc:
+        state = api().auction_state(auction_id)
+    except ApiErrorAnswer as exc:
         return _json_error(exc.status, exc.code, exc.message, exc.details)
+    try:
+        listing = api().get_auction(auction_id)
+    except ApiErrorAnswer:  # the count waits for the next event; the bid state matters more
+        return jsonify(state)
+    return jsonify({**state, "watchers_count": listing.get("watchers_count"),
+                    "watchers_seq": listing.get("watchers_seq")})
 
 
 @bp.get("/auctions/<auction_id>/history.json")
@@ -238,7 +230,7 @@ def auction_history(auction_id: str):
                            [{"field": "after_seq", "message": "a whole number >= 0"}])
     try:
         return jsonify(api().bid_history(auction_id, after_seq=after_seq, limit=HISTORY_PAGE))
-    except ApiError as exc:
+    except ApiErrorAnswer as exc:
         return _json_error(exc.status, exc.code, exc.message, exc.details)
 
 
@@ -253,7 +245,7 @@ def bid(auction_id: str):
         return _bid_outcome(auction_id, 422, False, str(exc), {"code": "invalid_amount"})
     try:
         answer = api().place_bid(auction_id, amount, request.form.get("idempotency_key") or None)
-    except ApiError as exc:
+    except ApiErrorAnswer as exc:
         if exc.status in (401, 503):
             raise
         message = presenters.bid_refused_message(exc.code, exc.message, exc.details, currency)
@@ -270,7 +262,7 @@ def buy_now(auction_id: str):
     currency = _form_currency()
     try:
         answer = api().buy_now(auction_id, request.form.get("idempotency_key") or None)
-    except ApiError as exc:
+    except ApiErrorAnswer as exc:
         if exc.status in (401, 503):
             raise
         message = presenters.bid_refused_message(exc.code, exc.message, exc.details, currency)
@@ -295,7 +287,7 @@ def _bid_outcome(auction_id: str, status: int, ok: bool, message: str, data: dic
 
 
 def _json_error(status: int, code: str, message: str, details=None):
-    return jsonify({"error": {"code": code, "message": message, "details": details}}), status
+    return jsonify(error_body(code, message, details)), status
 
 
 @bp.post("/auctions/<auction_id>/watch")
@@ -309,7 +301,7 @@ def watch(auction_id: str):
                      url_for("pages.auction", auction_id=auction_id))
     try:
         api().set_watching(auction_id, action == "watch")
-    except ApiError as exc:
+    except ApiErrorAnswer as exc:
         if exc.status == 409:
             flash("This auction is over: it can no longer be watched.", "error")
             return redirect(back)
@@ -351,7 +343,7 @@ def notifications():
     if unread:
         try:
             api().mark_notifications_read(unread)
-        except ApiError as exc:  # shown all the same; they stay unread for next time
+        except ApiErrorAnswer as exc:  # shown all the same; they stay unread for next time
             if exc.status == 401:
                 raise
     return render_template("notifications.html", notifications=items)
@@ -364,7 +356,7 @@ def unread_notifications():
         return jsonify({"count": 0})
     try:
         return jsonify({"count": api().unread_count()})
-    except ApiError as exc:
+    except ApiErrorAnswer as exc:
         return _json_error(exc.status, exc.code, exc.message, exc.details)
 
 
@@ -374,12 +366,12 @@ def unsubscribe():
     token = (request.values.get("token") or "").strip()
     try:
         if not token:
-            raise ApiError(400, "invalid_token", "This unsubscribe link is not valid.")
+            raise ApiErrorAnswer(400, "invalid_token", "This unsubscribe link is not valid.")
         if request.method == "POST":
             subscription, done = api().unsubscribe(token), True
         else:
             subscription, done = api().unsubscribe_preview(token), False
-    except ApiError as exc:
+    except ApiErrorAnswer as exc:
         if exc.status >= 500:
             raise
         return render_template("unsubscribe.html", problem=exc.message, token="",

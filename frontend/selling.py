@@ -17,9 +17,10 @@ from flask import (
 )
 
 from . import presenters
-from .api_client import ApiError
+from .api_client import ApiErrorAnswer
 from .auth import api, current_user, login_required, safe_next, wants_json
 from .listing_form import (
+    CURRENCIES,
     FORM_FIELD_FOR_API,
     NEW_LISTING_FORM,
     description_addition,
@@ -29,8 +30,7 @@ from .listing_form import (
     read_form,
     relist_form,
 )
-from .money import CURRENCIES
-from .routes import PHOTOS_ADDED, categories, conditions
+from .listings import PHOTOS_ADDED, categories, conditions
 from .security import accepts_uploads
 
 bp = Blueprint("selling", __name__)
@@ -50,7 +50,7 @@ def _ids(options: list[dict]) -> set[str]:
     return {option["id"] for option in options}
 
 
-def _api_field_errors(exc: ApiError) -> dict[str, str]:
+def _api_field_errors(exc: ApiErrorAnswer) -> dict[str, str]:
     return {FORM_FIELD_FOR_API.get(k, k): v for k, v in exc.field_errors.items()}
 
 
@@ -92,7 +92,7 @@ def sell():
             created = api().relist_auction(relisting["id"], listing, idempotency_key=key)
         else:
             created = api().create_auction(listing, idempotency_key=key)
-    except ApiError as exc:
+    except ApiErrorAnswer as exc:
         if exc.status == 401:
             raise
         message = exc.message
@@ -144,7 +144,7 @@ def _add_uploads(auction_id: str, uploads: list) -> tuple[int, list[str]]:
             api().add_photo(auction_id, upload.filename, upload.stream,
                             upload.mimetype or "application/octet-stream")
             added += 1
-        except ApiError as exc:
+        except ApiErrorAnswer as exc:
             if exc.status in (401, 404) or exc.status >= 500:
                 raise
             problems.append(f"{upload.filename}: {_photo_refusal(exc)}")
@@ -157,7 +157,7 @@ def _relisted_listing(auction_id: str | None) -> dict | None:
         return None
     try:
         return _own_listing(auction_id)
-    except ApiError as exc:
+    except ApiErrorAnswer as exc:
         if exc.status in (404, 422):
             abort(404, "No such listing.")
         raise
@@ -212,7 +212,7 @@ def edit(auction_id: str):
         return redirect(url_for("selling.edit", auction_id=auction_id))
     try:
         api().update_auction(auction_id, changes)
-    except ApiError as exc:
+    except ApiErrorAnswer as exc:
         if exc.status in (401, 403, 404) or exc.status >= 500:
             raise
         if exc.code == "listing_locked":
@@ -224,7 +224,7 @@ def edit(auction_id: str):
     return redirect(url_for("pages.auction", auction_id=auction_id))
 
 
-def _edit_refusal(exc: ApiError) -> str:
+def _edit_refusal(exc: ApiErrorAnswer) -> str:
     if exc.code == "listing_locked":
         return ("Someone has bid on this item meanwhile: you can now only add to the "
                 "description.")
@@ -249,7 +249,7 @@ def cancel(auction_id: str):
         return redirect(url_for("selling.edit", auction_id=auction_id))
     try:
         api().cancel_auction(auction_id)
-    except ApiError as exc:
+    except ApiErrorAnswer as exc:
         if exc.status != 409:
             raise
         flash("This listing can no longer be cancelled: someone has bid on it, or it is over.",
@@ -273,7 +273,7 @@ def add_photos(auction_id: str):
     return _photos_outcome(back, 201 if added else 422, added, problems)
 
 
-def _photo_refusal(exc: ApiError) -> str:
+def _photo_refusal(exc: ApiErrorAnswer) -> str:
     return {
         "invalid_image": "not a JPEG, PNG or WebP photo we can read.",
         "image_too_large": "larger than 10 MB.",
@@ -304,7 +304,7 @@ def order_photos(auction_id: str):
     back = safe_next(request.form.get("next"), url_for("selling.edit", auction_id=auction_id))
     try:
         api().order_photos(auction_id, request.form.getlist("image_id"))
-    except ApiError as exc:
+    except ApiErrorAnswer as exc:
         if exc.status not in (409, 422):
             raise
         flash(f"The photos cannot be reordered: {_photo_refusal(exc)}", "error")
@@ -320,7 +320,7 @@ def remove_photo(auction_id: str, image_id: str):
     back = safe_next(request.form.get("next"), url_for("selling.edit", auction_id=auction_id))
     try:
         api().remove_photo(auction_id, image_id)
-    except ApiError as exc:
+    except ApiErrorAnswer as exc:
         if exc.status != 409:
             raise
         flash(f"The photo cannot be removed: {_photo_refusal(exc)}", "error")

@@ -31,6 +31,10 @@ DEFAULT_REGISTRY = "https://registry.npmjs.org"
 #: The files each package contributes to the page, as paths inside its npm tarball.
 BROWSER_BUILDS: dict[str, tuple[str, ...]] = {
     "socket.io-client": ("dist/socket.io.min.js", "dist/socket.io.min.js.map"),
+    # Swagger UI at /api/docs (frontend/api_docs.py): the bundle, its standalone layout (the
+    # bar that switches between the services' documents) and its stylesheet.
+    "swagger-ui-dist": ("swagger-ui-bundle.js", "swagger-ui-standalone-preset.js",
+                        "swagger-ui.css"),
     # A development dependency: the browser tests run it on every page (never linked by one).
     "axe-core": ("axe.min.js",),
 }

@@ -35,7 +35,10 @@ def _header(message, name: str) -> str | None:
 
 
 class Mailbox:
-    """Append-only, thread-safe store of caught emails."""
+    """Append-only, thread-safe store of caught emails, shown as a mailbox shows them: a
+    message that arrives again with a Message-ID already held (its sender sent it again, not
+    knowing it had arrived) is the same message, counted in its ``copies``, not a second one —
+    as the big mail providers do."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -48,12 +51,23 @@ class Mailbox:
             file.write(json.dumps(item) + "\n")
 
     def items(self) -> list[dict]:
-        """Every email, newest first."""
+        """Every email, newest first, each once, with how many ``copies`` of it arrived."""
+        shown: dict[str, dict] = {}
+        for position, item in enumerate(self.received()):
+            key = item.get("message_id") or f"no Message-ID #{position}"
+            if key in shown:
+                shown[key]["copies"] += 1
+            else:
+                shown[key] = {**item, "copies": 1}
+        return list(reversed(shown.values()))
+
+    def received(self) -> list[dict]:
+        """Every copy the SMTP server accepted, in the order it came."""
         with self._lock:
             if not self.path.exists():
                 return []
             lines = self.path.read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in reversed(lines) if line.strip()]
+        return [json.loads(line) for line in lines if line.strip()]
 
     def clear(self) -> None:
         """Forget every email."""

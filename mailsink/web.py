@@ -10,7 +10,7 @@ from ipaddress import ip_address
 
 from flask import Blueprint, jsonify, render_template_string, request
 
-from auction_common.errors import ApiError
+from auction_common.problems import Problem
 
 from .store import Mailbox
 
@@ -41,7 +41,7 @@ def mailbox_blueprint(mailbox: Mailbox) -> Blueprint:
     @bp.before_request
     def _this_machine_only():
         if not is_loopback(request.remote_addr):
-            raise ApiError(404, "not_found", "There is nothing here.")
+            raise Problem(404, "not_found", "There is nothing here.")
 
     @bp.get("/api/mailbox")
     def mailbox_json():

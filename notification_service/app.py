@@ -30,8 +30,11 @@ EVENT_SCHEMAS = SERVICE_DIR / "event_schemas"
 def build_parts(settings: NotificationSettings) -> ServiceParts:
     """The database, consumers and jobs (email delivery) of notification_service."""
     db = service_database(settings, metadata, "notification_service", EVENT_SCHEMAS)
+    # Emails the SMTP server accepted whose recording failed: kept across rounds, never resent.
+    accepted_unrecorded: set = set()
     sender = periodic(settings.delivery_interval_seconds,
-                      partial(deliver_pending_emails, db, settings))
+                      partial(deliver_pending_emails, db, settings,
+                              accepted=accepted_unrecorded))
     reminders = periodic(settings.watch_reminder_interval_seconds,
                          partial(remind_watchers, db, settings))
     return ServiceParts(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
@@ -90,16 +91,21 @@ def connect_smtp(settings) -> smtplib.SMTP:
     return smtp
 
 
-def deliver_pending_emails(db: Database, settings, batch_size: int = 20) -> int:
+def deliver_pending_emails(db: Database, settings, batch_size: int = 20,
+                           accepted: set[uuid.UUID] | None = None) -> int:
     """Send due emails whose recipient's address is known, up to ``batch_size`` over one SMTP
     session; returns how many were sent.
 
     Each email is taken (SKIP LOCKED, so that several workers share the work without sending
-    twice), sent and recorded in a transaction of its own, so a crash or a database restart
-    after the server accepted it sends at most that one again (with the same Message-ID), not
-    the whole batch. A failure schedules a retry (exponential back-off) until
+    twice), sent and recorded in a transaction of its own, so a crash after the server
+    accepted it sends at most that one again (with the same Message-ID, which a mailbox
+    shows once), not the whole batch. ``accepted`` (kept by the caller from one round to the
+    next) remembers the emails the server accepted but the database did not record — its
+    connection was lost in that moment, a restart — so that a later round records them
+    without sending them again. A failure schedules a retry (exponential back-off) until
     ``delivery_max_attempts``; when the server cannot be reached, the round ends there.
     """
+    accepted = set() if accepted is None else accepted
     sent, smtp = 0, None
     try:
         for _ in range(batch_size):
@@ -116,6 +122,11 @@ def deliver_pending_emails(db: Database, settings, batch_size: int = 20) -> int:
                 if row is None:
                     break
                 delivery, address = row
+                if delivery.id in accepted:  # sent in an earlier round, recorded only now
+                    _sent(delivery)
+                    uow.commit()
+                    accepted.discard(delivery.id)
+                    continue
                 try:
                     if smtp is None:
                         smtp = connect_smtp(settings)
@@ -130,9 +141,10 @@ def deliver_pending_emails(db: Database, settings, batch_size: int = 20) -> int:
                     if smtp is None:  # the server is unreachable: the others wait their turn
                         break
                     continue
-                delivery.status, delivery.sent_at = "sent", utcnow()
-                delivery.attempts += 1
+                accepted.add(delivery.id)  # the server has it, whatever becomes of this commit
+                _sent(delivery)
                 uow.commit()
+                accepted.discard(delivery.id)
                 sent += 1
     finally:
         if smtp is not None:
@@ -141,6 +153,11 @@ def deliver_pending_emails(db: Database, settings, batch_size: int = 20) -> int:
             except (smtplib.SMTPException, OSError):
                 smtp.close()
     return sent
+
+
+def _sent(delivery: EmailDelivery) -> None:
+    delivery.status, delivery.sent_at = "sent", utcnow()
+    delivery.attempts += 1
 
 
 def _failed(delivery: EmailDelivery, exc: Exception, max_attempts: int) -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from auction_common.money import format_money
+
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
@@ -16,11 +18,6 @@ _templates = Environment(
 def render(template: str, context: dict) -> str:
     """One of the email templates, rendered (HTML ones escape what they insert)."""
     return _templates.get_template(template).render(context)
-
-
-def format_money(amount: int, currency: str) -> str:
-    """``1250, "EUR"`` -> ``EUR 12.50`` (two-decimal currencies)."""
-    return f"{currency} {amount // 100:,}.{amount % 100:02d}"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""HTTP routes of notification_service."""
+"""HTTP routes of notification_service: parse the request, call a use case (``handlers``),
+answer its JSON."""
 
 from __future__ import annotations
 
@@ -6,17 +7,12 @@ import uuid
 
 from flask import Blueprint, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
-from sqlalchemy import func, select, update
 
 from auction_common.api import OpenApi, parse_json_body
 from auction_common.auth import current_user_id
-from auction_common.errors import ApiError
-from auction_common.events import isoformat, utcnow
 
-from .endings import sale_contact
-from .models import Notification
-from .preferences import KINDS, email_preferences, set_email_preferences
-from .unsubscribe import read_unsubscribe_token
+from . import handlers
+from .preferences import KINDS
 
 bp = Blueprint("notifications", __name__)
 api = OpenApi("notification_service", description="In-app notifications and email.")
@@ -46,46 +42,18 @@ def _db():
     return current_app.extensions["db"]
 
 
-def _view(n: Notification) -> dict:
-    return {"id": str(n.id), "kind": n.kind, "title": n.title, "body": n.body, "data": n.data,
-            "created_at": isoformat(n.created_at), "read_at": isoformat(n.read_at)}
-
-
 @api.route(bp, "/api/notifications", "GET", summary="My notifications, newest first",
            query=PageQuery, response=NotificationPage, auth=True, tag="notifications")
 def mine(query: PageQuery):
-    user_id = uuid.UUID(current_user_id())
-    statement = (select(Notification).where(Notification.user_id == user_id)
-                 .order_by(Notification.created_at.desc(), Notification.id.desc()))
-    with _db().unit_of_work() as uow:
-        if query.cursor:
-            last = uow.session.get(Notification, query.cursor)
-            if last is None or last.user_id != user_id:
-                raise ApiError(422, "validation_error", "The cursor is not valid.",
-                               [{"field": "cursor", "message": "unknown notification"}])
-            statement = statement.where(
-                (Notification.created_at, Notification.id) < (last.created_at, last.id)
-            )
-        rows = uow.session.scalars(statement.limit(query.limit + 1)).all()
-        items = [_view(n) for n in rows[: query.limit]]
-    next_cursor = items[-1]["id"] if len(rows) > query.limit else None
-    return jsonify({"items": items, "next_cursor": next_cursor})
+    return jsonify(handlers.list_notifications(_db(), current_user_id(), query.limit,
+                                               query.cursor))
 
 
 @api.route(bp, "/api/notifications/<uuid:notification_id>/read", "POST",
            summary="Mark a notification read", status=204, auth=True, errors=(404,),
            tag="notifications")
 def mark_read(notification_id: uuid.UUID):
-    user_id = uuid.UUID(current_user_id())
-    with _db().unit_of_work() as uow:
-        result = uow.session.execute(
-            update(Notification)
-            .where(Notification.id == notification_id, Notification.user_id == user_id)
-            .values(read_at=utcnow())
-        )
-        if result.rowcount == 0:
-            raise ApiError(404, "notification_not_found", "No such notification.")
-        uow.commit()
+    handlers.mark_read(_db(), current_user_id(), notification_id)
     return "", 204
 
 
@@ -102,36 +70,19 @@ class ReadChoice(BaseModel):
                                         description="Only these (others' ids are ignored)")
 
 
-def _unread(session, user_id: uuid.UUID) -> int:
-    return session.scalar(select(func.count()).select_from(Notification).where(
-        Notification.user_id == user_id, Notification.read_at.is_(None)))
-
-
 @api.route(bp, "/api/notifications/unread-count", "GET", summary="How many are unread",
            response=UnreadCount, auth=True, tag="notifications")
 def unread_count():
-    user_id = uuid.UUID(current_user_id())
-    with _db().unit_of_work() as uow:
-        return jsonify({"count": _unread(uow.session, user_id)})
+    return jsonify({"count": handlers.unread_count(_db(), current_user_id())})
 
 
 @api.route(bp, "/api/notifications/read-all", "POST",
            summary="Mark all my notifications read (or only `ids`); answers the unread count "
                    "left", response=UnreadCount, auth=True, tag="notifications")
 def mark_all_read():
-    user_id = uuid.UUID(current_user_id())
     # A body is optional here: a bare POST marks everything read.
     choice = parse_json_body(ReadChoice) if request.content_length else ReadChoice()
-    statement = (update(Notification)
-                 .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-                 .values(read_at=utcnow()))
-    if choice.ids is not None:
-        statement = statement.where(Notification.id.in_(choice.ids))
-    with _db().unit_of_work() as uow:
-        uow.session.execute(statement)
-        count = _unread(uow.session, user_id)
-        uow.commit()
-    return jsonify({"count": count})
+    return jsonify({"count": handlers.mark_all_read(_db(), current_user_id(), choice.ids)})
 
 
 api.paths["/api/notifications/read-all"]["post"]["requestBody"] = {
@@ -151,20 +102,11 @@ class Subscription(BaseModel):
     email: bool = Field(description="Whether this kind still comes by email")
 
 
-def _subscription(session, user_id: uuid.UUID, kind: str) -> dict:
-    return {"kind": kind, "description": KINDS[kind],
-            "email": email_preferences(session, user_id)[kind]}
-
-
 @api.route(bp, "/api/notifications/unsubscribe", "GET",
            summary="What an unsubscribe token turns off (no sign-in)", query=TokenQuery,
            response=Subscription, errors=(400,), tag="preferences")
 def unsubscribe_preview(query: TokenQuery):
-    with _db().unit_of_work() as uow:
-        user_id, kind = read_unsubscribe_token(uow.session, query.token)
-        answer = _subscription(uow.session, user_id, kind)
-        uow.commit()  # the signing key, should this be its first use
-    return jsonify(answer)
+    return jsonify(handlers.unsubscribe_preview(_db(), query.token))
 
 
 @api.route(bp, "/api/notifications/unsubscribe", "POST",
@@ -172,12 +114,7 @@ def unsubscribe_preview(query: TokenQuery):
                    "(RFC 8058 List-Unsubscribe-Post; no sign-in, any body)", query=TokenQuery,
            response=Subscription, errors=(400,), tag="preferences")
 def unsubscribe(query: TokenQuery):
-    with _db().unit_of_work() as uow:
-        user_id, kind = read_unsubscribe_token(uow.session, query.token)
-        set_email_preferences(uow.session, user_id, {kind: False})
-        answer = _subscription(uow.session, user_id, kind)
-        uow.commit()
-    return jsonify(answer)
+    return jsonify(handlers.unsubscribe(_db(), query.token))
 
 
 class Counterpart(BaseModel):
@@ -202,8 +139,7 @@ class SaleContact(BaseModel):
                    "buyer's for the seller (nobody else)", response=SaleContact, auth=True,
            errors=(404,), tag="sales")
 def sale(auction_id: uuid.UUID):
-    with _db().unit_of_work() as uow:
-        return jsonify(sale_contact(uow, auction_id, current_user_id()))
+    return jsonify(handlers.sale_contact(_db(), auction_id, current_user_id()))
 
 
 class EmailChoices(BaseModel):
@@ -230,9 +166,7 @@ class PreferencesOut(BaseModel):
            summary="Which notifications also come by email", response=PreferencesOut,
            auth=True, tag="notifications")
 def preferences():
-    user_id = uuid.UUID(current_user_id())
-    with _db().unit_of_work() as uow:
-        return jsonify({"email": email_preferences(uow.session, user_id)})
+    return jsonify({"email": handlers.email_choices(_db(), current_user_id())})
 
 
 @api.route(bp, "/api/notifications/preferences", "PUT",
@@ -240,8 +174,5 @@ def preferences():
                    "their choice)", body=Preferences, response=PreferencesOut, auth=True,
            tag="notifications")
 def choose_preferences(body: Preferences):
-    user_id = uuid.UUID(current_user_id())
-    with _db().unit_of_work() as uow:
-        set_email_preferences(uow.session, user_id, body.email.model_dump(exclude_none=True))
-        uow.commit()
-        return jsonify({"email": email_preferences(uow.session, user_id)})
+    return jsonify({"email": handlers.choose_email(
+        _db(), current_user_id(), body.email.model_dump(exclude_none=True))})

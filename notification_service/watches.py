@@ -75,15 +75,6 @@ def forget_auction(uow: UnitOfWork, event: dict) -> None:
                         .on_conflict_do_nothing())
 
 
-WATCH_HANDLERS = {
-    "auction.watched": start_watching,
-    "auction.unwatched": stop_watching,
-    "auction.extended": follow_end,
-    "auction.updated": follow_end,
-    "auction.cancelled": forget_auction,
-}
-
-
 def remind_watchers(db: Database, settings, batch_size: int = 100) -> int:
     """Remind, once each, the watchers of listings ending within the reminder window."""
     now = utcnow()

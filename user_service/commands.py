@@ -12,8 +12,7 @@ from pydantic import EmailStr, TypeAdapter, ValidationError
 from auction_common.migrations import upgrade
 
 from . import handlers
-from .domain import AccountError
-from .routes import DisplayName
+from .domain import AccountError, DisplayName
 from .settings import UserSettings
 
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Annotated
 
+from pydantic import AfterValidator, StringConstraints
+from pydantic_core import PydanticCustomError
+
+from auction_common.api import has_visible_text
 from auction_common.problems import Problem
 
 
@@ -13,6 +18,24 @@ class AccountError(Problem):
 
     def __init__(self, code: str, message: str, status: int = 422, details=None):
         super().__init__(status, code, message, details)
+
+
+#: Text a person types in one line: no control characters (PostgreSQL refuses NUL, and a
+#: newline in a name shown to others is a trick, not a name).
+ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+
+
+def _visible(value: str) -> str:
+    if not has_visible_text(value):
+        raise PydanticCustomError("blank", "must show something, not only invisible characters")
+    return value
+
+
+#: What a display name may be, wherever one is given (the API, ``create-admin``). Stripped
+#: before the length check: a name of only spaces is no name.
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                               max_length=60, pattern=ONE_LINE),
+                        AfterValidator(_visible)]
 
 
 def normalise_email(email: str) -> str:

@@ -9,23 +9,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from auction_common.db import Database, UnitOfWork
-from auction_common.events import isoformat, utcnow
+from auction_common.events import utcnow
 
 from .domain import AccountError, hash_token, new_refresh_token, normalise_email
 from .models import RefreshToken, User
 from .passwords import PasswordHashing, check_password
-
-
-def public_user(user: User) -> dict:
-    """The fields of a user that its owner (and an administrator) sees."""
-    return {
-        "id": str(user.id),
-        "email": user.email,
-        "display_name": user.display_name,
-        "role": user.role,
-        "status": user.status,
-        "created_at": isoformat(user.created_at),
-    }
+from .presenters import account_view
 
 
 def _announce_update(uow: UnitOfWork, user: User) -> None:
@@ -62,8 +51,8 @@ def _active_user(uow: UnitOfWork, user_id: str, lock: bool = False) -> User:
     return user
 
 
-def _revoke_families(uow: UnitOfWork, user_id: uuid.UUID, reason: str,
-                     keep_family: uuid.UUID | None = None) -> None:
+def revoke_sessions(uow: UnitOfWork, user_id: uuid.UUID, reason: str,
+                    keep_family: uuid.UUID | None = None) -> None:
     """Revoke every refresh token of a user (but those of ``keep_family``, this session)."""
     statement = update(RefreshToken).where(
         RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
@@ -101,7 +90,7 @@ def register_user(db: Database, passwords: PasswordHashing, email: str, password
         })
         uow.session.refresh(user)
         uow.commit()
-        return public_user(user)
+        return account_view(user)
 
 
 def authenticate(db: Database, passwords: PasswordHashing, email: str, password: str) -> dict:
@@ -118,31 +107,31 @@ def authenticate(db: Database, passwords: PasswordHashing, email: str, password:
         if passwords.needs_rehash(user.password_hash):
             user.password_hash = passwords.hash(password)
             uow.commit()
-        return public_user(user)
+        return account_view(user)
 
 
 def get_user(db: Database, user_id: str) -> dict | None:
-    """A user (as :func:`public_user`) by id, or None."""
+    """A user (as :func:`account_view`) by id, or None."""
     key = _user_id(user_id)
     if key is None:
         return None
     with db.unit_of_work() as uow:
         user = uow.session.get(User, key)
-        return public_user(user) if user else None
+        return account_view(user) if user else None
 
 
 def get_user_by_email(db: Database, email: str) -> dict | None:
-    """A user (as :func:`public_user`) by email, whatever its case, or None."""
+    """A user (as :func:`account_view`) by email, whatever its case, or None."""
     with db.unit_of_work() as uow:
         user = uow.session.scalar(
             select(User).where(func.lower(User.email) == normalise_email(email)))
-        return public_user(user) if user else None
+        return account_view(user) if user else None
 
 
 def get_active_user(db: Database, user_id: str) -> dict:
     """The signed-in user, or 401 when the account is gone, 403 when it is suspended."""
     with db.unit_of_work() as uow:
-        return public_user(_active_user(uow, user_id))
+        return account_view(_active_user(uow, user_id))
 
 
 def update_account(db: Database, passwords: PasswordHashing, user_id: str, min_length: int,
@@ -174,15 +163,15 @@ def update_account(db: Database, passwords: PasswordHashing, user_id: str, min_l
                 exc.details = [dict(item, field="new_password") for item in exc.details]
                 raise
             user.password_hash = passwords.hash(new_password)
-            _revoke_families(uow, user.id, "password_change",
-                             keep_family=_user_id(session_family) if session_family else None)
+            revoke_sessions(uow, user.id, "password_change",
+                            keep_family=_user_id(session_family) if session_family else None)
         if display_name is not None and display_name != user.display_name:
             user.display_name = display_name
             _announce_update(uow, user)
         uow.session.flush()
         uow.session.refresh(user)
         uow.commit()
-        return public_user(user)
+        return account_view(user)
 
 
 def set_status(db: Database, actor_id: str, target_id: str, status: str) -> dict:
@@ -206,12 +195,12 @@ def set_status(db: Database, actor_id: str, target_id: str, status: str) -> dict
         if user.status != status:
             user.status = status
             if status == "suspended":
-                _revoke_families(uow, user.id, "suspended")
+                revoke_sessions(uow, user.id, "suspended")
             _announce_update(uow, user)
             uow.session.flush()
             uow.session.refresh(user)
         uow.commit()
-        return public_user(user)
+        return account_view(user)
 
 
 def create_admin(db: Database, passwords: PasswordHashing, email: str, password: str | None,
@@ -230,7 +219,7 @@ def create_admin(db: Database, passwords: PasswordHashing, email: str, password:
                 uow.session.flush()
                 uow.session.refresh(user)
                 uow.commit()
-            return public_user(user), False
+            return account_view(user), False
     if password is None:
         raise AccountError("validation_error", "A password is needed for a new account.")
     return register_user(db, passwords, email, password, display_name, min_length,
@@ -287,7 +276,7 @@ def rotate_refresh_token(db: Database, token: str, ttl_seconds: int) -> tuple[di
             expires_at=now + timedelta(seconds=ttl_seconds),
         ))
         uow.commit()
-        return public_user(user), new_token, str(stored.family_id)
+        return account_view(user), new_token, str(stored.family_id)
 
 
 def revoke_refresh_token(db: Database, token: str) -> None:

@@ -22,9 +22,10 @@ from auction_common.db import Database
 from auction_common.events import isoformat, utcnow
 
 from .domain import AccountError, normalise_email
-from .handlers import _revoke_families, public_user
+from .handlers import revoke_sessions
 from .models import User
 from .passwords import PasswordHashing, check_password
+from .presenters import account_view
 
 #: The audience of reset links: never ``JWT_AUDIENCE``, so no verifier accepts one as access.
 RESET_AUDIENCE = "password-reset"
@@ -100,8 +101,8 @@ def reset_password(db: Database, passwords: PasswordHashing, token: str, new_pas
             exc.details = [dict(item, field="new_password") for item in exc.details]
             raise
         user.password_hash = passwords.hash(new_password)
-        _revoke_families(uow, user.id, "password_change")
+        revoke_sessions(uow, user.id, "password_change")
         uow.session.flush()
         uow.session.refresh(user)
         uow.commit()
-        return public_user(user)
+        return account_view(user)

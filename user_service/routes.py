@@ -7,42 +7,20 @@ from typing import Annotated, Literal
 
 from flask import Blueprint, current_app, jsonify
 from flask_jwt_extended import create_access_token, verify_jwt_in_request
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    EmailStr,
-    Field,
-    StringConstraints,
-)
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from auction_common.api import OpenApi, has_visible_text
+from auction_common.api import OpenApi
 from auction_common.auth import current_claims, current_user_id
-from auction_common.errors import ApiError
 from auction_common.keys import jwk
+from auction_common.problems import Problem
 
 from . import handlers, password_reset
-from .domain import AccountError
+from .domain import ONE_LINE, AccountError, DisplayName
+from .presenters import profile_view
 
 bp = Blueprint("users", __name__)
 api = OpenApi("user_service", description="Accounts, authentication and tokens.")
 
-#: Text a person types in one line: no control characters (PostgreSQL refuses NUL, and a
-#: newline in a name shown to others is a trick, not a name).
-_ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
-
-
-def _visible(value: str) -> str:
-    if not has_visible_text(value):
-        raise PydanticCustomError("blank", "must show something, not only invisible characters")
-    return value
-
-
-# Stripped before the length check: a name of only spaces is no name.
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                               max_length=60, pattern=_ONE_LINE),
-                        AfterValidator(_visible)]
 Password = Annotated[str, Field(max_length=256)]
 
 
@@ -53,7 +31,7 @@ class RegisterBody(BaseModel):
 
 
 class LoginBody(BaseModel):
-    email: Annotated[str, StringConstraints(max_length=254, pattern=_ONE_LINE)]
+    email: Annotated[str, StringConstraints(max_length=254, pattern=ONE_LINE)]
     password: Password
 
 
@@ -72,7 +50,7 @@ class UpdateMeBody(BaseModel):
 
 
 class PasswordResetBody(BaseModel):
-    email: Annotated[str, StringConstraints(max_length=254, pattern=_ONE_LINE)]
+    email: Annotated[str, StringConstraints(max_length=254, pattern=ONE_LINE)]
 
 
 class PasswordResetConfirmBody(BaseModel):
@@ -248,11 +226,11 @@ def me():
 def update_me(body: UpdateMeBody):
     user_id = current_user_id()
     if body.display_name is None and body.new_password is None:
-        raise ApiError(422, "validation_error", "Nothing to change.",
-                       [{"field": "body", "message": "Send display_name or new_password."}])
+        raise Problem(422, "validation_error", "Nothing to change.",
+                      [{"field": "body", "message": "Send display_name or new_password."}])
     if body.new_password is not None and body.current_password is None:
-        raise ApiError(422, "validation_error", "Changing the password needs the current one.",
-                       [{"field": "current_password", "message": "Field required"}])
+        raise Problem(422, "validation_error", "Changing the password needs the current one.",
+                      [{"field": "current_password", "message": "Field required"}])
     user = handlers.update_account(
         _db(), _passwords(), user_id, _settings().password_min_length,
         session_family=current_claims().get("sid"), display_name=body.display_name,
@@ -266,12 +244,8 @@ def update_me(body: UpdateMeBody):
 def profile(user_id: str):
     user = handlers.get_user(_db(), user_id)
     if user is None:
-        raise ApiError(404, "user_not_found", "No such user.")
-    profile = {"id": user["id"], "display_name": user["display_name"],
-               "member_since": user["created_at"]}
-    if _signed_in_admin():
-        profile |= {"email": user["email"], "role": user["role"], "status": user["status"]}
-    return jsonify(profile)
+        raise Problem(404, "user_not_found", "No such user.")
+    return jsonify(profile_view(user, for_admin=_signed_in_admin()))
 
 
 @api.route(bp, "/api/users/<user_id>/suspend", "POST",

@@ -30,13 +30,18 @@ ROUTES = {
     "auction.ended": ("auction.ended", "auction", "auction_id"),
     "bid.outbid": ("bid.outbid", "user", "user_id"),
     "notification.created": ("notification", "user", "user_id"),
+    "auction.watched": ("auction.watchers", "auction", "auction_id"),
+    "auction.unwatched": ("auction.watchers", "auction", "auction_id"),
 }
 #: user_service's events: a suspended account loses its private room (auction_common.suspension).
 ACCOUNT_EVENTS = ("user.registered", "user.updated")
 #: What an auction's room hears of a bid: bidders only by their masked name (the leader's id
 #: stays between the services; a client learns whether it leads from its own room and state).
 BID_PLACED_FIELDS = ("auction_id", "seq", "current_price", "currency", "bid_count",
-                     "leader_name", "min_next_bid", "reserve_met", "ends_at", "placed_at")
+                     "leader_name", "min_next_bid", "reserve_met", "buy_now_available", "ends_at",
+                     "placed_at")
+#: What an auction's room hears of a watch or unwatch: the count, not who.
+WATCHERS_FIELDS = ("auction_id", "watchers_count", "watchers_seq")
 #: Fields of the services' events never said in an auction's (public) room.
 PRIVATE_FIELDS = frozenset({"leader_id", "winner_id", "seller_id", "user_id", "bidder_id",
                             "bidder_ids", "high_bidder_id"})
@@ -193,6 +198,10 @@ def fan_out(socketio: SocketIO, envelope: dict) -> None:
     data = envelope["data"]
     if envelope["type"] == "bid.placed":
         payload = {field: data.get(field) for field in BID_PLACED_FIELDS}
+    elif name == "auction.watchers":
+        if "watchers_seq" not in data:  # an event of an earlier release: no count to show
+            return
+        payload = {field: data[field] for field in WATCHERS_FIELDS}
     elif room_kind == "auction":
         payload = {key: value for key, value in data.items() if key not in PRIVATE_FIELDS}
     else:

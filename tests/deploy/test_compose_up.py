@@ -21,7 +21,8 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.support.api import Api, wait_for
+from tests.support.api import Api
+from tests.support.waiting import wait_for
 from tests.system.flow import Watcher
 from tools import compose_run
 from tools.stack import free_port

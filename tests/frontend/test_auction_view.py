@@ -21,8 +21,9 @@ LISTING = {"id": "a1", "title": "Lamp", "description": "Brass", "seller_id": "s1
            "buy_now_price": 9000, "buy_now_available": True, "images": [], "watchers_count": 2}
 STATE = {"auction_id": "a1", "status": "live", "current_price": 1000, "currency": "EUR",
          "bid_count": 0, "leader_id": None, "min_next_bid": 1000, "has_reserve": True,
-         "reserve_met": False, "buy_now_price": 9000, "ends_at": "2025-01-31T13:00:00Z",
-         "seq": 0, "outcome": None, "winner_id": None, "server_time": "2025-01-31T12:00:00Z"}
+         "reserve_met": False, "buy_now_price": 9000, "buy_now_available": True,
+         "ends_at": "2025-01-31T13:00:00Z", "seq": 0, "outcome": None, "winner_id": None,
+         "server_time": "2025-01-31T12:00:00Z"}
 ANN = {"id": "u1", "display_name": "Ann"}
 SELLER = {"id": "s1", "display_name": "Sam"}
 
@@ -40,14 +41,19 @@ def test_a_reserve_not_yet_met_is_said_in_public_and_buy_it_now_is_offered():
 
 
 def test_once_the_live_state_withdraws_buy_it_now_the_button_goes():
-    page = view({**STATE, "buy_now_price": None, "reserve_met": True, "bid_count": 1,
-                 "leader_id": "u2"})
+    page = view({**STATE, "buy_now_price": None, "buy_now_available": False,
+                 "reserve_met": True, "bid_count": 1, "leader_id": "u2"})
     assert page["buy_now_offered"] is False
     assert page["reserve_label"] == "Reserve met"
 
 
-def test_buy_it_now_is_not_offered_before_the_start():
-    assert view({**STATE, "status": "scheduled"})["buy_now_offered"] is False
+def test_buy_it_now_is_offered_exactly_when_bidding_says_so():
+    """Bidding decides (before the start it says no); the page never works it out again, so
+    a live state that still offers it after the reserve was met shows it."""
+    scheduled = {**STATE, "status": "scheduled", "buy_now_price": None,
+                 "buy_now_available": False}
+    assert view(scheduled)["buy_now_offered"] is False
+    assert view({**STATE, "reserve_met": True, "bid_count": 1})["buy_now_offered"] is True
 
 
 def test_without_live_state_yet_the_catalog_says_whether_buy_it_now_is_available():

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from frontend.api_client import ApiError
+from auction_common.money import format_money, major_units, parse_minor_units
+from frontend.api_client import ApiErrorAnswer
 from frontend.auth import BrowserTokens, RefreshCoordinator, safe_next
-from frontend.money import format_money, major_units, parse_minor_units
 from frontend.presenters import (
     FALLBACK_CATEGORIES,
     auction_view,
@@ -34,6 +34,8 @@ from frontend.times import iso_utc, time_left, when
     (123456789, "USD", "USD 1,234,567.89"),
     (-250, "EUR", "EUR -2.50"),
     (1500, "JPY", "JPY 1,500"),
+    (1234567, "KWD", "KWD 1,234.567"),
+    (5, "BHD", "BHD 0.005"),
     (None, "EUR", "—"),
 ])
 def test_money_is_shown_in_major_units_with_its_currency(minor, currency, shown):
@@ -361,12 +363,12 @@ def test_a_too_low_bid_says_the_minimum():
 
 
 def test_categories_fall_back_to_the_fixed_list():
-    assert [c["id"] for c in category_options(None)] == list(FALLBACK_CATEGORIES)
+    assert [(c["id"], c["name"]) for c in category_options(None)] == list(FALLBACK_CATEGORIES)
     assert category_options([{"id": "art", "name": "Art"}]) == [{"id": "art", "name": "Art"}]
 
 
 def test_validation_details_become_messages_by_field():
-    error = ApiError(422, "validation_error", "Invalid", [
+    error = ApiErrorAnswer(422, "validation_error", "Invalid", [
         {"field": "body.email", "message": "not an email"},
         {"field": "password", "message": "too short"},
     ])
@@ -410,9 +412,9 @@ def test_a_failed_refresh_is_not_remembered():
     coordinator = RefreshCoordinator()
 
     def refused(token: str) -> dict:
-        raise ApiError(401, "invalid_refresh_token", "no")
+        raise ApiErrorAnswer(401, "invalid_refresh_token", "no")
 
-    with pytest.raises(ApiError):
+    with pytest.raises(ApiErrorAnswer):
         coordinator.refresh("r", refused)
     assert coordinator.refresh("r", lambda token: {"access_token": "ok"}) == {"access_token": "ok"}
 

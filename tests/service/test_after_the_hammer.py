@@ -13,10 +13,9 @@ import pytest
 
 from auction_common.events import EventSchemas
 from bidding_service.app import EVENT_SCHEMAS as BIDDING_EVENT_SCHEMAS
-from bidding_service.handlers import close_due_auctions
 from tests.service import test_notifications as base
 from tests.service.test_notifications import deliveries, notices, outbid, send_until
-from tests.support.api import wait_for
+from tests.support.closing import close_auction
 from tests.support.outbox import outbox_events
 
 # notification_service's fixtures
@@ -41,10 +40,7 @@ def ended(bidding, bids, open_auction):
             answer = bids.post("/api/bids", json={"auction_id": auction_id, "amount": amount},
                                headers=who.headers)
             assert answer.status_code == 201, answer.get_json()
-        wait_for(lambda: close_due_auctions(bidding_db)
-                 or outbox_events(bidding_db, auction_id, "auction.ended"),
-                 timeout=10, message="the closer to end the auction")
-        [event] = outbox_events(bidding_db, auction_id, "auction.ended")
+        event = close_auction(bidding_db, auction_id)
         EventSchemas(BIDDING_EVENT_SCHEMAS).validate(event)
         return event
 

@@ -10,8 +10,7 @@ import pytest
 
 from auction_common.events import make_envelope
 from bidding_service.consumers import catalog_consumer, users_consumer
-from bidding_service.handlers import close_due_auctions
-from tests.support.api import wait_for
+from tests.support.closing import close_auction, close_until
 from tests.support.outbox import outbox_events
 
 
@@ -65,11 +64,24 @@ def test_the_public_state_says_whether_the_reserve_is_met_never_its_amount(
     assert (shown["reserve_met"], shown["current_price"]) == (True, 5000)
 
 
+def test_with_a_reserve_buy_now_stays_offered_until_the_reserve_is_met(
+        client, db, account, open_auction):
+    seller, ann = account("seller"), account("ann")
+    auction_id = open_auction(seller.id, reserve_price=5000, buy_now_price=8000)
+    assert place(client, ann, auction_id, 3000).get_json()["buy_now_available"] is True
+    assert state(client, auction_id)["buy_now_available"] is True
+    assert place(client, ann, auction_id, 6000).get_json()["buy_now_available"] is False
+    assert state(client, auction_id)["buy_now_available"] is False
+    assert [e["data"]["buy_now_available"]
+            for e in outbox_events(db, auction_id, "bid.placed")] == [True, False]
+
+
 def test_buy_now_ends_the_auction_for_the_buyer_and_tells_everyone(
         client, db, account, open_auction):
     seller, bob = account("seller"), account("bob")
     auction_id = open_auction(seller.id, buy_now_price=9000)
     assert state(client, auction_id)["buy_now_price"] == 9000
+    assert state(client, auction_id)["buy_now_available"] is True
     answer = buy(client, bob, auction_id, key="buy-1")
     assert answer.status_code == 201
     assert (answer.get_json()["status"], answer.get_json()["price"]) == ("won", 9000)
@@ -80,17 +92,22 @@ def test_buy_now_ends_the_auction_for_the_buyer_and_tells_everyone(
     [bought] = outbox_events(db, auction_id, "bid.placed")
     assert (bought["data"]["current_price"], bought["data"]["leader_id"]) == (9000, bob.id)
     assert bought["data"]["seq"] + 1 == ended["data"]["seq"], "the purchase, then the end"
+    assert bought["data"]["buy_now_available"] is False, "bought: nobody else may buy it"
     shown = state(client, auction_id, bob)
     assert (shown["status"], shown["winner_id"], shown["you_won"]) == ("ended", bob.id, True)
     assert place(client, account("cat"), auction_id, 99_000).get_json()["error"]["code"] == (
         "auction_not_live")
 
 
-def test_buy_now_disappears_with_the_first_bid(client, account, open_auction):
+def test_buy_now_disappears_with_the_first_bid_and_bidding_says_so(
+        client, db, account, open_auction):
     seller, ann, bob = account("seller"), account("ann"), account("bob")
     auction_id = open_auction(seller.id, buy_now_price=9000)
     place(client, ann, auction_id, 1000)
-    assert state(client, auction_id)["buy_now_price"] is None
+    shown = state(client, auction_id)
+    assert (shown["buy_now_price"], shown["buy_now_available"]) == (None, False)
+    [first] = outbox_events(db, auction_id, "bid.placed")
+    assert first["data"]["buy_now_available"] is False
     refused = buy(client, bob, auction_id)
     assert refused.status_code == 409
     assert refused.get_json()["error"]["code"] == "buy_now_unavailable"
@@ -157,8 +174,7 @@ def test_my_bids_say_leading_outbid_won_or_lost(client, db, account, open_auctio
 
     assert mine(ann) == ("outbid", 2000)
     assert mine(bob) == ("leading", 3000)
-    wait_for(lambda: close_due_auctions(db) or mine(bob)[0] == "won", timeout=10,
-             message="the closer to end the auction")
+    close_until(db, lambda: mine(bob)[0] == "won")
     assert mine(ann)[0] == "lost"
     assert mine(bob)[0] == "won"
 
@@ -192,6 +208,20 @@ def test_a_suspended_user_cannot_bid(client, db, account, open_auction):
     assert refused.get_json()["error"]["code"] == "user_suspended"
     tell_users(db, ann, status="active")
     assert place(client, ann, auction_id, 2000).status_code == 201
+
+
+def test_a_suspension_the_request_check_has_not_seen_yet_is_refused_under_the_lock(
+        db, account, open_auction):
+    """The app refuses a suspended account's token before any route, from a cache; the bid
+    and the Buy-It-Now decisions check again, from the row they lock, in one place."""
+    from bidding_service.handlers import buy_now, place_bid
+
+    seller, ann = account("seller"), account("ann")
+    auction_id = open_auction(seller.id, buy_now_price=60_000)
+    tell_users(db, ann, status="suspended")
+    for status, body in (place_bid(db, ann.id, uuid.UUID(auction_id), 2000),
+                         buy_now(db, ann.id, uuid.UUID(auction_id))):
+        assert (status, body["error"]["code"]) == (403, "user_suspended")
 
 
 def test_an_unknown_auction_refusal_is_not_remembered_for_the_key(client, db, account):
@@ -240,9 +270,7 @@ def test_an_auction_whose_reserve_is_not_met_ends_unsold(client, db, account, op
     seller, ann = account("seller"), account("ann")
     auction_id = open_auction(seller.id, seconds=1.0, reserve_price=50_000)
     place(client, ann, auction_id, 3000)
-    wait_for(lambda: close_due_auctions(db) or outbox_events(db, auction_id, "auction.ended"),
-             timeout=10, message="the closer to end the auction")
-    [ended] = outbox_events(db, auction_id, "auction.ended")
+    ended = close_auction(db, auction_id)
     assert (ended["data"]["outcome"], ended["data"]["winner_id"]) == (
         "unsold_reserve_not_met", None)
 
@@ -267,7 +295,7 @@ def test_buy_now_while_the_reserve_is_unmet_tells_the_displaced_leader(client, d
     place(client, ann, auction_id, 3000)
     assert buy(client, bob, auction_id).status_code == 201
     [outbid] = outbox_events(db, auction_id, "bid.outbid")
-    assert outbid["data"]["user_id"] == ann.id
+    assert (outbid["data"]["user_id"], outbid["data"]["buy_now_available"]) == (ann.id, False)
     assert state(client, auction_id, seller)["winner_id"] == bob.id
 
 

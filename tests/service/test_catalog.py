@@ -12,6 +12,7 @@ from auction_common.events import EventSchemas, isoformat, make_envelope
 from auction_service.app import EVENT_SCHEMAS
 from auction_service.consumers import read_model_consumer
 from bidding_service.app import EVENT_SCHEMAS as BIDDING_EVENT_SCHEMAS
+from tests.support.outbox import outbox_events
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,7 @@ def show(client, auction_id: str, who=None) -> dict:
 
 
 def bid_placed(auction: dict, seq: int, price: int, leader_id: str, bid_count: int,
-               reserve_met: bool = True) -> dict:
+               reserve_met: bool = True, buy_now_available: bool = False) -> dict:
     """A ``bid.placed`` envelope as bidding_service publishes it."""
     now = datetime.now(UTC)
     return make_envelope("bid.placed", {
@@ -73,6 +74,7 @@ def bid_placed(auction: dict, seq: int, price: int, leader_id: str, bid_count: i
         "current_price": price, "currency": auction["currency"], "bid_count": bid_count,
         "leader_id": leader_id, "min_next_bid": price + 50, "ends_at": auction["ends_at"],
         "placed_at": isoformat(now), "reserve_met": reserve_met, "leader_name": "a***n",
+        "buy_now_available": buy_now_available,
     }, producer="bidding_service")
 
 
@@ -116,10 +118,7 @@ def test_a_new_listing_is_live_at_its_starting_price(client, account):
 def test_a_new_listing_is_announced_with_auction_created(client, db, account):
     seller = account("seller")
     auction = list_item(client, seller, title="Brass lamp", category="home")
-    with db.engine.connect() as conn:
-        [event] = conn.execute(text(
-            "SELECT payload FROM auctions.outbox WHERE type = 'auction.created' "
-            "AND payload->'data'->>'auction_id' = :a"), {"a": auction["id"]}).scalars().all()
+    [event] = outbox_events(db, auction["id"], "auction.created")
     EventSchemas(EVENT_SCHEMAS).validate(event)
     assert event["data"]["seller_id"] == seller.id
     assert (event["data"]["title"], event["data"]["category"]) == ("Brass lamp", "home")

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from tests.service import test_catalog_photos as photos
 from tests.service.test_catalog import auction_ended, bid_placed, in_, list_item, show
 from tests.service.test_catalog_photos import picture, upload
+from tests.support.outbox import outbox_events
 
 # auction_service with its own media directory, and the read model's consumer
 client, db, deliver = photos.client, photos.db, photos.deliver
@@ -30,10 +31,7 @@ def unsold(client, deliver, seller, **fields) -> dict:
 
 
 def created_events(db, auction_id: str) -> list[dict]:
-    with db.engine.connect() as conn:
-        return conn.execute(text(
-            "SELECT payload FROM auctions.outbox WHERE type = 'auction.created' "
-            "AND payload->'data'->>'auction_id' = :a"), {"a": auction_id}).scalars().all()
+    return outbox_events(db, auction_id, "auction.created")
 
 
 def test_an_unsold_item_is_relisted_with_its_terms_and_photos(client, db, account, deliver,

@@ -51,7 +51,8 @@ def test_a_watched_listing_is_on_the_watchlist_and_notifications_hear_of_it(clie
     assert mine["watching"] is True
     [event] = outbox_events(db, auction["id"], "auction.watched", SCHEMAS)
     assert event["data"] == {"auction_id": auction["id"], "user_id": ann.id,
-                             "title": "Brass telescope", "ends_at": event["data"]["ends_at"]}
+                             "title": "Brass telescope", "ends_at": event["data"]["ends_at"],
+                             "watchers_count": 1, "watchers_seq": 1}
     assert event["data"]["ends_at"] == auction["ends_at"]
 
 
@@ -75,6 +76,19 @@ def test_unwatching_removes_it_once(client, db, account):
     assert show(client, auction["id"])["watchers_count"] == 0
     [event] = outbox_events(db, auction["id"], "auction.unwatched", SCHEMAS)
     assert event["data"]["user_id"] == ann.id
+
+
+def test_each_change_of_the_watchers_is_numbered_with_the_count_it_leaves(client, db, account):
+    auction, ann, bob = list_item(client, account("seller")), account("ann"), account("bob")
+    watch(client, ann, auction["id"])
+    watch(client, bob, auction["id"])
+    unwatch(client, ann, auction["id"])
+    watch(client, ann, auction["id"])
+    changes = sorted(
+        (event["data"]["watchers_seq"], event["data"]["watchers_count"])
+        for kind in ("auction.watched", "auction.unwatched")
+        for event in outbox_events(db, auction["id"], kind, SCHEMAS))
+    assert changes == [(1, 1), (2, 2), (3, 1), (4, 2)]
 
 
 def test_the_watchers_are_counted(client, account):

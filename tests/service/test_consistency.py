@@ -19,7 +19,7 @@ from auction_common.events import isoformat, make_envelope
 from auction_service.bidding import BiddingGate, http_transport
 from auction_service.consumers import read_model_consumer
 from bidding_service.consumers import catalog_consumer, users_consumer
-from notification_service.consumers import remember_contact
+from notification_service.handlers import remember_contact
 from tests.service.test_catalog import in_, list_item, show
 from tests.support.outbox import outbox_events
 

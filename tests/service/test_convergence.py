@@ -343,7 +343,7 @@ def test_two_workers_per_queue_on_rabbitmq_with_failures_injected_converge(platf
 
     from auction_common.bus import RabbitBus
     from auction_common.consumer import IdempotentConsumer
-    from tests.support.api import wait_for
+    from tests.support.waiting import wait_for
 
     vhost = f"converge_{uuid.uuid4().hex[:10]}"
     provision.ensure_rabbitmq_vhost(vhost)
@@ -367,7 +367,7 @@ def test_two_workers_per_queue_on_rabbitmq_with_failures_injected_converge(platf
             for consumer in parts.consumers:
                 bus.subscribe(IdempotentConsumer(
                     consumer.db, consumer.name,
-                    {t: flaky(h) for t, h in consumer.handlers.items()},
+                    {t: [flaky(h) for h in hs] for t, hs in consumer.handlers.items()},
                     consumer.snapshots).subscription())
         bus.start()
         workers.append(bus)

@@ -10,7 +10,8 @@ import uuid
 import pytest
 
 from tests.service.test_catalog import list_item, listing
-from tests.support.api import wait_for
+from tests.support.outbox import events_about
+from tests.support.waiting import wait_for
 
 #: About 2 KB of JSON nested a thousand levels deep: Python's parser gives up on it.
 DEEP_ARRAY = "[" * 1000 + "]" * 1000
@@ -173,12 +174,7 @@ def administrator(settings_for, users):
 
 def user_events(users, user_id: str) -> list[dict]:
     """user_service's events about one account, oldest first."""
-    from sqlalchemy import text
-
-    with users[1].db.engine.connect() as conn:
-        return list(conn.execute(text(
-            "SELECT payload FROM users.outbox WHERE payload->'data'->>'user_id' = :u "
-            "ORDER BY position"), {"u": user_id}).scalars())
+    return events_about(users[1].db, "user_id", user_id)
 
 
 def deliver_to_every_service(parts_of_services, events: list[dict]) -> None:
@@ -301,29 +297,55 @@ def catalog_db(clients):
     return clients["catalog"].application.extensions["db"]
 
 
+class RoomRecorder:
+    """Stands for the Socket.IO server: keeps what ``fan_out`` emits, to which room."""
+
+    def __init__(self):
+        self.emitted: list[tuple[str, dict, str]] = []
+
+    def emit(self, name, payload, to):
+        self.emitted.append((name, payload, to))
+
+    def hear(self, event_type: str, data: dict, producer: str) -> None:
+        from auction_common.events import make_envelope
+        from bidding_service.realtime.fanout import fan_out
+
+        fan_out(self, make_envelope(event_type, data, producer=producer))
+
+
 def test_the_auction_room_hears_bids_without_account_ids():
-    from auction_common.events import make_envelope
-    from bidding_service.realtime.fanout import fan_out
-
-    emitted = []
-
-    class Recorder:
-        def emit(self, name, payload, to):
-            emitted.append((name, payload, to))
-
+    room = RoomRecorder()
+    emitted = room.emitted
     auction_id, leader = str(uuid.uuid4()), str(uuid.uuid4())
-    fan_out(Recorder(), make_envelope("bid.placed", {
+    room.hear("bid.placed", {
         "auction_id": auction_id, "seq": 1, "current_price": 1000, "currency": "EUR",
         "bid_count": 1, "leader_id": leader, "leader_name": "a***n", "min_next_bid": 1050,
         "reserve_met": True, "ends_at": "2030-01-01T00:00:00Z", "placed_at": "x"},
-        producer="bidding_service"))
-    fan_out(Recorder(), make_envelope("auction.ended", {
+        "bidding_service")
+    room.hear("auction.ended", {
         "auction_id": auction_id, "seq": 2, "outcome": "sold", "winner_id": leader,
         "price": 1000, "currency": "EUR", "title": "Lamp", "seller_id": str(uuid.uuid4()),
-        "ended_at": "2030-01-01T00:00:00Z"}, producer="bidding_service"))
+        "ended_at": "2030-01-01T00:00:00Z"}, "bidding_service")
     assert [name for name, _, _ in emitted] == ["bid.placed", "auction.ended"]
     assert leader not in json.dumps([payload for _, payload, _ in emitted])
     assert emitted[1][1]["outcome"] == "sold"
+
+
+def test_the_auction_room_hears_how_many_watch_but_not_who():
+    recorder = RoomRecorder()
+    auction_id, ann = str(uuid.uuid4()), str(uuid.uuid4())
+    recorder.hear("auction.watched", {
+        "auction_id": auction_id, "user_id": ann, "title": "Lamp",
+        "ends_at": "2030-01-01T00:00:00Z", "watchers_count": 3, "watchers_seq": 7},
+        "auction_service")
+    recorder.hear("auction.unwatched", {  # an earlier release's: no count
+        "auction_id": auction_id, "user_id": ann, "ends_at": "2030-01-01T00:00:00Z"},
+        "auction_service")
+    [(name, payload, room)] = recorder.emitted
+    assert (name, room) == ("auction.watchers", f"auction:{auction_id}")
+    assert {key: payload[key] for key in ("auction_id", "watchers_count", "watchers_seq")} == {
+        "auction_id": auction_id, "watchers_count": 3, "watchers_seq": 7}
+    assert ann not in json.dumps(payload) and "Lamp" not in json.dumps(payload)
 
 
 # --- 14: smaller findings ---------------------------------------------------------------------

@@ -17,11 +17,11 @@ from auction_common.bus import (
     handle_each,
     topic_matches,
 )
-from auction_common.consumer import IdempotentConsumer
+from auction_common.consumer import IdempotentConsumer, handlers_by_type
 from auction_common.db import Database
 from auction_common.relay import OutboxRelay
 from bidding_service.models import metadata as bidding_metadata
-from tests.support.api import wait_for
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture
@@ -115,11 +115,11 @@ def _envelope(event_type: str, n: int, event_id: str | None = None) -> dict:
 
 
 def test_events_arriving_together_are_applied_once_each_in_one_transaction(db):
-    applied, transactions = [], set()
+    applied, transactions = [], {}
 
     def remember(uow, envelope):
         applied.append(envelope["data"]["n"])
-        transactions.add(id(uow))
+        transactions[id(uow)] = uow  # kept alive: a later one cannot reuse its id
         if envelope["data"]["n"] == 3:
             raise ValueError("event 3 cannot be applied")
 
@@ -143,6 +143,30 @@ def test_events_arriving_together_are_applied_once_each_in_one_transaction(db):
     again = consumer.handle_batch(failing)  # redelivered: only the failed one is tried again
     assert [type(e).__name__ if e else None for e in again] == [None, "ValueError", None]
     assert set(applied) == {3}, "the good ones were applied the first time, and only then"
+
+
+def test_two_features_handling_one_event_type_both_run_once_in_one_transaction(db):
+    """Maps merged as dicts would keep only the second feature's handler, silently."""
+    applied, transactions = [], {}
+
+    def note(name):
+        def handle(uow, envelope):
+            applied.append((name, envelope["data"]["n"]))
+            transactions[id(uow)] = uow  # kept alive: a later one cannot reuse its id
+        return handle
+
+    watches = {"thing.ended": note("forget watches"), "thing.watched": note("watch")}
+    endings = {"thing.ended": [note("tell the winner"), note("tell the seller")]}
+    consumer = IdempotentConsumer(db, f"test.many.{uuid.uuid4().hex[:6]}",
+                                  handlers_by_type(endings, watches))
+    assert consumer.subscription().routing_keys == ["thing.ended", "thing.watched"]
+    ended = _envelope("thing.ended", 1)
+    consumer(ended)
+    assert applied == [("tell the winner", 1), ("tell the seller", 1), ("forget watches", 1)]
+    assert len(transactions) == 1, "every handler's effect and the claim commit together"
+    applied.clear()
+    assert consumer.handle_batch([ended, _envelope("thing.ended", 2)]) == [None, None]
+    assert applied == [("tell the winner", 2), ("tell the seller", 2), ("forget watches", 2)]
 
 
 def test_of_several_snapshots_of_one_thing_in_a_batch_only_the_newest_is_applied(db):
@@ -407,6 +431,37 @@ def test_what_the_in_process_bus_could_not_deliver_before_stopping_is_published_
         wait_for(lambda: set(received) == set(kept), message="the kept events, at the next start")
     finally:
         again.stop()
+
+
+def test_events_a_killed_process_held_in_memory_reach_every_consumer_at_the_next_start(db):
+    from auction_common.runtime import Background, ServiceParts
+
+    event_type, applied = f"test.t{uuid.uuid4().hex[:8]}", {"a": [], "b": []}
+
+    def consumer(name: str) -> IdempotentConsumer:
+        return IdempotentConsumer(db, f"test.{name}.{event_type}", {
+            event_type: lambda uow, envelope: applied[name].append(envelope["id"])})
+
+    ids = commit_events(db, event_type, 5)
+    killed = InProcessBus()  # the bus of a process killed outright: it never delivered
+    for name in ("a", "b"):
+        killed.subscribe(consumer(name).subscription())
+    OutboxRelay(db, killed).drain()
+    # "a" had applied the first one before the kill; "b" none
+    consumer("a")(next(e for e in killed.undelivered() if e["id"] == ids[0]))
+    assert applied == {"a": [ids[0]], "b": []}
+
+    background = Background(InProcessBus())
+    background.add_service(ServiceParts(name="test", db=db,
+                                        consumers=[consumer("a"), consumer("b")]))
+    background.start()
+    try:
+        wait_for(lambda: sorted(applied["a"]) == sorted(ids) == sorted(applied["b"]),
+                 message="every event applied by each consumer, once")
+        assert background.publish_again_what_was_not_applied() == 0, "nothing is missing now"
+    finally:
+        background.stop()
+    assert sorted(applied["a"]) == sorted(ids), "none applied twice"
 
 
 def test_a_database_outage_does_not_bring_a_message_closer_to_the_dead_letter_queue():

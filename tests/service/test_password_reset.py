@@ -19,6 +19,7 @@ from tests.service.test_users import (
     register,
     unique_email,
 )
+from tests.support.outbox import events_about
 
 NEW_PASSWORD = "violet meadow 77"
 
@@ -38,10 +39,7 @@ def confirm(client, token: str, new_password: str = NEW_PASSWORD):
 
 
 def reset_events(users, email: str) -> list[dict]:
-    with users[1].db.engine.connect() as conn:
-        return list(conn.execute(text(
-            "SELECT payload FROM users.outbox WHERE type = 'user.password_reset_requested' "
-            "AND payload->'data'->>'email' = :e ORDER BY position"), {"e": email}).scalars())
+    return events_about(users[1].db, "email", email, "user.password_reset_requested")
 
 
 def test_asking_answers_the_same_whether_the_email_has_an_account_or_not(client, users):

@@ -20,8 +20,10 @@ from sqlalchemy import text
 from auction_common.events import EventSchemas
 from auction_common.keys import generate_private_key_pem, public_key_pem
 from tests.service.conftest import Account
-from tests.support.api import wait_for
+from tests.support.outbox import events_about
+from tests.support.waiting import wait_for
 from tools.services import ROOT
+from tools.stack import free_port
 from user_service.app import EVENT_SCHEMAS, create_app
 from user_service.commands import create_admin
 
@@ -88,12 +90,6 @@ def _answers(port: int) -> bool:
         return False
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def build_user_app(settings_for, users, **settings):
     """Another user_service app on the same database with other settings (its own limiter
     with its own counters)."""
@@ -138,15 +134,6 @@ def stored_hash(db, user_id: str) -> str:
                             {"id": user_id}).scalar_one()
 
 
-def outbox_events(db, event_type: str, user_id: str) -> list[dict]:
-    """The events of ``event_type`` about ``user_id`` in the outbox, oldest first."""
-    with db.engine.connect() as conn:
-        return conn.execute(text(
-            "SELECT payload FROM users.outbox WHERE type = :t "
-            "AND payload->'data'->>'user_id' = :u ORDER BY position"),
-            {"t": event_type, "u": user_id}).scalars().all()
-
-
 def error_code(response) -> str:
     return response.get_json()["error"]["code"]
 
@@ -184,10 +171,7 @@ def test_an_email_is_taken_whatever_its_case(client):
 
 def test_registering_announces_user_registered_in_the_outbox(client, db):
     user = register(client, display_name="Cleo").get_json()
-    with db.engine.connect() as conn:
-        [event] = conn.execute(text(
-            "SELECT payload FROM users.outbox WHERE type = 'user.registered' "
-            "AND payload->'data'->>'user_id' = :u"), {"u": user["id"]}).scalars().all()
+    [event] = events_about(db, "user_id", user["id"], "user.registered")
     EventSchemas(EVENT_SCHEMAS).validate(event)
     assert event["data"] == {"user_id": user["id"], "email": user["email"],
                              "display_name": "Cleo", "role": "user", "version": 1}
@@ -493,13 +477,13 @@ def test_changing_the_display_name_announces_a_full_snapshot(client, account, db
     assert answer.get_json()["display_name"] == "Valentina"
     assert me(client, val.tokens["access_token"]).get_json()["display_name"] == "Valentina"
     assert client.get(f"/api/users/{val.id}").get_json()["display_name"] == "Valentina"
-    [event] = outbox_events(db, "user.updated", val.id)
+    [event] = events_about(db, "user_id", val.id, "user.updated")
     EventSchemas(EVENT_SCHEMAS).validate(event)
     assert event["data"] == {"user_id": val.id, "email": val.email,
                              "display_name": "Valentina", "role": "user", "status": "active",
                              "version": 2}
     assert patch_me(client, val, display_name="Valentina").status_code == 200
-    assert len(outbox_events(db, "user.updated", val.id)) == 1, "no change, no event"
+    assert len(events_about(db, "user_id", val.id, "user.updated")) == 1, "no change, no event"
 
 
 def test_changing_the_password_signs_out_every_other_session(client, account, db):
@@ -515,7 +499,7 @@ def test_changing_the_password_signs_out_every_other_session(client, account, db
     assert stopped.status_code == 401, "the other session is signed out"
     assert error_code(stopped) == "invalid_refresh_token"
     assert refresh(client, wes.tokens["refresh_token"]).status_code == 200, "this one is not"
-    assert outbox_events(db, "user.updated", wes.id) == [], "nothing others keep changed"
+    assert events_about(db, "user_id", wes.id, "user.updated") == [], "nothing others keep changed"
 
 
 @pytest.mark.parametrize("fields, status, code, field", [
@@ -592,7 +576,7 @@ def test_create_admin_promotes_an_existing_account_and_keeps_its_password(settin
     create_admin(settings_for("user_service"), ["--email", zoe.email.upper()])
     answer = login(client, zoe.email)
     assert answer.get_json()["user"]["role"] == "admin"
-    [event] = outbox_events(db, "user.updated", zoe.id)
+    [event] = events_about(db, "user_id", zoe.id, "user.updated")
     EventSchemas(EVENT_SCHEMAS).validate(event)
     assert event["data"]["role"] == "admin"
 
@@ -633,13 +617,13 @@ def test_a_suspended_user_cannot_log_in_refresh_or_act(client, account, admin, d
     assert mine.status_code == 403
     assert error_code(mine) == "user_suspended"
     assert patch_me(client, cal, display_name="Still here").status_code == 403
-    [event] = outbox_events(db, "user.updated", cal.id)
+    [event] = events_about(db, "user_id", cal.id, "user.updated")
     EventSchemas(EVENT_SCHEMAS).validate(event)
     assert event["data"] == {"user_id": cal.id, "email": cal.email, "display_name": "cal",
                              "role": "user", "status": "suspended", "version": 2}
     again = client.post(f"/api/users/{cal.id}/suspend", headers=admin.headers)
     assert again.status_code == 200
-    assert len(outbox_events(db, "user.updated", cal.id)) == 1, "no change, no event"
+    assert len(events_about(db, "user_id", cal.id, "user.updated")) == 1, "no change, no event"
 
 
 def test_unsuspending_lets_the_user_log_in_again_but_not_revive_old_sessions(client, account,
@@ -651,7 +635,7 @@ def test_unsuspending_lets_the_user_log_in_again_but_not_revive_old_sessions(cli
     assert answer.get_json()["status"] == "active"
     assert login(client, dee.email).status_code == 200
     assert refresh(client, dee.tokens["refresh_token"]).status_code == 401
-    statuses = [e["data"]["status"] for e in outbox_events(db, "user.updated", dee.id)]
+    statuses = [e["data"]["status"] for e in events_about(db, "user_id", dee.id, "user.updated")]
     assert statuses == ["suspended", "active"]
 
 

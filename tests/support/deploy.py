@@ -1,5 +1,6 @@
-"""What the deployment checks share (tests/test_compose.py, tests/test_k8s.py): reading the
-Dockerfile, and rendering the gateway's template and asking nginx whether it accepts it."""
+"""What the deployment checks share (tests/deploy/test_compose.py, tests/deploy/test_k8s.py):
+reading the Dockerfile, and rendering the gateway's template and asking nginx whether it
+accepts it."""
 
 from __future__ import annotations
 

@@ -26,7 +26,8 @@ from pathlib import Path
 import requests
 import socketio
 
-from tests.support.api import User, wait_for
+from tests.support.api import User
+from tests.support.waiting import wait_for
 from tools.stack import free_port
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"

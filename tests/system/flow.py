@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 
+import requests
 import socketio
 
-from tests.support.api import Api, wait_for
+from tests.support.api import Api
+from tests.support.waiting import wait_for
 
 
 class Watcher:
@@ -91,3 +94,18 @@ def run_auction_story(base_url: str) -> dict:
     finally:
         anonymous.close()
         alice_screen.close()
+
+
+def check_api_docs(base_url: str) -> None:
+    """Swagger UI at /api/docs: the page, its vendored files, and each of the four services'
+    documents it lists, all answered through this way of running's routing."""
+    page = requests.get(f"{base_url}/api/docs", timeout=10)
+    assert page.status_code == 200, page.text[:500]
+    documents = re.findall(r'<a class="api-document" href="([^"]+)"', page.text)
+    assert len(documents) == 4
+    for url in documents:
+        document = requests.get(f"{base_url}{url}", timeout=10).json()
+        assert document["openapi"].startswith("3.") and document["paths"], url
+    for asset in re.findall(r'(?:src|href)="(/(?:static|api/docs)/[^"]+)"', page.text):
+        assert requests.get(f"{base_url}{asset}", timeout=10).status_code == 200, asset
+

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.support.api import Api, User, wait_for
+from tests.support.api import Api, User
+from tests.support.waiting import wait_for
 
 ACTIONS = ("cancel", "raise_reserve", "new_buy_now_price")
 

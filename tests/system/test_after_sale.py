@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.support.api import Api, User, wait_for
+from tests.support.api import Api, User
+from tests.support.waiting import wait_for
 
 from .flow import Watcher
 

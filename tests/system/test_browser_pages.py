@@ -20,8 +20,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.support.api import Api, User, wait_for
-from tests.system.test_browser import CHROMIUM, CHROMIUM_ARGS, LIVE, MAIL  # skips without Chromium
+from tests.support.api import Api, User
+from tests.support.waiting import wait_for
+from tests.system.test_browser import (  # skips without Chromium
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LIVE,
+    MAIL,
+    LiveLine,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -289,6 +296,35 @@ def test_a_bidder_sees_their_maximum_their_lines_the_seller_and_a_banner_that_ke
     # Hers: her bid and the automatic line her maximum placed against Bob's.
     expect(page.locator("#history-lines li.is-yours")).to_have_count(2)
     screenshot(page, "desktop-auction")
+
+
+def test_the_watcher_count_follows_watches_and_unwatches_live(open_page, api, people):
+    seller, bob = people["seller"], people["bob"]
+    auction = seller.create_auction(seconds=3600, title="Pocket watch", starting_price=1500)
+    api.wait_until_biddable(auction["id"])
+    page = open_page(DESKTOP)  # anyone may see how many watch, nobody who
+    line = LiveLine(page)
+    page.goto(f"/auctions/{auction['id']}")
+    expect(page.locator("#live-status")).to_have_text("Live", timeout=LIVE)
+    count = page.locator("#watchers-count")
+    expect(count).to_have_text("0")
+    watch_url = f"{api.base_url}/api/auctions/{auction['id']}/watch"
+    carol = api.register("Carol")
+    for user in (bob, carol):
+        assert api.session.put(watch_url, headers=user.headers, timeout=30).status_code == 200
+    expect(count).to_have_text("2", timeout=LIVE)
+    assert api.session.delete(watch_url, headers=bob.headers, timeout=30).status_code == 200
+    expect(count).to_have_text("1", timeout=LIVE)
+    page.reload()
+    expect(count).to_have_text("1")
+    expect(page.locator("#live-status")).to_have_text("Live", timeout=LIVE)
+    # An unwatch the page misses while its connection is silent: the reconnect brings it.
+    line.muted = True
+    assert api.session.delete(watch_url, headers=carol.headers, timeout=30).status_code == 200
+    line.wait_until_dropped(page, 1)
+    expect(count).to_have_text("1")
+    line.cut()
+    expect(count).to_have_text("0", timeout=LIVE)
 
 
 def test_an_ended_auction_shows_only_its_outcome(open_page, api, people):

@@ -15,7 +15,8 @@ import psycopg2
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.support.api import Api, wait_for
+from tests.support.api import Api
+from tests.support.waiting import wait_for
 from tests.unit.reference_model import ReferenceAuction
 from tools.provision import amqp_url
 

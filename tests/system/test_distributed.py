@@ -10,11 +10,12 @@ import pytest
 import requests
 
 from auction_common.events import EventSchemas
-from tests.support.api import Api, wait_for
+from tests.support.api import Api
+from tests.support.waiting import wait_for
 from tools.provision import amqp_url
 from tools.services import SERVICES
 
-from .flow import Watcher, run_auction_story
+from .flow import Watcher, check_api_docs, run_auction_story
 
 pytestmark = pytest.mark.system
 
@@ -58,6 +59,10 @@ def test_every_service_is_ready_and_documents_itself_through_the_gateway(stack, 
     document = requests.get(f"{stack.url}{prefix}/openapi.json", timeout=10).json()
     assert document["openapi"].startswith("3.")
     assert any(path.startswith(prefix) for path in document["paths"])
+
+
+def test_swagger_ui_lists_every_service_s_document_through_the_gateway(stack):
+    check_api_docs(stack.url)
 
 
 def test_unknown_api_paths_answer_the_error_body(stack):

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.api import Api, wait_for
+from tests.support.api import Api
+from tests.support.waiting import wait_for
 from tools.services import ROOT
 from tools.stack import free_port
 
-from .flow import run_auction_story
+from .flow import check_api_docs, run_auction_story
 from .races import seller_and_bidder_race
 
 pytestmark = pytest.mark.embedded
@@ -80,6 +81,7 @@ def test_the_embedded_mode_runs_the_story_stops_cleanly_and_keeps_its_data(var_d
         assert listing.status_code == 200
         assert listing.json()["current_price"] == 3100
         assert wait_for(lambda: api.mailbox(), message="caught mail kept across restarts")
+        check_api_docs(f"http://127.0.0.1:{port}")
     finally:
         assert stop(process) == 0
 
@@ -117,6 +119,20 @@ def _stop_group(process: subprocess.Popen, signum: int, var_dir: Path) -> None:
     assert not (var_dir / "pgdata" / "postmaster.pid").exists(), "the database stopped too"
 
 
+def _catalog_catches_up(api: Api, auction_id: str, accepted: list[str], why: str) -> None:
+    """After a restart: bidding holds every accepted bid, and the catalog comes to show its
+    price and bid count."""
+    live = api.live_state(auction_id).json()
+    assert live["bid_count"] >= len(accepted)
+
+    def caught_up():
+        listing = api.get(f"/api/auctions/{auction_id}").json()
+        return (listing["current_price"], listing["bid_count"]) == (
+            live["current_price"], live["bid_count"])
+
+    wait_for(caught_up, timeout=30, message=why)
+
+
 def test_a_signal_to_the_whole_group_during_bidding_stops_everything_and_keeps_every_event(
         var_dir):
     port = free_port()
@@ -132,16 +148,31 @@ def test_a_signal_to_the_whole_group_during_bidding_stops_everything_and_keeps_e
 
     process = start_embedded(var_dir, port)
     try:
-        live = api.live_state(auction["id"]).json()
-        assert live["bid_count"] >= len(accepted)
-
-        def catalog_caught_up():
-            listing = api.get(f"/api/auctions/{auction['id']}").json()
-            return (listing["current_price"], listing["bid_count"]) == (
-                live["current_price"], live["bid_count"])
-
-        wait_for(catalog_caught_up, timeout=30,
-                 message="events queued at the stop delivered after the restart")
+        _catalog_catches_up(api, auction["id"], accepted,
+                            "events queued at the stop delivered after the restart")
         _bid_until_stopped(api, auction["id"], bidders)
     finally:
         _stop_group(process, signal.SIGINT, var_dir)
+
+
+def test_killed_outright_during_bidding_it_loses_no_event_at_the_next_start(var_dir):
+    """SIGKILL (the OOM killer, a hung process killed) leaves the in-process bus no moment to
+    hand back what it held: the next start publishes again what a consumer had not applied."""
+    port = free_port()
+    api = Api(f"http://127.0.0.1:{port}")
+    process = start_embedded(var_dir, port)
+    try:
+        seller, bidders = api.register("seller"), [api.register(f"b{i}") for i in range(4)]
+        auction = seller.create_auction(seconds=600, starting_price=100)
+        api.wait_until_biddable(auction["id"])
+        accepted = _bid_until_stopped(api, auction["id"], bidders, minimum=40)
+    finally:
+        process.kill()  # the Python process only: its database server lives on, as it would
+        process.wait(timeout=10)
+
+    process = start_embedded(var_dir, port)
+    try:
+        _catalog_catches_up(api, auction["id"], accepted,
+                            "events the killed process held applied after the restart")
+    finally:
+        _stop_group(process, signal.SIGTERM, var_dir)

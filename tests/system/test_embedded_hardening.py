@@ -14,7 +14,8 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.support.api import Api, wait_for
+from tests.support.api import Api
+from tests.support.waiting import wait_for
 from tools import provision
 from tools.services import ROOT
 from tools.stack import free_port

@@ -26,7 +26,8 @@ import pytest
 import requests
 from sqlalchemy.engine import make_url
 
-from tests.support.api import Api, wait_for
+from mailsink.store import Mailbox
+from tests.support.api import Api
 from tests.support.faults import (
     LiveWatcher,
     PrivatePostgres,
@@ -34,6 +35,7 @@ from tests.support.faults import (
     Storm,
     status_counts,
 )
+from tests.support.waiting import wait_for
 from tools.stack import Stack, free_port
 
 pytestmark = [pytest.mark.system, pytest.mark.faults]
@@ -347,11 +349,13 @@ def test_every_event_is_applied_and_the_catalog_equals_bidding(faulted):
     assert not any(depths.values()), f"dead letters: {depths}"
 
 
-def test_every_email_arrives_and_one_sent_again_is_recognisably_the_same(faulted):
-    """Exactly once is not promised to an SMTP server: a crash (kill -9 of the worker, a
-    database restart) between the server accepting an email and the delivery being recorded
-    sends that one again. It then carries the same Message-ID, which mail clients show once;
-    the figures count how often it happened."""
+def test_every_email_arrives_exactly_once_in_the_mailbox(faulted):
+    """Every delivery is in the mailbox once, and nothing else is. The SMTP server itself may
+    have been given one again: a kill -9 of the worker between the server accepting it and
+    the delivery being recorded cannot be told apart from a send that never happened (a
+    database that goes away in that moment can: the worker remembers what the server took).
+    Sent again, it carries the same Message-ID, which the mailbox — like the big providers —
+    shows once; the figures count how often the server was given a copy."""
     def settled():
         return not _query(faulted, "SELECT 1 FROM notifications.email_deliveries"
                                    " WHERE status = 'pending'")
@@ -359,14 +363,16 @@ def test_every_email_arrives_and_one_sent_again_is_recognisably_the_same(faulted
     wait_for(settled, 180, interval=1, message="every email delivery settled")
     deliveries = _query(faulted, "SELECT id::text, status FROM notifications.email_deliveries")
     assert deliveries and {status for _, status in deliveries} == {"sent"}
-    mailbox = [json.loads(line) for line in
-               (faulted["stack"].state_dir / "mailbox.jsonl").read_text().splitlines()]
-    ids = [item["message_id"].strip("<>").split("@")[0] for item in mailbox]
-    duplicates = {i for i in ids if ids.count(i) > 1}
+    mailbox = Mailbox(faulted["stack"].state_dir / "mailbox.jsonl")
+    shown = [item["message_id"].strip("<>").split("@")[0] for item in mailbox.items()]
+    copies = len(mailbox.received())
     faulted.setdefault("settled", {})["emails"] = {
-        "deliveries": len(deliveries), "received": len(ids), "duplicates": len(duplicates)}
-    assert set(ids) == {i for i, _ in deliveries}, "each delivery arrived, nothing else did"
-    assert len(duplicates) <= 3, f"{len(duplicates)} emails arrived twice: more than a crash or two"
+        "deliveries": len(deliveries), "in the mailbox": len(shown),
+        "given to the SMTP server": copies, "given again": copies - len(shown)}
+    assert sorted(shown) == sorted(i for i, _ in deliveries), \
+        "each delivery is in the mailbox once, nothing else is"
+    assert copies - len(shown) <= 3, \
+        f"the server was given {copies - len(shown)} emails again: more than a crash or two"
 
 
 def test_the_live_page_misses_nothing_across_reconnects_and_the_broker_restart(faulted):

@@ -13,7 +13,8 @@ import uuid
 import pytest
 import requests
 
-from tests.support.api import Api, wait_for
+from tests.support.api import Api
+from tests.support.waiting import wait_for
 from tools import provision
 from tools.services import ROOT
 

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from bidding_service.batching import KeyedBatcher
-from tests.support.api import wait_for
+from tests.support.waiting import wait_for
 
 
 class Recorder:

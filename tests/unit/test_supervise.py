@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 
-from tests.support.api import wait_for
+from tests.support.waiting import wait_for
 from tools.services import ROOT
 from tools.supervise import restart_delay
 

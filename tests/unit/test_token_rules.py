@@ -24,7 +24,7 @@ from auction_common.auth import (
 from auction_common.errors import register_error_handlers
 from auction_common.keys import generate_private_key_pem, key_id, public_key_pem
 from auction_common.settings import CommonSettings
-from tests.support.api import wait_for
+from tests.support.waiting import wait_for
 
 OLD, NEW, STRANGER = (generate_private_key_pem() for _ in range(3))
 

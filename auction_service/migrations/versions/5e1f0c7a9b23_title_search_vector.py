@@ -1,7 +1,7 @@
 """a title-only search vector, GIN-indexed: relevance ranks title matches first, alone
 
 Revision ID: 5e1f0c7a9b23
-Revises: cc678232bcbb
+Revises: 4b1f0c6e2a93
 Create Date: 2026-11-30 13:20:00.000000
 
 """
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision: str = '5e1f0c7a9b23'
-down_revision: Union[str, Sequence[str], None] = 'cc678232bcbb'
+down_revision: Union[str, Sequence[str], None] = '4b1f0c6e2a93'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -1,28 +1,36 @@
-"""Money as an integer number of minor units with a currency code: formatting and parsing.
+"""Money as the platform writes it: an integer number of minor units with an ISO 4217 currency
+code, shown in major units with the currency's own number of decimals.
 
-Amounts never go through a float: the form's text becomes a :class:`~decimal.Decimal`, then an
-integer number of cents (or pence...).
+One owner for every Python part that shows or reads an amount (the pages and their forms,
+the emails); the browser's script formats with the exponent the page gives it
+(:func:`currency_exponent`, via ``frontend/presenters.py``). Amounts never go through a float:
+typed text becomes a :class:`~decimal.Decimal`, then an integer.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-#: The currencies a seller can choose, in the order the form lists them.
-CURRENCIES = ("EUR", "USD", "GBP", "CHF", "CAD", "AUD")
-
-#: Digits after the decimal point (ISO 4217 minor units); 2 for any currency not listed.
-_EXPONENTS = {"EUR": 2, "USD": 2, "GBP": 2, "JPY": 0, "KRW": 0, "CHF": 2}
-
-
-def currency_exponent(currency: str) -> int:
-    """How many decimal digits the currency's minor unit has (2 for EUR: 1 EUR = 100 cents)."""
-    return _EXPONENTS.get(currency.upper(), 2)
+#: ISO 4217 minor-unit exponents that are not 2 (JPY has no minor unit, a Kuwaiti dinar has
+#: 1000 fils); every currency not listed has 2.
+_EXPONENTS = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF",
+                     "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}
 
 
-def major_units(minor: int, currency: str) -> str:
-    """``1250, "EUR"`` -> ``"12.50"``: the amount as a plain decimal, as a form field shows it."""
-    exponent = currency_exponent(currency or "")
+def currency_exponent(currency: str | None) -> int:
+    """How many decimal digits the currency's minor unit has (2 for EUR: 1 EUR = 100 cents;
+    0 for JPY; 3 for KWD)."""
+    return _EXPONENTS.get((currency or "").upper(), 2)
+
+
+def major_units(minor: int, currency: str | None) -> str:
+    """``1250, "EUR"`` -> ``"12.50"``: the amount as a plain decimal, as a form field shows it
+    (``1500, "JPY"`` -> ``"1500"``; ``1500, "KWD"`` -> ``"1.500"``)."""
+    exponent = currency_exponent(currency)
     sign = "-" if minor < 0 else ""
     whole, fraction = divmod(abs(int(minor)), 10**exponent)
     if exponent == 0:
@@ -30,8 +38,9 @@ def major_units(minor: int, currency: str) -> str:
     return f"{sign}{whole}.{fraction:0{exponent}d}"
 
 
-def format_money(minor: int | None, currency: str) -> str:
-    """``1250, "EUR"`` -> ``"EUR 12.50"``; thousands are grouped (``"USD 1,234,567.00"``)."""
+def format_money(minor: int | None, currency: str | None) -> str:
+    """``1250, "EUR"`` -> ``"EUR 12.50"``; thousands are grouped (``"USD 1,234,567.00"``,
+    ``"JPY 1,500"``, ``"KWD 1.500"``); ``None`` (no amount) -> ``"—"``."""
     if minor is None:
         return "—"
     plain = major_units(minor, currency)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from auction_common.events import isoformat
 
-from .domain import buy_now_available, public_status
+from .domain import public_status
 from .models import Auction, AuctionImage
 
 
@@ -58,9 +58,7 @@ def auction_view(auction: Auction, now: datetime, images: list[AuctionImage] = (
         "has_reserve": has_reserve,
         "reserve_met": auction.reserve_met if has_reserve else None,
         "buy_now_price": auction.buy_now_price,
-        "buy_now_available": buy_now_available(auction.buy_now_price, status,
-                                               auction.bid_count, auction.reserve_price,
-                                               auction.reserve_met),
+        "buy_now_available": auction.buy_now_available and status == "live",
         "increments": auction.increments,
         "anti_sniping_seconds": auction.anti_sniping_seconds,
         "starts_at": isoformat(auction.starts_at),
@@ -74,6 +72,7 @@ def auction_view(auction: Auction, now: datetime, images: list[AuctionImage] = (
         "ended_at": isoformat(auction.ended_at),
         "cancelled_at": isoformat(auction.cancelled_at),
         "watchers_count": auction.watchers_count,
+        "watchers_seq": auction.watchers_seq,
         "images": [image_view(image, media_url) for image in images],
     }
     if for_seller:

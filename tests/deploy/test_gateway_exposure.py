@@ -39,6 +39,14 @@ def test_compose_and_kubernetes_route_no_mail_sink_and_no_metrics(env):
     assert "add_header X-Content-Type-Options nosniff always;" in rendered
 
 
+@pytest.mark.parametrize("env", [compose_gateway_env(), k8s_gateway_env()],
+                         ids=["compose", "kubernetes"])
+def test_every_gateway_sends_the_api_docs_to_the_frontend(env):
+    rendered = directives(render_gateway_template(env))
+    assert "location = /api/docs { proxy_pass http://frontend; }" in rendered
+    assert "location /api/docs/ { proxy_pass http://frontend; }" in rendered
+
+
 def test_make_ups_gateway_answers_the_mail_sink_to_this_machine_only():
     routes = dev_routes("127.0.0.1:5000")
     for location in ("location /api/mailbox {", "location = /mailbox {"):
