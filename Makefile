@@ -52,10 +52,12 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 
 ## bench: the benchmarks under bench/ (they start their own stack); results in bench/results/
+## (bench.bid_transaction compares two checkouts: python -m bench.bid_transaction OTHER_CHECKOUT)
 bench: $(VENV)/.dev vendor
 	$(PY) -m bench.bid_path
 	$(PY) -m bench.fanout
 	$(PY) -m bench.search
+	$(PY) -m bench.mixed
 
 clean:
 	rm -rf $(VENV) var

@@ -224,8 +224,10 @@ def _were_stored(db: Database, bid_ids: list[uuid.UUID]) -> bool | None:
     try:
         with db.unit_of_work() as uow:
             return repository.bids_exist(uow.session, bid_ids)
-    except DBAPIError:
-        log.warning("cannot tell whether a bid group committed", exc_info=True)
+    except DBAPIError as exc:
+        # An unavailable database is an expected moment (a restart, a stop): no traceback.
+        log.warning("cannot tell whether a bid group committed",
+                    exc_info=not is_unavailable(exc), extra={"error": str(exc.orig)[:200]})
         return None
 
 

@@ -254,7 +254,9 @@ def listing_card(item: dict) -> dict[str, Any]:
     return {**item, "thumb": images[0] if images else None,
             "reserve_label": reserve_label(bool(item.get("has_reserve")),
                                            item.get("reserve_met")),
-            "can_relist": can_relist(item)}
+            "can_relist": can_relist(item),
+            "exponent": currency_exponent(item.get("currency")),
+            "watchers_seq": item.get("watchers_seq") or 0}
 
 
 def bid_accepted_message(answer: dict, amount: int, currency: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiosmtpd.controller import Controller
 
+from auction_common.ports import free_port
+
 from .store import Mailbox, parse_email
 
 
@@ -22,15 +24,7 @@ def start_smtp(mailbox: Mailbox, host: str = "127.0.0.1", port: int = 0,
     """Start an SMTP server in a background thread; ``port=0`` picks a free port
     (read it back from ``controller.port``). ``options`` go to aiosmtpd's Controller (TLS,
     authentication)."""
-    controller = Controller(_StoreHandler(mailbox), hostname=host, port=port or _free_port(host),
+    controller = Controller(_StoreHandler(mailbox), hostname=host, port=port or free_port(host),
                             **options)
     controller.start()
     return controller
-
-
-def _free_port(host: str) -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]

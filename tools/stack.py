@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import string
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import requests
 
+from auction_common import ports
 from auction_common.keys import ensure_dev_keypair
 
 from . import provision
@@ -32,10 +32,8 @@ PYTHON = sys.executable
 
 
 def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port nobody uses right now, outside the range of outgoing connections' ports."""
+    return ports.free_port()
 
 
 def find_nginx(install: bool = True) -> str:

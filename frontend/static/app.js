@@ -18,6 +18,7 @@ import { bindMenu } from "./js/menu.js";
 import { unreadBadge } from "./js/notifications.js";
 import { refreshTimes, tickListCountdowns } from "./js/page_times.js";
 import { bindPhotoForm } from "./js/photos.js";
+import { listingRows } from "./js/listing_rows.js";
 import { bindSellForm } from "./js/sell_form.js";
 
 function start() {
@@ -37,7 +38,7 @@ function start() {
   bindPhotoForm();
   unreadBadge.load();
   bindSellForm();
-  if (body.getAttribute("data-live") === "on") connectLive(page);
+  if (body.getAttribute("data-live") === "on") connectLive(page, listingRows(document));
 }
 
 // A module runs once the document is parsed (like a deferred script), after the classic

@@ -315,7 +315,10 @@ def test_the_watcher_count_follows_watches_and_unwatches_live(open_page, api, pe
     expect(count).to_have_text("2", timeout=LIVE)
     assert api.session.delete(watch_url, headers=bob.headers, timeout=30).status_code == 200
     expect(count).to_have_text("1", timeout=LIVE)
-    page.reload()
+    # The page fetches the state (with the count) once it is in the room: wait for that, so
+    # that the unwatch below can only reach it live or by the reconnect.
+    with page.expect_response(lambda answer: "state.json" in answer.url, timeout=LIVE):
+        page.reload()
     expect(count).to_have_text("1")
     expect(page.locator("#live-status")).to_have_text("Live", timeout=LIVE)
     # An unwatch the page misses while its connection is silent: the reconnect brings it.
@@ -325,6 +328,26 @@ def test_the_watcher_count_follows_watches_and_unwatches_live(open_page, api, pe
     expect(count).to_have_text("1")
     line.cut()
     expect(count).to_have_text("0", timeout=LIVE)
+
+
+def test_a_sellers_listings_follow_bids_and_watchers_live(open_page, api, people):
+    seller, bob = people["seller"], people["bob"]
+    auction = seller.create_auction(seconds=3600, title="Carriage clock", starting_price=2000)
+    api.wait_until_biddable(auction["id"])
+    page = open_page(DESKTOP, user=seller)
+    page.goto("/me/listings")
+    row = page.locator(f"#my-listings tr[data-auction-id='{auction['id']}']")
+    expect(row.locator(".cell-bids")).to_have_text("0")
+    expect(page.locator("#live-status")).to_have_text("Live", timeout=LIVE)
+    page.evaluate("window.sameDocument = true")
+    watch_url = f"{api.base_url}/api/auctions/{auction['id']}/watch"
+    assert api.session.put(watch_url, headers=bob.headers, timeout=30).status_code == 200
+    expect(row.locator(".cell-watchers")).to_have_text("1", timeout=LIVE)
+    assert bob.bid(auction["id"], 2500).status_code == 201  # opens at the starting price
+    expect(row.locator(".cell-bids")).not_to_have_text("0", timeout=LIVE)
+    assert people["alice"].bid(auction["id"], 3000).status_code == 201
+    expect(row.locator(".cell-price")).to_have_text("EUR 26.00", timeout=LIVE)
+    assert page.evaluate("window.sameDocument === true"), "the rows updated without a reload"
 
 
 def test_an_ended_auction_shows_only_its_outcome(open_page, api, people):

@@ -14,12 +14,15 @@ function setLiveStatus(connected) {
   el.classList.toggle("is-live", connected);
 }
 
-export function connectLive(page) {
+/** Connect; `page` is the auction page on screen (or null), `rows` a seller's live table of
+ *  listings (listing_rows.js, or null). */
+export function connectLive(page, rows) {
   if (typeof window.io !== "function") return null;
   const socket = window.io({ transports: ["websocket", "polling"] });
 
   socket.on("connect", function () {
     setLiveStatus(true);
+    if (rows) rows.ids.forEach(function (id) { socket.emit("watch", { auction_id: id }); });
     if (!page) return;
     // Join the auction's room, then catch up on whatever happened before we were in it.
     socket.timeout(3000).emit("watch", { auction_id: page.id }, function () {
@@ -47,6 +50,10 @@ export function connectLive(page) {
     socket.on("auction.extended", function (event) { page.onExtended(event || {}); });
     socket.on("auction.ended", function (event) { page.onEnded(event || {}); });
     socket.on("auction.watchers", function (event) { page.onWatchers(event || {}); });
+  }
+  if (rows) {
+    socket.on("bid.placed", function (event) { rows.onBidPlaced(event || {}); });
+    socket.on("auction.watchers", function (event) { rows.onWatchers(event || {}); });
   }
   socket.on("bid.outbid", function (event) {
     event = event || {};

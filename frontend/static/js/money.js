@@ -1,5 +1,5 @@
 /* Money as the pages say it: an integer number of minor units with a currency code, never a
- * float. The server's owner of this format is frontend/money.py (format_money, major_units);
+ * float. The server's owner of this format is auction_common/money.py (format_money, major_units);
  * tests/frontend/test_js_pinned.py runs both over the same amounts. No DOM here. */
 
 /** 1250, "EUR", 2 -> "EUR 12.50"; thousands grouped ("USD 1,234,567.00"); null -> "—". The

@@ -1,0 +1,56 @@
+/* A seller's table of their own listings (My listings), kept live: each running listing's
+ * row follows its auction's room — the price and bid count from `bid.placed`, the watchers
+ * from `auction.watchers` — so the seller sees bids and watchers arrive without reloading. */
+
+import { formatMoney } from "./money.js";
+import { watchersUpdate } from "./sequence.js";
+
+/** What a `bid.placed` changes in a row showing `shownBids` bids: `{price, bids}`, or null
+ *  when the event is not newer. A bid count never falls, so the higher count is the newer
+ *  state whatever order events arrive in (and a repeated event changes nothing). */
+export function rowBidUpdate(shownBids, event) {
+  if (!event || typeof event.bid_count !== "number" || typeof event.current_price !== "number") {
+    return null;
+  }
+  if (event.bid_count <= shownBids) return null;
+  return { price: event.current_price, bids: event.bid_count };
+}
+
+function cell(row, name) {
+  return row.querySelector("." + name);
+}
+
+/** The live rows of the page, or null when it has none. */
+export function listingRows(doc) {
+  const rows = new Map();
+  doc.querySelectorAll("tr[data-live-row][data-auction-id]").forEach(function (row) {
+    rows.set(row.getAttribute("data-auction-id"), row);
+  });
+  if (!rows.size) return null;
+  return {
+    ids: Array.from(rows.keys()),
+    onBidPlaced(event) {
+      const row = rows.get(String((event || {}).auction_id));
+      const bids = row && cell(row, "cell-bids");
+      if (!bids) return;
+      const update = rowBidUpdate(parseInt(bids.textContent, 10) || 0, event);
+      if (!update) return;
+      bids.textContent = String(update.bids);
+      const price = cell(row, "cell-price");
+      if (price) {
+        price.textContent = formatMoney(update.price, row.getAttribute("data-currency"),
+                                        parseInt(row.getAttribute("data-exponent"), 10) || 0);
+      }
+    },
+    onWatchers(event) {
+      const id = String((event || {}).auction_id);
+      const watchers = rows.has(id) && cell(rows.get(id), "cell-watchers");
+      if (!watchers) return;
+      const shown = parseInt(watchers.getAttribute("data-watchers-seq"), 10) || 0;
+      const update = watchersUpdate(shown, event, id);
+      if (!update) return;
+      watchers.setAttribute("data-watchers-seq", String(update.seq));
+      watchers.textContent = String(update.count);
+    },
+  };
+}
