@@ -103,6 +103,17 @@ CREATE TABLE bench_raw.outbox (position bigserial PRIMARY KEY, id uuid NOT NULL 
 """
 
 
+def _one_request(local: threading.local, dsn: str, auctions: list[str], bidders: list[str],
+                 client: int, sequence: int):
+    """This thread's connection (opened on its first request), and the auction, bidder and
+    amount of a baseline client's request: (conn, auction, bidder, amount)."""
+    conn = getattr(local, "conn", None)
+    if conn is None:
+        conn = local.conn = psycopg2.connect(dsn)
+    auction = auctions[(client * 7919 + sequence) % len(auctions)]
+    return conn, auction, bidders[client % len(bidders)], rising_amount(client)
+
+
 def _raw_factory(dsn: str, bidders: list[str], auctions: list[str], fewest_trips: bool = False):
     """The same transaction in raw psycopg2: lock the row, read the clock, decide with the
     engine's own pure function, update the row, insert the bid and an outbox row, NOTIFY,
@@ -112,11 +123,8 @@ def _raw_factory(dsn: str, bidders: list[str], auctions: list[str], fewest_trips
     local = threading.local()
 
     def make_request(client: int, sequence: int) -> bool:
-        conn = getattr(local, "conn", None)
-        if conn is None:
-            conn = local.conn = psycopg2.connect(dsn)
-        auction = auctions[(client * 7919 + sequence) % len(auctions)]
-        bidder, amount = bidders[client % len(bidders)], rising_amount(client)
+        conn, auction, bidder, amount = _one_request(local, dsn, auctions, bidders, client,
+                                                     sequence)
         with conn, conn.cursor() as cur:
             if fewest_trips:
                 cur.execute("WITH locked AS MATERIALIZED (SELECT current_price, leader_id, "
@@ -171,11 +179,8 @@ def _minimal_factory(dsn: str, bidders: list[str], auctions: list[str]):
     local = threading.local()
 
     def make_request(client: int, sequence: int) -> bool:
-        conn = getattr(local, "conn", None)
-        if conn is None:
-            conn = local.conn = psycopg2.connect(dsn)
-        auction = auctions[(client * 7919 + sequence) % len(auctions)]
-        bidder, amount = bidders[client % len(bidders)], rising_amount(client)
+        conn, auction, bidder, amount = _one_request(local, dsn, auctions, bidders, client,
+                                                     sequence)
         with conn, conn.cursor() as cur:
             cur.execute("SELECT current_price FROM bench_raw.auctions WHERE id = %s FOR UPDATE",
                         (auction,))

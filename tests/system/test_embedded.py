@@ -119,6 +119,15 @@ def _stop_group(process: subprocess.Popen, signum: int, var_dir: Path) -> None:
     assert not (var_dir / "pgdata" / "postmaster.pid").exists(), "the database stopped too"
 
 
+def _auction_in_a_storm(api: Api, minimum: int = 20) -> tuple[dict, list, list[str]]:
+    """A seller's new auction and four bidders bidding on it until the server goes away;
+    returns (auction, bidders, accepted bid ids) once ``minimum`` bids were accepted."""
+    seller, bidders = api.register("seller"), [api.register(f"b{i}") for i in range(4)]
+    auction = seller.create_auction(seconds=600, starting_price=100)
+    api.wait_until_biddable(auction["id"])
+    return auction, bidders, _bid_until_stopped(api, auction["id"], bidders, minimum)
+
+
 def _catalog_catches_up(api: Api, auction_id: str, accepted: list[str], why: str) -> None:
     """After a restart: bidding holds every accepted bid, and the catalog comes to show its
     price and bid count."""
@@ -139,10 +148,7 @@ def test_a_signal_to_the_whole_group_during_bidding_stops_everything_and_keeps_e
     api = Api(f"http://127.0.0.1:{port}")
     process = start_embedded(var_dir, port)
     try:
-        seller, bidders = api.register("seller"), [api.register(f"b{i}") for i in range(4)]
-        auction = seller.create_auction(seconds=600, starting_price=100)
-        api.wait_until_biddable(auction["id"])
-        accepted = _bid_until_stopped(api, auction["id"], bidders)
+        auction, bidders, accepted = _auction_in_a_storm(api)
     finally:
         _stop_group(process, signal.SIGTERM, var_dir)
 
@@ -162,10 +168,7 @@ def test_killed_outright_during_bidding_it_loses_no_event_at_the_next_start(var_
     api = Api(f"http://127.0.0.1:{port}")
     process = start_embedded(var_dir, port)
     try:
-        seller, bidders = api.register("seller"), [api.register(f"b{i}") for i in range(4)]
-        auction = seller.create_auction(seconds=600, starting_price=100)
-        api.wait_until_biddable(auction["id"])
-        accepted = _bid_until_stopped(api, auction["id"], bidders, minimum=40)
+        auction, _, accepted = _auction_in_a_storm(api, minimum=40)
     finally:
         process.kill()  # the Python process only: its database server lives on, as it would
         process.wait(timeout=10)
