@@ -5,8 +5,8 @@ extensions; closing; suspensions) run through the four real services on PostgreS
 database of their own. Their events travel on a shuffling test bus
 (``tests/support/shuffling_bus.py``): out of order, duplicated, held back, to two competing
 consumers per queue. Once quiet: the catalog's copy equals bidding's (status, outcome, price,
-count, winner, terms), the user replicas equal user_service's accounts, and every notice was
-sent exactly once, none for a bid that does not stand.
+Buy It Now, count, winner, terms), the user replicas equal user_service's accounts, and every
+notice was sent exactly once, none for a bid that does not stand.
 """
 
 from __future__ import annotations
@@ -253,6 +253,9 @@ def every_listing_agrees(platform, listings: list[str]) -> None:
             reserve, buy_now, starting), "terms"
         assert (seen["current_price"], seen["bid_count"]) == (price, count), "price and count"
         assert seen["winner_id"] == (str(winner) if winner else None), "winner"
+        live = platform.bidding.get(f"/api/bids/auctions/{auction_id}").get_json()
+        assert seen["buy_now_available"] == live["buy_now_available"], \
+            "Buy It Now as bidding decides it"
         if outcome == "cancelled":
             assert seen["status"] == "cancelled"
         elif closed:
