@@ -11,6 +11,8 @@ from .db import Database, UnitOfWork
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[UnitOfWork, dict], None]
+#: A handler that applies several events of its type at once (see :func:`applies_in_batches`).
+RunHandler = Callable[[UnitOfWork, list[dict]], None]
 #: Per event type, one handler or several (applied in order, in one transaction).
 HandlerMap = Mapping[str, EventHandler | Iterable[EventHandler]]
 
@@ -27,6 +29,27 @@ def handlers_by_type(*maps: HandlerMap) -> dict[str, tuple[EventHandler, ...]]:
             if more:  # a type with no handler is not consumed at all (nor bound, nor claimed)
                 combined[event_type] = combined.get(event_type, ()) + more
     return combined
+
+
+def applies_in_batches(handler: RunHandler) -> RunHandler:
+    """Mark ``handler`` as taking a list of events of its type (``handler(uow, events)``)
+    instead of one: a consumer hands it each run of consecutive events of that type that
+    arrived together, in arrival order, so that it can apply them in a few statements instead
+    of a few per event. A single event comes as a list of one."""
+    handler.applies_in_batches = True
+    return handler
+
+
+def _runs(envelopes: list[dict]) -> list[list[dict]]:
+    """Maximal runs of consecutive events of one type, in order (so that events of different
+    types keep their relative order)."""
+    runs: list[list[dict]] = []
+    for envelope in envelopes:
+        if runs and runs[-1][0]["type"] == envelope["type"]:
+            runs[-1].append(envelope)
+        else:
+            runs.append([envelope])
+    return runs
 
 
 class IdempotentConsumer:
@@ -52,7 +75,7 @@ class IdempotentConsumer:
             if not uow.claim_event(self.name, envelope["id"]):
                 log.info("duplicate event skipped", extra={"event_id": envelope["id"]})
                 return
-            self._apply(uow, handlers, envelope)
+            self._apply(uow, handlers, [envelope])
             uow.commit()
 
     def handle_batch(self, envelopes: list[dict]) -> list[Exception | None]:
@@ -64,11 +87,14 @@ class IdempotentConsumer:
                 wanted = [e for e in envelopes if e["type"] in self.handlers]
                 fresh = uow.claim_events(self.name, [e["id"] for e in wanted])
                 superseded = self._superseded([e for e in wanted if e["id"] in fresh])
+                applied = []
                 for envelope in wanted:
                     if envelope["id"] in fresh:
                         fresh.discard(envelope["id"])  # delivered twice in one batch: once
                         if envelope["id"] not in superseded:
-                            self._apply(uow, self.handlers[envelope["type"]], envelope)
+                            applied.append(envelope)
+                for run in _runs(applied):
+                    self._apply(uow, self.handlers[run[0]["type"]], run)
                 uow.commit()
             return [None] * len(envelopes)
         except Exception:
@@ -77,9 +103,20 @@ class IdempotentConsumer:
         return handle_each(self, envelopes)
 
     @staticmethod
-    def _apply(uow: UnitOfWork, handlers: tuple[EventHandler, ...], envelope: dict) -> None:
+    def _apply(uow: UnitOfWork, handlers: tuple[EventHandler, ...], run: list[dict]) -> None:
+        """Apply a run of events of one type: each event through every handler in order, or,
+        when some handler takes batches, handler by handler over the whole run."""
+        if not any(getattr(handler, "applies_in_batches", False) for handler in handlers):
+            for envelope in run:
+                for handler in handlers:
+                    handler(uow, envelope)
+            return
         for handler in handlers:
-            handler(uow, envelope)
+            if getattr(handler, "applies_in_batches", False):
+                handler(uow, run)
+            else:
+                for envelope in run:
+                    handler(uow, envelope)
 
     def _superseded(self, envelopes: list[dict]) -> set[str]:
         """Ids of snapshot events that a newer one of the same type and thing replaces."""

@@ -17,7 +17,7 @@ from auction_common.bus import (
     handle_each,
     topic_matches,
 )
-from auction_common.consumer import IdempotentConsumer, handlers_by_type
+from auction_common.consumer import IdempotentConsumer, applies_in_batches, handlers_by_type
 from auction_common.db import Database
 from auction_common.relay import OutboxRelay
 from bidding_service.models import metadata as bidding_metadata
@@ -167,6 +167,31 @@ def test_two_features_handling_one_event_type_both_run_once_in_one_transaction(d
     applied.clear()
     assert consumer.handle_batch([ended, _envelope("thing.ended", 2)]) == [None, None]
     assert applied == [("tell the winner", 2), ("tell the seller", 2), ("forget watches", 2)]
+
+
+def test_a_handler_taking_batches_gets_each_run_of_its_events_in_order_once(db):
+    """What arrived together reaches a batch handler as runs of consecutive events of its type,
+    so that events of other types keep their place between them; duplicates and events
+    already applied are left out; a single event comes as a list of one."""
+    applied = []
+
+    @applies_in_batches
+    def outbid_all(uow, envelopes):
+        applied.append(("outbid", [e["data"]["n"] for e in envelopes]))
+
+    consumer = IdempotentConsumer(db, f"test.runs.{uuid.uuid4().hex[:6]}", {
+        "thing.outbid": [outbid_all, lambda uow, e: applied.append(("each", e["data"]["n"]))],
+        "thing.named": lambda uow, e: applied.append(("named", e["data"]["n"]))})
+    first = _envelope("thing.outbid", 1)
+    consumer(first)
+    assert applied == [("outbid", [1]), ("each", 1)]
+    applied.clear()
+    batch = [first, _envelope("thing.outbid", 2), _envelope("thing.outbid", 3),
+             _envelope("thing.named", 4), _envelope("thing.outbid", 5)]
+    batch.insert(2, batch[1])  # delivered twice in one batch
+    assert consumer.handle_batch(batch) == [None] * 6
+    assert applied == [("outbid", [2, 3]), ("each", 2), ("each", 3), ("named", 4),
+                       ("outbid", [5]), ("each", 5)]
 
 
 def test_of_several_snapshots_of_one_thing_in_a_batch_only_the_newest_is_applied(db):
