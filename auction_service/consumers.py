@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 
 from sqlalchemy import func, update
 
-from auction_common.consumer import IdempotentConsumer
-from auction_common.db import Database, UnitOfWork
+from auction_common.consumer import IdempotentConsumer, applies_in_batches
+from auction_common.db import Database, UnitOfWork, sql_text
 
 from .models import Auction
 
@@ -24,22 +25,40 @@ def _newer(event_data: dict):
     )
 
 
-def record_bid(uow: UnitOfWork, event: dict) -> None:
+#: The newest bid of each auction in a batch, applied in ONE statement: the read model's
+#: figures from each ``bid.placed`` (an optional field absent from an older event's version
+#: leaves the column as it is), only where the event is newer than what the row shows.
+_RECORD_BIDS = """
+UPDATE "{schema}".auctions AS a SET
+    current_price = CAST(e->>'current_price' AS bigint),
+    bid_count = CAST(e->>'bid_count' AS integer),
+    leader_id = CAST(e->>'leader_id' AS uuid),
+    ends_at = CAST(e->>'ends_at' AS timestamptz),
+    last_seq = CAST(e->>'seq' AS bigint),
+    reserve_met = CASE WHEN e ? 'reserve_met' THEN CAST(e->>'reserve_met' AS boolean)
+                       ELSE a.reserve_met END,
+    leader_name = CASE WHEN e ? 'leader_name' THEN e->>'leader_name' ELSE a.leader_name END,
+    buy_now_available = CASE WHEN e ? 'buy_now_available'
+                             THEN CAST(e->>'buy_now_available' AS boolean)
+                             ELSE a.buy_now_available END
+FROM jsonb_array_elements(CAST(:bids AS jsonb)) AS bids(e)
+WHERE a.id = CAST(e->>'auction_id' AS uuid) AND a.last_seq < CAST(e->>'seq' AS bigint)"""
+
+
+@applies_in_batches
+def record_bids(uow: UnitOfWork, events: list[dict]) -> None:
     """``bid.placed``: the new price, bid count, leader, end, whether the reserve is met
-    (public knowledge; the amount is not) and whether Buy It Now is still offered."""
-    data = event["data"]
-    values = dict(
-        current_price=data["current_price"], bid_count=data["bid_count"],
-        leader_id=uuid.UUID(data["leader_id"]), ends_at=datetime.fromisoformat(data["ends_at"]),
-        last_seq=data["seq"],
-    )
-    if "reserve_met" in data:
-        values["reserve_met"] = data["reserve_met"]
-    if "leader_name" in data:
-        values["leader_name"] = data["leader_name"]
-    if "buy_now_available" in data:  # bidding's decision, shown as it is
-        values["buy_now_available"] = data["buy_now_available"]
-    uow.session.execute(_newer(data).values(**values))
+    (public knowledge; the amount is not) and whether Buy It Now is still offered (bidding's
+    decision, shown as it is). Bids spread over many auctions arrive together: the newest of
+    each auction is applied, all in one statement instead of one per event."""
+    newest: dict[str, dict] = {}
+    for event in events:
+        data = event["data"]
+        known = newest.get(data["auction_id"])
+        if known is None or known["seq"] < data["seq"]:
+            newest[data["auction_id"]] = data
+    uow.session.execute(sql_text(_RECORD_BIDS.format(schema=uow.db.schema)),
+                        {"bids": json.dumps(list(newest.values()))})
 
 
 def record_extension(uow: UnitOfWork, event: dict) -> None:
@@ -80,7 +99,7 @@ def record_end(uow: UnitOfWork, event: dict) -> None:
 def read_model_consumer(db: Database) -> IdempotentConsumer:
     """The consumer feeding the read model from bidding_service's events."""
     return IdempotentConsumer(db, "auction_service.read_model", {
-        "bid.placed": record_bid,
+        "bid.placed": record_bids,
         "auction.extended": record_extension,
         "auction.ended": record_end,
     }, snapshots={"bid.placed": lambda event: event["data"]["auction_id"]})

@@ -255,6 +255,43 @@ def test_a_stale_bid_event_arriving_late_changes_nothing(client, account, delive
     assert (state["current_price"], state["bid_count"], state["leader_id"]) == (1550, 2, bob.id)
 
 
+def test_bids_on_many_listings_arriving_together_each_show_their_newest(client, db, account):
+    """The read model applies what arrived together at once (one statement for the bids of
+    many auctions): each listing shows its newest bid, whatever the order within the batch,
+    a stale one changes nothing, and an event of an older version, without the optional
+    fields, leaves what the listing showed of them."""
+    consumer = read_model_consumer(db)
+    seller, ann, bob = account("seller"), account("ann"), account("bob")
+    lamp, chair, clock = (list_item(client, seller) for _ in range(3))
+    consumer(bid_placed(clock, seq=1, price=1000, leader_id=ann.id, bid_count=1,
+                        reserve_met=True, buy_now_available=True))
+    without_optional = bid_placed(clock, seq=2, price=1200, leader_id=bob.id, bid_count=2)
+    for field in ("reserve_met", "leader_name", "buy_now_available"):
+        del without_optional["data"][field]
+    batch = [bid_placed(lamp, seq=2, price=1550, leader_id=bob.id, bid_count=2),
+             bid_placed(chair, seq=1, price=1000, leader_id=ann.id, bid_count=1),
+             bid_placed(lamp, seq=1, price=1000, leader_id=ann.id, bid_count=1),
+             without_optional,
+             bid_placed(lamp, seq=3, price=2100, leader_id=ann.id, bid_count=3,
+                        reserve_met=False)]
+    assert consumer.handle_batch(batch) == [None] * 5
+    shown = {name: show(client, auction["id"], leader)  # a bidder sees whether they lead
+             for name, auction, leader in (("lamp", lamp, ann), ("chair", chair, ann),
+                                           ("clock", clock, bob))}
+    figures = {name: (state["current_price"], state["bid_count"], state["leader_id"])
+               for name, state in shown.items()}
+    assert figures == {"lamp": (2100, 3, ann.id), "chair": (1000, 1, ann.id),
+                       "clock": (1200, 2, bob.id)}
+    with db.engine.connect() as conn:
+        kept = conn.execute(text(
+            "SELECT id::text, reserve_met, leader_name, buy_now_available FROM auctions.auctions"
+            " WHERE id IN (:lamp, :clock)"), {"lamp": lamp["id"], "clock": clock["id"]}).all()
+    assert {row[0]: tuple(row[1:]) for row in kept} == {
+        lamp["id"]: (False, "a***n", False), clock["id"]: (True, "a***n", True)}
+    consumer.handle_batch([bid_placed(lamp, seq=2, price=1550, leader_id=bob.id, bid_count=2)])
+    assert show(client, lamp["id"])["current_price"] == 2100, "a stale bid changes nothing"
+
+
 def test_a_redelivered_event_is_applied_once(client, db, account, deliver):
     seller, ann, bob = account("seller"), account("ann"), account("bob")
     auction = list_item(client, seller)
