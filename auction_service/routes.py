@@ -5,12 +5,11 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, current_app, jsonify, request, send_from_directory
-from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from auction_common import idempotency
 from auction_common.api import OpenApi
-from auction_common.auth import current_user_id
+from auction_common.auth import current_user_id, viewer_id
 from auction_common.problems import Problem
 
 from . import handlers, photos, relisting, watchlist
@@ -54,12 +53,6 @@ def _db():
 def _settings():
     return current_app.extensions["settings"]
 
-
-def _viewer_id() -> str | None:
-    """The signed-in user, if the request carries a token (a bad token is still a 401)."""
-    verify_jwt_in_request(optional=True)
-    identity = get_jwt_identity()
-    return str(identity) if identity else None
 
 
 @api.route(bp, "/api/auctions/categories", "GET", summary="The categories a listing may use",
@@ -121,7 +114,7 @@ def watching(query: PageQuery):
 @api.route(bp, "/api/auctions/<uuid:auction_id>", "GET", summary="One listing",
            response=AuctionOut, errors=(401, 404), tag="catalog")
 def show(auction_id: uuid.UUID):
-    return jsonify(handlers.get_auction(_db(), auction_id, _viewer_id(), _settings()))
+    return jsonify(handlers.get_auction(_db(), auction_id, viewer_id(), _settings()))
 
 
 @api.route(bp, "/api/auctions/<uuid:auction_id>", "PATCH",

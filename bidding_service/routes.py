@@ -6,12 +6,11 @@ import uuid
 from typing import Literal
 
 from flask import Blueprint, current_app, jsonify
-from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 from pydantic import BaseModel, Field, StrictInt
 
 from auction_common import idempotency
 from auction_common.api import OpenApi, UtcDateTime
-from auction_common.auth import current_user_id
+from auction_common.auth import current_user_id, viewer_id
 from auction_common.problems import Problem
 
 from . import handlers
@@ -166,13 +165,6 @@ def _db():
     return current_app.extensions["db"]
 
 
-def _viewer_id() -> str | None:
-    """The signed-in caller of a public route, if the request carries a token (a bad token
-    is still a 401)."""
-    verify_jwt_in_request(optional=True)
-    identity = get_jwt_identity()
-    return str(identity) if identity else None
-
 
 @api.route(bp, "/api/bids", "POST", summary="Bid (your secret maximum; proxy bidding)",
            body=NewBid, response=BidAnswer, status=201, auth=True, errors=(409, 503),
@@ -200,7 +192,7 @@ def buy_now(auction_id: uuid.UUID):
            response=History, errors=(404,), tag="bids")
 def history(auction_id: uuid.UUID, query: HistoryQuery):
     return jsonify(handlers.bid_history(_db(), auction_id, query.after_seq, query.limit,
-                                        viewer_id=_viewer_id()))
+                                        viewer_id=viewer_id()))
 
 
 @api.route(bp, "/api/bids/mine", "GET", summary="Auctions I bid on, with my status",
@@ -213,14 +205,8 @@ def mine(query: MineQuery):
 @api.route(bp, "/api/bids/auctions/<uuid:auction_id>", "GET", summary="Live state of an auction",
            response=LiveState, errors=(404,), tag="bids")
 def state(auction_id: uuid.UUID):
-    return jsonify(handlers.auction_state(_db(), auction_id, _viewer_id()))
+    return jsonify(handlers.auction_state(_db(), auction_id, viewer_id()))
 
-
-def _viewer_id() -> str | None:
-    """The signed-in caller, if the request carries a token (a bad token is still a 401)."""
-    verify_jwt_in_request(optional=True)
-    identity = get_jwt_identity()
-    return str(identity) if identity else None
 
 
 # The catalog's calls: bidding decides what bids decide (withdrawing, new terms) under the
