@@ -130,6 +130,14 @@ class AccountStatuses:
         return known[1] if known else None
 
 
+def checks_standing_itself(view: Callable) -> Callable:
+    """Mark a view that refuses a suspended account itself, reading the status in its own
+    transaction (the bid and Buy-It-Now paths, under the auction's row lock): the check before
+    the view, a query of its own on every request, is skipped for it."""
+    view.checks_standing_itself = True
+    return view
+
+
 def refuse_suspended_accounts(app: Flask, status_of: Callable[[str], str | None]) -> None:
     """Answer ``403 user_suspended`` to any request whose valid access token names a suspended
     account, before the view runs. Requests without a token, or with one the view will refuse
@@ -138,6 +146,8 @@ def refuse_suspended_accounts(app: Flask, status_of: Callable[[str], str | None]
     @app.before_request
     def _refuse_suspended():
         if not request.headers.get("Authorization"):
+            return None
+        if getattr(app.view_functions.get(request.endpoint), "checks_standing_itself", False):
             return None
         try:
             verify_jwt_in_request(optional=True)

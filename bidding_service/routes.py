@@ -12,6 +12,7 @@ from auction_common import idempotency
 from auction_common.api import OpenApi, UtcDateTime
 from auction_common.auth import current_user_id, viewer_id
 from auction_common.problems import Problem
+from auction_common.suspension import checks_standing_itself
 
 from . import handlers
 
@@ -169,6 +170,7 @@ def _db():
 @api.route(bp, "/api/bids", "POST", summary="Bid (your secret maximum; proxy bidding)",
            body=NewBid, response=BidAnswer, status=201, auth=True, errors=(409, 503),
            tag="bids")
+@checks_standing_itself
 def place(body: NewBid):
     bidder = current_user_id()
     status, answer = handlers.place_bid(_db(), bidder, body.auction_id, body.amount,
@@ -181,6 +183,7 @@ def place(body: NewBid):
 @api.route(bp, "/api/bids/auctions/<uuid:auction_id>/buy-now", "POST",
            summary="Buy It Now: ends the auction at once", response=BuyNowAnswer, status=201,
            auth=True, errors=(404, 409), tag="bids")
+@checks_standing_itself
 def buy_now(auction_id: uuid.UUID):
     status, answer = handlers.buy_now(_db(), current_user_id(), auction_id,
                                       idempotency.request_key())
