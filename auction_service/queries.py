@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import (
     Float,
     Select,
+    Text,
     and_,
     case,
     cast,
@@ -158,6 +159,9 @@ class SearchPlan:
     #: Relevance: the query over every match, run when ``statement`` (the title matches
     #: only) returns less than a full page.
     fallback: Select | None = None
+    #: A text search: how many listings match by their title, up to COUNT_CAP + 1; when more
+    #: than COUNT_CAP, so do more than COUNT_CAP of all matches, and that count is not run.
+    capped_title_count_statement: Select | None = None
 
 
 #: With a text search, prefer the GIN index to a sequential scan: the planner prices a
@@ -208,22 +212,26 @@ def plan_search(filters: Filters, sort: str, limit: int, cursor: str | None,
     soonest-ending among long-finished ones is no use to anyone."""
     key, descending = SORTS[sort]
     conditions, planner = _conditions(filters, sort, now), {}
+    titles_counted = None
     if filters.q is not None:
         tsquery = text_query(filters.q)
         if tsquery is None:
             return None
         text_match = Auction.search_vector.op("@@")(tsquery)
+        by_title = [*conditions, Auction.title_vector.op("@@")(tsquery)]
         conditions.append(text_match)
         planner = TEXT_SEARCH_PLANNER
+        titles_counted = _capped_count([*by_title, _whole_search_matches(
+            tsquery, text_match)])
     counted = select(func.count()).select_from(Auction).where(*conditions)
-    capped = select(func.count()).select_from(
-        select(Auction.id).where(*conditions).limit(COUNT_CAP + 1).subquery("matches"))
+    capped = _capped_count(conditions)
     if sort != "relevance":
         order = (key.desc(), Auction.id.desc()) if descending else (key.asc(), Auction.id.asc())
         statement = (select(Auction)
                      .where(*conditions, *_after(key, Auction.id, cursor, sort, descending))
                      .order_by(*order).limit(limit + 1))
-        return SearchPlan(statement, sort, key.key, planner, counted, capped)
+        return SearchPlan(statement, sort, key.key, planner, counted, capped,
+                          capped_title_count_statement=titles_counted)
     # Relevance: the listings whose title matches come first, then the others, each group by
     # ts_rank (see TITLE_TIER). The page is first looked for among the title matches alone,
     # found through their own index and ranked without reading the other matches; only when
@@ -241,7 +249,23 @@ def plan_search(filters: Filters, sort: str, limit: int, cursor: str | None,
     titles_first = _relevance_page(literal(TITLE_TIER, Float(precision=53)) + rank,
                                    [*title_conditions, title_match, text_match.is_(True)],
                                    cursor, limit)
-    return SearchPlan(titles_first, sort, "rank", planner, counted, capped, everything)
+    return SearchPlan(titles_first, sort, "rank", planner, counted, capped, everything,
+                      titles_counted)
+
+
+def _capped_count(conditions: list[ColumnElement]) -> Select:
+    """How many listings meet ``conditions``, counting no further than COUNT_CAP + 1."""
+    return select(func.count()).select_from(
+        select(Auction.id).where(*conditions).limit(COUNT_CAP + 1).subquery("matches"))
+
+
+def _whole_search_matches(tsquery: ColumnElement, text_match: ColumnElement) -> ColumnElement:
+    """True for a listing whose title matches when the whole search matches it too. Without a
+    negation (``-word``) in the search, a title match is a match (the search vector holds the
+    title's words at their own positions), so nothing is checked per row: PostgreSQL folds the
+    negation test, a function of constants, when it plans the query, and the listings' search
+    vectors (long, stored apart) are not read at all. With one, each title match is checked."""
+    return or_(func.strpos(cast(tsquery, Text), "!") == 0, text_match.is_(True))
 
 
 #: Added to the rank of a listing whose title matches the search: ts_rank is at most a few
@@ -286,7 +310,11 @@ def search(session: Session, filters: Filters, sort: str, limit: int, cursor: st
         last = rows[limit - 1]
         last_key = last.rank if sort == "relevance" else getattr(last[0], plan.key_name)
         next_cursor = encode_cursor(sort, last_key, last[0].id)
-    total = session.execute(plan.capped_count_statement).scalar_one() if count else None
+    total = None
+    if count and plan.capped_title_count_statement is not None:
+        total = session.execute(plan.capped_title_count_statement).scalar_one()
+    if count and (total is None or total <= COUNT_CAP):
+        total = session.execute(plan.capped_count_statement).scalar_one()
     return auctions, next_cursor, total
 
 

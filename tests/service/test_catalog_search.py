@@ -200,6 +200,31 @@ def test_filters_by_condition_and_counts_the_matches(client, account):
     assert refused(client, condition="mint") == ["condition"]
 
 
+def test_the_count_of_matches_stops_at_the_cap_whether_titles_or_descriptions_match(
+        client, account, monkeypatch):
+    """Matches are counted among the titles first (cheap: the long search vectors are not
+    read); only when those do not pass the cap are all matches counted. A ``-word`` still
+    excludes the listings whose description has it."""
+    from auction_service import queries
+
+    monkeypatch.setattr(queries, "COUNT_CAP", 3)
+    seller, w, v = account("seller"), word(), word()
+    for n in range(2):
+        list_item(client, seller, title=f"{w} lamp {n}")
+    for n in range(2):
+        list_item(client, seller, title=f"lamp {n}", description=f"A {w} in brass.")
+    assert (search(client, q=w)["total"], search(client, q=w)["total_capped"]) == (3, True)
+    assert (search(client, q=f"{w} lamp")["total"], search(client, q=v)["total"]) == (3, 0)
+    for n in range(4):  # more title matches than the cap, none of them a match
+        list_item(client, seller, title=f"{w} clock {n}", description=f"Comes with a {v}.")
+    assert search(client, q=f"{w} clock")["total"] == 3
+    page = search(client, q=f"{w} clock -{v}")
+    assert (page["total"], page["total_capped"], page["items"]) == (0, False, [])
+    page = search(client, q=f"{w} -{v}", sort="newly_listed")
+    assert (page["total"], page["total_capped"]) == (3, True)
+    assert len(search(client, q=f"{w} -{v}", limit=100)["items"]) == 4
+
+
 def test_ending_soon_leaves_out_what_is_over_unless_asked(client, account, deliver):
     seller = account("seller")
     later = list_item(client, seller, ends_at=in_(7200))["id"]
