@@ -39,7 +39,7 @@ def display_names(uow: UnitOfWork, user_ids: Iterable[str]) -> dict[str, str]:
     known = {str(user_id): name for user_id, name in uow.session.execute(
         select(_contacts.c.user_id, _contacts.c.display_name).where(
             _contacts.c.user_id.in_([uuid.UUID(user_id) for user_id in wanted])))}
-    return {user_id: known.get(user_id, "there") for user_id in wanted}
+    return {user_id: known.get(str(uuid.UUID(user_id)), "there") for user_id in wanted}
 
 
 def notify(uow: UnitOfWork, user_id: str, message: Message, data: dict) -> None:

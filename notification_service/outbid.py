@@ -5,6 +5,7 @@ the consumer hands over the events that arrived together as one run)."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import timedelta
 
 from sqlalchemy import text
@@ -51,6 +52,11 @@ def _details(outbid: dict) -> dict:
     return {"auction_id": outbid["auction_id"], "seq": outbid["seq"]}
 
 
+def _pair(outbid: dict) -> tuple[str, str]:
+    """(bidder, auction) as the database gives them back (the user id as a UUID's text)."""
+    return str(uuid.UUID(outbid["user_id"])), outbid["auction_id"]
+
+
 def send_outbid_notices(uow: UnitOfWork, events: list[dict], public_url: str,
                         quiet_seconds: int = 0) -> None:
     """``bid.outbid``, a run of them in arrival order: tell each bidder who lost the lead.
@@ -69,7 +75,7 @@ def send_outbid_notices(uow: UnitOfWork, events: list[dict], public_url: str,
             outbid, names[outbid["user_id"]], public_url), _details(outbid))
             for outbid in outbids])
         return
-    pairs = list(dict.fromkeys((outbid["user_id"], outbid["auction_id"]) for outbid in outbids))
+    pairs = list(dict.fromkeys(_pair(outbid) for outbid in outbids))
     # One decision at a time per bidder and auction, whichever worker has the event: two
     # workers must not both find no recent notice and both send an email.
     uow.session.execute(_LOCK_DECISIONS, {
@@ -84,7 +90,7 @@ def send_outbid_notices(uow: UnitOfWork, events: list[dict], public_url: str,
     created: list[dict] = []  # the events that make a notice, in order
     newest: dict[tuple[str, str], dict] = {}  # what a notice ends up saying, when it changes
     for outbid in outbids:
-        pair = (outbid["user_id"], outbid["auction_id"])
+        pair = _pair(outbid)
         if pair not in shown:
             created.append(outbid)
             shown[pair] = outbid["seq"]
@@ -97,7 +103,7 @@ def send_outbid_notices(uow: UnitOfWork, events: list[dict], public_url: str,
         made = notify_many(uow, [(outbid["user_id"], outbid_message(
             outbid, names[outbid["user_id"]], public_url), _details(outbid))
             for outbid in created])
-        ids.update({(outbid["user_id"], outbid["auction_id"]): notification_id
+        ids.update({_pair(outbid): notification_id
                     for outbid, notification_id in zip(created, made, strict=True)})
     if newest:
         headings = [outbid_notice(outbid) for outbid in newest.values()]
