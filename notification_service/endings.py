@@ -21,7 +21,7 @@ from .messages import (
     won_message,
 )
 from .models import Contact, Sale
-from .notices import display_name, notify
+from .notices import Notice, display_names, notify_many
 
 _contacts = Contact.__table__
 _sales = Sale.__table__
@@ -44,25 +44,32 @@ def send_ending_notices(uow: UnitOfWork, event: dict, public_url: str) -> None:
     data = event["data"]
     auction_id, outcome, winner_id = data["auction_id"], data["outcome"], data["winner_id"]
     details = {"auction_id": auction_id, "outcome": outcome}
+    losers = [bidder_id for bidder_id in data.get("bidder_ids") or ()
+              if bidder_id not in (winner_id, data["seller_id"])]
+    # Every name in one query, every notice in a few statements: an auction may have had
+    # dozens of bidders.
+    names = display_names(uow, [data["seller_id"], *([winner_id] if winner_id else []),
+                                *losers])
+    notices: list[Notice] = []
     if outcome == "sold" and winner_id:
         _record_sale(uow, data)
         seller, buyer = party(uow, data["seller_id"]), party(uow, winner_id)
-        notify(uow, winner_id,
-               won_message(data, display_name(uow, winner_id), public_url, seller),
-               {"auction_id": auction_id, "seller": _contact_data(data["seller_id"], seller)})
-        notify(uow, data["seller_id"],
-               seller_message(data, display_name(uow, data["seller_id"]), public_url, buyer),
-               {**details, "buyer": _contact_data(winner_id, buyer)})
+        notices.append((winner_id, won_message(data, names[winner_id], public_url, seller),
+                        {"auction_id": auction_id,
+                         "seller": _contact_data(data["seller_id"], seller)}))
+        notices.append((data["seller_id"],
+                        seller_message(data, names[data["seller_id"]], public_url, buyer),
+                        {**details, "buyer": _contact_data(winner_id, buyer)}))
     elif outcome != "cancelled":
-        notify(uow, data["seller_id"], seller_message(
-            data, display_name(uow, data["seller_id"]), public_url), details)
+        notices.append((data["seller_id"], seller_message(
+            data, names[data["seller_id"]], public_url), details))
     highest = data.get("high_bidder_id")
-    for bidder_id in data.get("bidder_ids") or ():
-        if bidder_id in (winner_id, data["seller_id"]):
-            continue
-        message = lost_message(data, display_name(uow, bidder_id), public_url,
+    for bidder_id in losers:
+        message = lost_message(data, names[bidder_id], public_url,
                                highest=bidder_id == highest)
-        notify(uow, bidder_id, message, {**details, "highest_bidder": bidder_id == highest})
+        notices.append((bidder_id, message,
+                        {**details, "highest_bidder": bidder_id == highest}))
+    notify_many(uow, notices)
 
 
 def _contact_data(user_id: str, who: Party) -> dict:

@@ -1,14 +1,13 @@
 """Use cases of notification_service: what a user asks of their notifications and email
 preferences, and what an event about a user or a bid turns into.
 
-Routes and consumers call these and nothing else; the ending notices (``endings``), watch
-reminders (``watches``) and writing one notice (``notices.notify``) are use-case modules of
-their own, split off by meaning."""
+Routes and consumers call these and nothing else; the outbid notices (``outbid``), ending
+notices (``endings``), watch reminders (``watches``) and writing notices (``notices``) are
+use-case modules of their own, split off by meaning."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -19,14 +18,10 @@ from auction_common.events import utcnow
 from auction_common.problems import Problem
 
 from . import endings
-from .messages import outbid_message
 from .models import Contact, Notification
-from .notices import display_name, notify
 from .preferences import email_preferences, set_email_preferences
 from .presenters import notification_view, subscription_view
 from .unsubscribe import read_unsubscribe_token
-
-_notifications = Notification.__table__
 
 
 def remember_contact(uow: UnitOfWork, event: dict) -> None:
@@ -40,37 +35,6 @@ def remember_contact(uow: UnitOfWork, event: dict) -> None:
     uow.session.execute(statement.on_conflict_do_update(
         index_elements=[Contact.user_id], set_=values,
         where=Contact.__table__.c.version < statement.excluded.version))
-
-
-def send_outbid_notice(uow: UnitOfWork, event: dict, public_url: str,
-                       quiet_seconds: int = 0) -> None:
-    """``bid.outbid``: tell the bidder who lost the lead.
-
-    In a bidding war one bidder may be outbid many times a minute: while their last outbid
-    notice for this auction is unread and younger than ``quiet_seconds``, it is brought up to
-    date instead of sending another email (the page still says so at once, over Socket.IO)."""
-    data = event["data"]
-    message = outbid_message(data, display_name(uow, data["user_id"]), public_url)
-    details = {"auction_id": data["auction_id"], "seq": data["seq"]}
-    if quiet_seconds:
-        # One decision at a time per bidder and auction, whichever worker has the event: two
-        # workers must not both find no recent notice and both send an email.
-        uow.session.execute(select(func.pg_advisory_xact_lock(
-            func.hashtextextended(f"outbid:{data['user_id']}:{data['auction_id']}", 0))))
-        n = _notifications.c
-        recent = uow.session.execute(
-            select(n.id, n.data["seq"].as_integer().label("seq")).where(
-                n.user_id == uuid.UUID(data["user_id"]), n.kind == "outbid",
-                n.read_at.is_(None), n.data["auction_id"].astext == data["auction_id"],
-                n.created_at > utcnow() - timedelta(seconds=quiet_seconds))
-            .order_by(n.created_at.desc()).limit(1).with_for_update()
-        ).first()
-        if recent is not None:
-            if (recent.seq or 0) < data["seq"]:
-                uow.session.execute(update(_notifications).where(n.id == recent.id).values(
-                    title=message.title, body=message.body, data=details))
-            return
-    notify(uow, data["user_id"], message, details)
 
 
 def list_notifications(db: Database, user_id: str, limit: int,

@@ -32,6 +32,15 @@ class Message:
     email_html: str
 
 
+def outbid_notice(data: dict) -> tuple[str, str]:
+    """``bid.outbid``'s in-app title and body (without the email: all that a notice brought
+    up to date needs)."""
+    price = format_money(data["current_price"], data["currency"])
+    min_next = format_money(data["min_next_bid"], data["currency"])
+    return (f"You have been outbid on {data['title']}",
+            f"The price is now {price}. Bid {min_next} or more to lead.")
+
+
 def outbid_message(data: dict, display_name: str, public_url: str) -> Message:
     """``bid.outbid``: you are no longer the highest bidder."""
     context = {
@@ -41,8 +50,7 @@ def outbid_message(data: dict, display_name: str, public_url: str) -> Message:
         "min_next": format_money(data["min_next_bid"], data["currency"]),
         "url": f"{public_url.rstrip('/')}/auctions/{data['auction_id']}",
     }
-    title = f"You have been outbid on {data['title']}"
-    body = f"The price is now {context['price']}. Bid {context['min_next']} or more to lead."
+    title, body = outbid_notice(data)
     return Message(
         kind="outbid", title=title, body=body, email_subject=title,
         email_text=_templates.get_template("outbid.txt").render(context),

@@ -33,12 +33,15 @@ def email_preferences(session: Session, user_id: uuid.UUID) -> dict[str, bool]:
     return {kind: chosen.get(kind, True) for kind in KINDS}
 
 
-def wants_email(session: Session, user_id: uuid.UUID, kind: str) -> bool:
-    """Whether this notification goes out by email too."""
-    chosen = session.execute(
-        select(_preferences.c.email).where(_preferences.c.user_id == user_id,
-                                           _preferences.c.kind == kind)).scalar()
-    return chosen is None or chosen
+def emails_wanted(session: Session, notices: list[tuple[uuid.UUID, str]]) -> list[bool]:
+    """Whether each (user, kind) of notification goes out by email too, in one query."""
+    if not notices:
+        return []
+    users = {user_id for user_id, _ in notices}
+    chosen = {(user_id, kind): email for user_id, kind, email in session.execute(
+        select(_preferences.c.user_id, _preferences.c.kind, _preferences.c.email).where(
+            _preferences.c.user_id.in_(users)))}
+    return [chosen.get(notice, True) for notice in notices]
 
 
 def set_email_preferences(session: Session, user_id: uuid.UUID, changes: dict[str, bool]) -> None:

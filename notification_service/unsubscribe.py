@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -43,7 +44,13 @@ def _signature(key: bytes, user_id: uuid.UUID, kind: str) -> str:
 
 def unsubscribe_token(session: Session, user_id: uuid.UUID, kind: str) -> str:
     """``<user id>.<kind>.<signature>``: turns ``kind``'s email off for ``user_id``."""
-    return f"{user_id.hex}.{kind}.{_signature(_key(session), user_id, kind)}"
+    return unsubscribe_signer(session)(user_id, kind)
+
+
+def unsubscribe_signer(session: Session) -> Callable[[uuid.UUID, str], str]:
+    """:func:`unsubscribe_token` for any number of tokens, the key read once."""
+    key = _key(session)
+    return lambda user_id, kind: f"{user_id.hex}.{kind}.{_signature(key, user_id, kind)}"
 
 
 def read_unsubscribe_token(session: Session, token: str) -> tuple[uuid.UUID, str]:

@@ -13,7 +13,7 @@ from auction_common.events import utcnow
 
 from .messages import ending_soon_message
 from .models import FinishedAuction, Watch
-from .notices import display_name, notify
+from .notices import display_names, notify_many
 
 
 def start_watching(uow: UnitOfWork, event: dict) -> None:
@@ -85,12 +85,13 @@ def remind_watchers(db: Database, settings, batch_size: int = 100) -> int:
                    Watch.ends_at <= now + timedelta(seconds=settings.watch_reminder_seconds))
             .order_by(Watch.ends_at).limit(batch_size).with_for_update(skip_locked=True)
         ).all()
+        names = display_names(uow, (str(watch.user_id) for watch in due))
+        notify_many(uow, [(str(watch.user_id), ending_soon_message(
+            watch.title, str(watch.auction_id),
+            watch.ends_at.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC"),
+            names[str(watch.user_id)], settings.public_url),
+            {"auction_id": str(watch.auction_id)}) for watch in due])
         for watch in due:
-            message = ending_soon_message(
-                watch.title, str(watch.auction_id),
-                watch.ends_at.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC"),
-                display_name(uow, str(watch.user_id)), settings.public_url)
-            notify(uow, str(watch.user_id), message, {"auction_id": str(watch.auction_id)})
             watch.reminded_at = now
         uow.commit()
     return len(due)

@@ -345,7 +345,7 @@ def test_two_workers_per_queue_on_rabbitmq_with_failures_injected_converge(platf
     import threading
 
     from auction_common.bus import RabbitBus
-    from auction_common.consumer import IdempotentConsumer
+    from auction_common.consumer import IdempotentConsumer, applies_in_batches
     from tests.support.waiting import wait_for
 
     vhost = f"converge_{uuid.uuid4().hex[:10]}"
@@ -354,13 +354,27 @@ def test_two_workers_per_queue_on_rabbitmq_with_failures_injected_converge(platf
     failed_once, lock = set(), threading.Lock()
 
     def flaky(handler):
+        def fails_first_time(event) -> bool:
+            return event["id"] not in failed_once and int(event["id"][:4], 16) % 3 == 0
+
         def handle(uow, event):
             with lock:
-                first = event["id"] not in failed_once and int(event["id"][:4], 16) % 3 == 0
+                first = fails_first_time(event)
                 failed_once.add(event["id"])
             if first:
                 raise RuntimeError("injected failure: retried through the retry queue")
             handler(uow, event)
+
+        def handle_run(uow, events):  # a handler taking runs: fails once with such an event
+            with lock:
+                first = any(fails_first_time(event) for event in events)
+                failed_once.update(event["id"] for event in events)
+            if first:
+                raise RuntimeError("injected failure: retried through the retry queue")
+            handler(uow, events)
+
+        if getattr(handler, "applies_in_batches", False):
+            return applies_in_batches(handle_run)
         return handle
 
     workers = []
