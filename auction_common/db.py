@@ -8,8 +8,10 @@ transaction too (the inbox), which makes redelivery harmless.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
+import re
 import time
 import uuid
 import weakref
@@ -156,6 +158,44 @@ def sql_text(statement: str) -> TextClause:
     return text(statement)
 
 
+#: A bind parameter in ``text()``'s syntax (``:name``, not ``::type``), as SQLAlchemy reads it.
+_BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
+_CAST = re.compile(r"CAST\(\s*:(\w+)\s+AS\s+([\w\[\] ]+?)\s*\)", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=256)
+def _preparation(statement: str) -> tuple[str, str, str]:
+    """(name, ``PREPARE``, ``EXECUTE`` with the same ``:name`` parameters) of a statement."""
+    names = list(dict.fromkeys(_BIND.findall(statement)))
+    name = "p_" + hashlib.sha1(statement.encode()).hexdigest()[:24]
+    body = _BIND.sub(lambda match: f"${names.index(match.group(1)) + 1}", statement)
+    # A parameter the statement casts takes that type when prepared; the argument is cast
+    # the same way, since psycopg2 sends some values typed (a list as text[], not uuid[]).
+    casts = {n: t for n, t in _CAST.findall(statement)}
+    arguments = ", ".join(f"CAST(:{n} AS {casts[n]})" if n in casts else f":{n}"
+                          for n in names)
+    return (name, f"PREPARE {name} AS {body}",
+            f"EXECUTE {name}({arguments})" if names else f"EXECUTE {name}")
+
+
+def prepared(session: Session, statement: str) -> str:
+    """``EXECUTE`` of ``statement`` (written with ``:name`` parameters, like ``text()``),
+    PREPAREd on the session's connection the first time that connection runs it: PostgreSQL
+    then parses and plans it once per connection instead of on every call (for a bid's two
+    statements, ~0.25 ms of the database's CPU per bid, more than their execution). The
+    statement is prepared in a message of its own, before it is first used; a connection
+    replaced (a restart, an invalidation) starts with none. Run the result with
+    ``session.execute(sql_text(...), params)``, alone or joined with ``;`` to others."""
+    name, prepare, execute = _preparation(statement)
+    connection = session.connection().connection
+    known = connection.info.setdefault("prepared_statements", set())
+    if name not in known:
+        with connection.driver_connection.cursor() as cursor:
+            cursor.execute(prepare)
+        known.add(name)
+    return execute
+
+
 def notify_channel(schema: str) -> str:
     """The NOTIFY channel that wakes a service's outbox relay."""
     return f"outbox_{schema}"
@@ -251,10 +291,11 @@ class UnitOfWork:
         result. For a caller holding a hot lock, where every round trip counts."""
         assert self.session is not None
         if not self.events:
-            return self.session.execute(sql_text(statement), params)
+            return self.session.execute(sql_text(prepared(self.session, statement)), params)
         outbox, outbox_params = self._outbox_statement()
-        result = self.session.execute(sql_text(f"{outbox};\n{statement}"),
-                                      {**outbox_params, **params})
+        result = self.session.execute(
+            sql_text(f"{prepared(self.session, outbox)};\n{prepared(self.session, statement)}"),
+            {**outbox_params, **params})
         self.events = []
         return result
 
@@ -294,7 +335,7 @@ class UnitOfWork:
             self.write_events_with(*final)
         elif self.events:
             statement, params = self._outbox_statement()
-            self.session.execute(sql_text(statement), params)
+            self.session.execute(sql_text(prepared(self.session, statement)), params)
         self.session.commit()
 
 #: Engines whose connections a pipelined unit of work has used (each has its listener).
@@ -373,9 +414,9 @@ class PipelinedUnitOfWork(UnitOfWork):
         statements, params = [], {}
         if self.events:
             outbox, params = self._outbox_statement()
-            statements.append(outbox)
+            statements.append(prepared(self.session, outbox))
         if final is not None:
-            statements.append(final[0])
+            statements.append(prepared(self.session, final[0]))
             params = {**params, **final[1]}
         if statements or self._open:
             self.session.execute(sql_text(";\n".join([*statements, "COMMIT"])), params)
