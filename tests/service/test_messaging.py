@@ -415,8 +415,7 @@ def test_a_publish_that_reaches_no_queue_is_not_counted_as_sent(db, fresh_vhost)
         admin.channel().queue_delete("test.deleted")
     with pytest.raises(pika.exceptions.UnroutableError):
         # What the old publisher did silently: confirmed, yet nowhere.
-        publisher._publisher.channel.basic_publish(
-            "auction.events", event_type, b"{}", mandatory=True)
+        publisher._publisher.channel.publish("auction.events", [(event_type, b"{}", None, True)])
     [event_id] = commit_events(db, event_type, 1)
     OutboxRelay(db, publisher).drain()
     publisher.stop()
