@@ -215,8 +215,12 @@ class RabbitBus:
                 name = self.declare(channel, subscription)
                 channel.basic_qos(prefetch_count=self.prefetch)
                 arrived: list = []
+                # A transient queue's messages are never retried: acknowledging them would
+                # only make the broker track and settle each one. Without acks it hands them
+                # over and forgets them; were the process to die, the queue would go with it.
                 channel.basic_consume(
-                    name, lambda _ch, *message, into=arrived: into.append(message))
+                    name, lambda _ch, *message, into=arrived: into.append(message),
+                    auto_ack=subscription.transient)
                 self.ready[subscription.queue].set()
                 if connected_before:
                     log.warning("consumer reconnected", extra={"queue": subscription.queue})
@@ -273,7 +277,8 @@ class RabbitBus:
                     type=props.type,
                 ),
             )
-        channel.basic_ack(batch[-1][0].delivery_tag, multiple=True)
+        if not subscription.transient:
+            channel.basic_ack(batch[-1][0].delivery_tag, multiple=True)
 
     def replay_dead_letters(self, queue_name: str) -> int:
         """Move every message of ``<queue>.dlq`` back to ``<queue>``; returns how many."""
