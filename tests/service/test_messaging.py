@@ -513,3 +513,41 @@ def test_a_database_outage_does_not_bring_a_message_closer_to_the_dead_letter_qu
         assert not bus.dead_letters
     finally:
         bus.stop()
+
+
+def test_a_published_batch_is_in_its_queue_on_return_and_one_lost_message_fails_it(fresh_vhost):
+    """The relay's batch is confirmed as a whole: once ``publish`` returns, every message is
+    in its queue; if one message of a batch reaches no queue, the whole publish fails (so the
+    relay marks none of it sent)."""
+    placed, outbid = f"test.p{uuid.uuid4().hex[:8]}", f"test.o{uuid.uuid4().hex[:8]}"
+    publisher = RabbitBus(fresh_vhost, topology={"test.batch": (placed, outbid)})
+    try:
+        publisher.publish([_envelope(kind, n) for n in range(30) for kind in (placed, outbid)])
+        assert _depth(fresh_vhost, "test.batch") == 60, "all there, without waiting"
+        with pika.BlockingConnection(pika.URLParameters(fresh_vhost)) as admin:
+            admin.channel().queue_unbind("test.batch", "auction.events", routing_key=outbid)
+        with pytest.raises(pika.exceptions.UnroutableError) as raised:
+            publisher._publisher.channel.publish("auction.events", [
+                (placed, b"{}", None, True), (outbid, b"{}", None, True),
+                (placed, b"{}", None, True)])
+        assert [m.method.routing_key for m in raised.value.messages] == [outbid]
+    finally:
+        publisher.stop()
+
+
+def test_a_transient_subscription_receives_in_order_what_is_published_while_it_listens(
+        amqp_url):
+    event_type = f"test.live{uuid.uuid4().hex[:8]}"
+    got: list[dict] = []
+    listener, publisher = RabbitBus(amqp_url), RabbitBus(amqp_url)
+    listener.subscribe(Subscription("test.live", [event_type], got.append, transient=True))
+    listener.start()
+    try:
+        assert listener.ready["test.live"].wait(10)
+        for start in range(0, 200, 50):  # more than the prefetch, in several batches
+            publisher.publish([_envelope(event_type, n) for n in range(start, start + 50)])
+        wait_for(lambda: len(got) >= 200, message="every event, live")
+        assert [e["data"]["n"] for e in got] == list(range(200))
+    finally:
+        listener.stop()
+        publisher.stop()
