@@ -551,3 +551,32 @@ def test_a_transient_subscription_receives_in_order_what_is_published_while_it_l
     finally:
         listener.stop()
         publisher.stop()
+
+
+def test_a_running_relay_publishes_again_once_its_broker_is_back(db, tmp_path):
+    """Committed while RabbitMQ is down, kept in the outbox, published once it restarted, on
+    the relay's next try (its broken connection replaced); what it had published survived."""
+    from tests.support.faults import PrivateRabbit
+
+    event_type = f"test.r{uuid.uuid4().hex[:8]}"
+    rabbit = PrivateRabbit(tmp_path / "rabbitmq")
+    rabbit.start()
+    bus = RabbitBus(rabbit.url, topology={"test.restart": (event_type,)})
+    stopping = threading.Event()
+    relay = threading.Thread(target=OutboxRelay(db, bus, poll_interval=0.2).run,
+                             args=(stopping,))
+    relay.start()
+    try:
+        commit_events(db, event_type, 3)
+        wait_for(lambda: rabbit.queue_depths(["test.restart"])["test.restart"] == 3,
+                 message="published before the outage")
+        rabbit.stop()
+        commit_events(db, event_type, 4)
+        rabbit.start()
+        wait_for(lambda: rabbit.queue_depths(["test.restart"])["test.restart"] == 7,
+                 timeout=30, message="the outage's events, published after it")
+    finally:
+        stopping.set()
+        relay.join()
+        bus.stop()
+        rabbit.stop()
