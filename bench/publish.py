@@ -286,9 +286,12 @@ def report(runs: dict[str, dict[str, list[dict]]], checkouts: dict[str, Path]) -
                          f"{entry['ratio_range'][1]}) |")
     print("\n".join(lines))
     RESULTS.mkdir(exist_ok=True)
+    commits = {k: subprocess.run(["git", "-C", str(v), "rev-parse", "--short", "HEAD"],
+                                 capture_output=True, text=True).stdout.strip() or "?"
+               for k, v in checkouts.items()}
     meta = {"when": datetime.now(UTC).isoformat(), "pairs": PAIRS, "seconds": SECONDS,
-            "checkouts": {k: str(v) for k, v in checkouts.items()}, "cpus": os.cpu_count(),
-            "load_average_at_end": os.getloadavg()}
+            "checkouts": {k: f"{v} ({commits[k]})" for k, v in checkouts.items()},
+            "cpus": os.cpu_count(), "load_average_at_end": os.getloadavg()}
     (RESULTS / "publish.json").write_text(json.dumps(
         {"meta": meta, "summary": summary, "runs": runs}, indent=2))
     (RESULTS / "publish.md").write_text(
