@@ -34,7 +34,7 @@ class _ConfirmedChannel:
     confirms on its own), and the blocking connection's I/O runs until none is missing."""
 
     def __init__(self, channel):
-        self.channel = channel
+        self._blocking = channel
         self._async = channel._impl
         self._sent = 0  # delivery tags count the channel's publishes from 1
         self._unconfirmed: set[int] = set()
@@ -44,7 +44,12 @@ class _ConfirmedChannel:
         self._async.confirm_delivery(ack_nack_callback=self._on_confirm,
                                      callback=selected.append)
         self._async.add_on_return_callback(self._on_return)
-        self.channel._flush_output(lambda: bool(selected))
+        self._blocking._flush_output(lambda: bool(selected))
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the channel (or its connection) was closed."""
+        return self._blocking.is_closed
 
     def publish(self, exchange: str, messages: list[tuple[str, bytes, object, bool]]) -> None:
         """Publish ``(routing key, body, properties, mandatory)`` messages; return once the
@@ -57,7 +62,7 @@ class _ConfirmedChannel:
             self._async.basic_publish(exchange, routing_key, body, properties, mandatory)
             self._sent += 1
             self._unconfirmed.add(self._sent)
-        self.channel._flush_output(lambda: not self._unconfirmed)
+        self._blocking._flush_output(lambda: not self._unconfirmed)
         if self._nacked:
             raise pika.exceptions.NackError(self._returned)
         if self._returned:
@@ -146,7 +151,7 @@ class RabbitBus:
         with self._publisher.lock:
             for attempt in (1, 2):
                 try:
-                    if self._publisher.channel is None or self._publisher.channel.channel.is_closed:
+                    if self._publisher.channel is None or self._publisher.channel.is_closed:
                         self._publisher.connection, channel = self._connect()
                         self.declare_topology(channel)
                         self._publisher.channel = _ConfirmedChannel(channel)
