@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -244,7 +245,8 @@ def main() -> None:
     if len(sys.argv) != 2 or Path(sys.argv[1]).resolve() == here:
         raise SystemExit("usage: python -m bench.publish OTHER_CHECKOUT")
     checkouts = {"this": here, "other": Path(sys.argv[1]).resolve()}
-    rabbit = PrivateRabbit(Path(tempfile.mkdtemp(prefix="bench_publish_")))
+    base = Path(tempfile.mkdtemp(prefix="bench_publish_"))
+    rabbit = PrivateRabbit(base)
     rabbit.start()
     sides: dict[str, Side] = {}
     runs: dict[str, dict[str, list[dict]]] = {str(r): {k: [] for k in checkouts} for r in RATES}
@@ -264,6 +266,7 @@ def main() -> None:
         for side in sides.values():
             side.close()
         rabbit.stop()
+        shutil.rmtree(base, ignore_errors=True)
     report(runs, checkouts)
 
 
