@@ -7,8 +7,9 @@ import select
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 
-from sqlalchemy import select as sql_select
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 from sqlalchemy import update
 
 from .db import Database, notify_channel
@@ -31,27 +32,58 @@ class OutboxRelay:
         self.batch_size = batch_size
 
     def relay_once(self) -> int:
-        """Publish one batch of unpublished events; returns how many.
+        """Publish one batch of unpublished events; returns how many."""
+        with self._connection() as connection:
+            return self._relay_batch(connection)
 
-        Two round trips to the database (BEGIN with the SELECT, the UPDATE with the COMMIT:
-        a pipelined unit of work) around the publish, instead of four."""
-        outbox = self.db.outbox
-        with self.db.pipelined_unit_of_work() as uow:
-            rows = uow.session.execute(
-                sql_select(outbox.c.position, outbox.c.payload)
-                .where(outbox.c.published_at.is_(None))
-                .order_by(outbox.c.position)
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True)
-            ).all()
-            if not rows:
-                return 0  # leaving the unit of work rolls the empty transaction back
-            self.bus.publish([row.payload for row in rows])
-            uow.write_events_and_commit_with(
-                f'UPDATE "{self.db.schema}".outbox SET published_at = :at '
-                "WHERE position = ANY(:positions)",
-                {"at": utcnow(), "positions": [row.position for row in rows]})
-        return len(rows)
+    def _relay_batch(self, connection) -> int:
+        """One batch on ``connection`` (psycopg2, autocommit): two round trips, BEGIN with the
+        SELECT and the UPDATE with the COMMIT, around the publish.
+
+        Plain driver calls: through a SQLAlchemy session the same two statements cost the
+        relay ~0.8 ms of CPU more per batch (building and compiling the statement, the
+        session, the execution context), several times the statements' own cost, and the
+        relay runs about once per bid when bids are spread."""
+        schema = self.db.schema
+        with connection.cursor() as cursor:
+            try:
+                cursor.execute(
+                    f'BEGIN; SELECT position, payload FROM "{schema}".outbox '
+                    "WHERE published_at IS NULL ORDER BY position LIMIT %s "
+                    "FOR UPDATE SKIP LOCKED", (self.batch_size,))
+                rows = cursor.fetchall()
+                if not rows:
+                    cursor.execute("ROLLBACK")
+                    return 0
+                self.bus.publish([payload for _, payload in rows])
+                cursor.execute(
+                    f'UPDATE "{schema}".outbox SET published_at = %s '
+                    "WHERE position = ANY(%s); COMMIT",
+                    (utcnow(), [position for position, _ in rows]))
+                return len(rows)
+            except BaseException:
+                if connection.info.transaction_status != TRANSACTION_STATUS_IDLE:
+                    try:  # nothing marked: the rows' locks go, they stay unpublished
+                        cursor.execute("ROLLBACK")
+                    except Exception:
+                        pass  # a broken connection: the server rolls back without us
+                raise
+
+    @contextmanager
+    def _connection(self):
+        """A pooled connection in autocommit mode (psycopg2's flag: the statements bring
+        their own BEGIN and COMMIT), given back as it was found, or discarded unless idle."""
+        raw = self.db.engine.raw_connection()
+        connection = raw.driver_connection
+        try:
+            connection.autocommit = True
+            yield connection
+        finally:
+            if connection.closed or connection.info.transaction_status != TRANSACTION_STATUS_IDLE:
+                raw.invalidate()
+            else:
+                connection.autocommit = False
+            raw.close()
 
     def unpublish(self, event_ids: list[str]) -> int:
         """Mark this outbox's rows among ``event_ids`` unpublished again (events a bus could not
@@ -64,20 +96,25 @@ class OutboxRelay:
             return conn.execute(update(outbox).where(outbox.c.id.in_(ids))
                                 .values(published_at=None)).rowcount
 
-    def drain(self) -> int:
-        """Publish until nothing is left; returns how many. A batch smaller than the batch size
-        took everything there was (a later commit wakes the relay again with its NOTIFY), so no
-        empty transaction follows it."""
+    def drain(self, connection=None) -> int:
+        """Publish until nothing is left (on ``connection`` if given, else on a pooled one per
+        batch); returns how many. A batch smaller than the batch size took everything there
+        was (a later commit wakes the relay again with its NOTIFY), so no empty transaction
+        follows it."""
         total = 0
         while True:
-            count = self.relay_once()
+            if connection is None:
+                count = self.relay_once()
+            else:
+                count = self._relay_batch(connection)
             total += count
             if count < self.batch_size:
                 return total
 
     def run(self, stopping: threading.Event) -> None:
         """Relay until ``stopping`` is set: drain on every NOTIFY, and every ``poll_interval``
-        as a fallback (a lost notification costs at most that long)."""
+        as a fallback (a lost notification costs at most that long). The batches go through
+        the connection that listens, which is the relay's own anyway."""
         listener = None
         due, next_poll = True, 0.0
         while not stopping.is_set():
@@ -85,15 +122,19 @@ class OutboxRelay:
                 if listener is None:
                     listener, due = self._listen(), True
                 if due or time.monotonic() >= next_poll:
-                    self.drain()
+                    listener.notifies.clear()  # what they announced, the drain reads
+                    self.drain(listener)
                     due, next_poll = False, time.monotonic() + self.poll_interval
-                wait = min(0.5, max(0.0, next_poll - time.monotonic()))
-                readable, _, _ = select.select([listener], [], [], wait)
-                if readable:
-                    listener.poll()
-                    if listener.notifies:
-                        listener.notifies.clear()
-                        due = True
+                # A NOTIFY that came in with the drain's own statements is in ``notifies``
+                # already: its socket has nothing more to say.
+                if not listener.notifies:
+                    wait = min(0.5, max(0.0, next_poll - time.monotonic()))
+                    readable, _, _ = select.select([listener], [], [], wait)
+                    if readable:
+                        listener.poll()
+                if listener.notifies:
+                    listener.notifies.clear()
+                    due = True
             except Exception:
                 log.exception("outbox relay failed; retrying", extra={"schema": self.db.schema})
                 listener = self._close(listener)

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 import pika
+from pika.adapters.blocking_connection import ReturnedMessage
 
 from ..topology import DURABLE_QUEUES, durably_consumed
 from .interface import Subscription, counts_as_attempt, deliver_all, retry_delay
@@ -21,10 +22,70 @@ from .interface import Subscription, counts_as_attempt, deliver_all, retry_delay
 log = logging.getLogger(__name__)
 
 
+class _ConfirmedChannel:
+    """A channel that publishes a batch, then waits once for the broker's confirms of all of it.
+
+    pika's ``BlockingChannel`` in confirm mode waits for each message's confirm before sending
+    the next: a round trip per message, and as many waits for the broker to write its queues
+    to disk (classic queues confirm a persistent message once it is on disk), which cost the
+    broker more CPU than the messages themselves. So the batch goes out through pika's
+    asynchronous channel underneath (``_impl``: the one ``BlockingChannel.basic_publish`` itself
+    calls), the confirms are counted by delivery tag (they may come out of order: each queue
+    confirms on its own), and the blocking connection's I/O runs until none is missing."""
+
+    def __init__(self, channel):
+        self._blocking = channel
+        self._async = channel._impl
+        self._sent = 0  # delivery tags count the channel's publishes from 1
+        self._unconfirmed: set[int] = set()
+        self._nacked: list[int] = []
+        self._returned: list[ReturnedMessage] = []
+        selected: list = []
+        self._async.confirm_delivery(ack_nack_callback=self._on_confirm,
+                                     callback=selected.append)
+        self._async.add_on_return_callback(self._on_return)
+        self._blocking._flush_output(lambda: bool(selected))
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the channel (or its connection) was closed."""
+        return self._blocking.is_closed
+
+    def publish(self, exchange: str, messages: list[tuple[str, bytes, object, bool]]) -> None:
+        """Publish ``(routing key, body, properties, mandatory)`` messages; return once the
+        broker confirmed them all. Raises ``NackError`` if it refused one and
+        ``UnroutableError`` if it returned one (a ``mandatory`` message that reached no queue:
+        the broker sends the return before that message's confirm)."""
+        self._nacked.clear()
+        self._returned.clear()
+        for routing_key, body, properties, mandatory in messages:
+            self._async.basic_publish(exchange, routing_key, body, properties, mandatory)
+            self._sent += 1
+            self._unconfirmed.add(self._sent)
+        self._blocking._flush_output(lambda: not self._unconfirmed)
+        if self._nacked:
+            raise pika.exceptions.NackError(self._returned)
+        if self._returned:
+            raise pika.exceptions.UnroutableError(self._returned)
+
+    def _on_confirm(self, frame) -> None:
+        confirm = frame.method
+        if confirm.multiple:
+            confirmed = {tag for tag in self._unconfirmed if tag <= confirm.delivery_tag}
+        else:
+            confirmed = {confirm.delivery_tag}
+        self._unconfirmed -= confirmed
+        if isinstance(confirm, pika.spec.Basic.Nack):
+            self._nacked.extend(confirmed)
+
+    def _on_return(self, _channel, method, properties, body) -> None:
+        self._returned.append(ReturnedMessage(method, properties, body))
+
+
 @dataclass
 class _Publisher:
     connection: object = None
-    channel: object = None
+    channel: _ConfirmedChannel | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -81,26 +142,21 @@ class RabbitBus:
         a durable queue consumes is published ``mandatory``: if no queue takes it, the broker
         returns it and this raises (pika's ``UnroutableError``), so the caller never counts it
         as sent."""
+        messages = [
+            (envelope["type"], json.dumps(envelope).encode(),
+             pika.BasicProperties(content_type="application/json", delivery_mode=2,
+                                  message_id=envelope["id"], type=envelope["type"]),
+             durably_consumed(envelope["type"], self.topology))
+            for envelope in envelopes]
         with self._publisher.lock:
             for attempt in (1, 2):
                 try:
                     if self._publisher.channel is None or self._publisher.channel.is_closed:
-                        self._publisher.connection, self._publisher.channel = self._connect()
-                        self.declare_topology(self._publisher.channel)
-                        self._publisher.channel.confirm_delivery()
-                    for envelope in envelopes:
-                        self._publisher.channel.basic_publish(
-                            self.exchange,
-                            envelope["type"],
-                            json.dumps(envelope).encode(),
-                            pika.BasicProperties(
-                                content_type="application/json",
-                                delivery_mode=2,
-                                message_id=envelope["id"],
-                                type=envelope["type"],
-                            ),
-                            mandatory=durably_consumed(envelope["type"], self.topology),
-                        )
+                        self._publisher.connection, channel = self._connect()
+                        self.declare_topology(channel)
+                        self._publisher.channel = _ConfirmedChannel(channel)
+                    if messages:
+                        self._publisher.channel.publish(self.exchange, messages)
                     return
                 except Exception:
                     self._close_publisher()
@@ -164,8 +220,12 @@ class RabbitBus:
                 name = self.declare(channel, subscription)
                 channel.basic_qos(prefetch_count=self.prefetch)
                 arrived: list = []
+                # A transient queue's messages are never retried: acknowledging them would
+                # only make the broker track and settle each one. Without acks it hands them
+                # over and forgets them; were the process to die, the queue would go with it.
                 channel.basic_consume(
-                    name, lambda _ch, *message, into=arrived: into.append(message))
+                    name, lambda _ch, *message, into=arrived: into.append(message),
+                    auto_ack=subscription.transient)
                 self.ready[subscription.queue].set()
                 if connected_before:
                     log.warning("consumer reconnected", extra={"queue": subscription.queue})
@@ -222,7 +282,8 @@ class RabbitBus:
                     type=props.type,
                 ),
             )
-        channel.basic_ack(batch[-1][0].delivery_tag, multiple=True)
+        if not subscription.transient:
+            channel.basic_ack(batch[-1][0].delivery_tag, multiple=True)
 
     def replay_dead_letters(self, queue_name: str) -> int:
         """Move every message of ``<queue>.dlq`` back to ``<queue>``; returns how many."""

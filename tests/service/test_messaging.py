@@ -415,8 +415,7 @@ def test_a_publish_that_reaches_no_queue_is_not_counted_as_sent(db, fresh_vhost)
         admin.channel().queue_delete("test.deleted")
     with pytest.raises(pika.exceptions.UnroutableError):
         # What the old publisher did silently: confirmed, yet nowhere.
-        publisher._publisher.channel.basic_publish(
-            "auction.events", event_type, b"{}", mandatory=True)
+        publisher._publisher.channel.publish("auction.events", [(event_type, b"{}", None, True)])
     [event_id] = commit_events(db, event_type, 1)
     OutboxRelay(db, publisher).drain()
     publisher.stop()
@@ -514,3 +513,70 @@ def test_a_database_outage_does_not_bring_a_message_closer_to_the_dead_letter_qu
         assert not bus.dead_letters
     finally:
         bus.stop()
+
+
+def test_a_published_batch_is_in_its_queue_on_return_and_one_lost_message_fails_it(fresh_vhost):
+    """The relay's batch is confirmed as a whole: once ``publish`` returns, every message is
+    in its queue; if one message of a batch reaches no queue, the whole publish fails (so the
+    relay marks none of it sent)."""
+    placed, outbid = f"test.p{uuid.uuid4().hex[:8]}", f"test.o{uuid.uuid4().hex[:8]}"
+    publisher = RabbitBus(fresh_vhost, topology={"test.batch": (placed, outbid)})
+    try:
+        publisher.publish([_envelope(kind, n) for n in range(30) for kind in (placed, outbid)])
+        assert _depth(fresh_vhost, "test.batch") == 60, "all there, without waiting"
+        with pika.BlockingConnection(pika.URLParameters(fresh_vhost)) as admin:
+            admin.channel().queue_unbind("test.batch", "auction.events", routing_key=outbid)
+        with pytest.raises(pika.exceptions.UnroutableError) as raised:
+            publisher._publisher.channel.publish("auction.events", [
+                (placed, b"{}", None, True), (outbid, b"{}", None, True),
+                (placed, b"{}", None, True)])
+        assert [m.method.routing_key for m in raised.value.messages] == [outbid]
+    finally:
+        publisher.stop()
+
+
+def test_a_transient_subscription_receives_in_order_what_is_published_while_it_listens(
+        amqp_url):
+    event_type = f"test.live{uuid.uuid4().hex[:8]}"
+    got: list[dict] = []
+    listener, publisher = RabbitBus(amqp_url), RabbitBus(amqp_url)
+    listener.subscribe(Subscription("test.live", [event_type], got.append, transient=True))
+    listener.start()
+    try:
+        assert listener.ready["test.live"].wait(10)
+        for start in range(0, 200, 50):  # more than the prefetch, in several batches
+            publisher.publish([_envelope(event_type, n) for n in range(start, start + 50)])
+        wait_for(lambda: len(got) >= 200, message="every event, live")
+        assert [e["data"]["n"] for e in got] == list(range(200))
+    finally:
+        listener.stop()
+        publisher.stop()
+
+
+def test_a_running_relay_publishes_again_once_its_broker_is_back(db, tmp_path):
+    """Committed while RabbitMQ is down, kept in the outbox, published once it restarted, on
+    the relay's next try (its broken connection replaced); what it had published survived."""
+    from tests.support.faults import PrivateRabbit
+
+    event_type = f"test.r{uuid.uuid4().hex[:8]}"
+    rabbit = PrivateRabbit(tmp_path / "rabbitmq")
+    rabbit.start()
+    bus = RabbitBus(rabbit.url, topology={"test.restart": (event_type,)})
+    stopping = threading.Event()
+    relay = threading.Thread(target=OutboxRelay(db, bus, poll_interval=0.2).run,
+                             args=(stopping,))
+    relay.start()
+    try:
+        commit_events(db, event_type, 3)
+        wait_for(lambda: rabbit.queue_depths(["test.restart"])["test.restart"] == 3,
+                 message="published before the outage")
+        rabbit.stop()
+        commit_events(db, event_type, 4)
+        rabbit.start()
+        wait_for(lambda: rabbit.queue_depths(["test.restart"])["test.restart"] == 7,
+                 timeout=30, message="the outage's events, published after it")
+    finally:
+        stopping.set()
+        relay.join()
+        bus.stop()
+        rabbit.stop()
