@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -23,9 +22,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.paired import paired_table, run_meta, save_paired
+
 PAIRS = int(os.environ.get("BENCH_PAIRS", "12"))
 ADMIN = os.environ.get("BENCH_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
-RESULTS = Path(__file__).resolve().parent / "results"
 FIGURES = ("bids_per_second", "cpu_ms_per_bid", "p50_ms")
 
 
@@ -107,36 +107,16 @@ def main() -> None:
         for process in workers.values():
             process.stdin.close()
             process.wait(timeout=60)
-    summary, lines = {}, ["| scenario | figure | this | other | paired ratio (IQR) |",
-                          "|---|---|---|---|---|"]
-    for scenario, by_label in runs.items():
-        for figure in FIGURES:
-            mine = [r[figure] for r in by_label["this"]]
-            theirs = [r[figure] for r in by_label["other"]]
-            ratios = sorted(a / b for a, b in zip(mine, theirs, strict=True))
-            entry = {"this": round(statistics.median(mine), 3),
-                     "other": round(statistics.median(theirs), 3),
-                     "ratio": round(statistics.median(ratios), 3),
-                     "ratio_iqr": [round(ratios[len(ratios) // 4], 3),
-                                   round(ratios[3 * len(ratios) // 4], 3)]}
-            summary[f"{scenario}: {figure}"] = entry
-            lines.append(f"| {scenario} | {figure} | {entry['this']} | {entry['other']} | "
-                         f"{entry['ratio']} ({entry['ratio_iqr'][0]}–{entry['ratio_iqr'][1]}) |")
-    print("\n".join(lines))
-    RESULTS.mkdir(exist_ok=True)
-    meta = {"when": datetime.now(UTC).isoformat(), "pairs": PAIRS,
-            "checkouts": {k: str(v) for k, v in checkouts.items()}, "cpus": os.cpu_count(),
-            "load_average_at_end": os.getloadavg()}
-    (RESULTS / "bid_transaction.json").write_text(json.dumps(
-        {"meta": meta, "summary": summary, "runs": runs}, indent=2))
-    (RESULTS / "bid_transaction.md").write_text(
-        f"# The bid's transaction, paired A/B ({meta['when']}, {PAIRS} pairs of 1 s runs per "
-        f"scenario, load average {meta['load_average_at_end'][0]:.1f} at the end)\n\n"
+    summary, lines = paired_table(runs, FIGURES, ("scenario", "figure"))
+    meta = run_meta(pairs=PAIRS, checkouts={k: str(v) for k, v in checkouts.items()})
+    save_paired(
+        "bid_transaction", meta, summary, runs,
+        f"The bid's transaction, paired A/B ({meta['when']}, {PAIRS} pairs of 1 s runs per "
+        f"scenario, load average {meta['load_average_at_end'][0]:.1f} at the end)",
         "`handlers.place_bid` called directly, one bid at a time (no HTTP, no event pipeline); "
         + ", ".join(f"{k} = `{v}`" for k, v in meta["checkouts"].items())
         + "; spread = over 200 auctions, hot = one auction; medians of the runs, and the median "
-        "of the paired ratios (this / other) with its interquartile range.\n\n"
-        + "\n".join(lines) + "\n")
+        "of the paired ratios (this / other) with its interquartile range.", lines)
 
 
 if __name__ == "__main__":

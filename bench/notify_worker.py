@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,10 +34,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.paired import paired_table, run_meta, save_paired
+
 PAIRS = int(os.environ.get("BENCH_PAIRS", "8"))
 EVENTS = int(os.environ.get("BENCH_EVENTS", "640"))
 ADMIN = os.environ.get("BENCH_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
-RESULTS = Path(__file__).resolve().parent / "results"
 SCENARIOS = ("quiet 32", "quiet 4", "loud 32", "loud 4")
 FIGURES = ("worker_consume", "worker_email", "postgresql", "mailsink", "total")
 
@@ -226,34 +226,15 @@ def main() -> None:
         for process in workers.values():
             process.stdin.close()
             process.wait(timeout=120)
-    summary, lines = {}, ["| scenario (outbid quiet period, batch) | CPU ms per event | this | "
-                          "other | paired ratio (IQR) |", "|---|---|---|---|---|"]
-    for scenario, by_label in runs.items():
-        for figure in FIGURES:
-            mine = [r[figure] for r in by_label["this"]]
-            theirs = [r[figure] for r in by_label["other"]]
-            ratios = sorted(a / b for a, b in zip(mine, theirs, strict=True) if b > 0)
-            entry = {"this": round(statistics.median(mine), 3),
-                     "other": round(statistics.median(theirs), 3),
-                     "ratio": round(statistics.median(ratios), 3) if ratios else None,
-                     "ratio_iqr": [round(ratios[len(ratios) // 4], 3),
-                                   round(ratios[3 * len(ratios) // 4], 3)] if ratios else None}
-            summary[f"{scenario}: {figure}"] = entry
-            spread = (f"{entry['ratio']} ({entry['ratio_iqr'][0]}–{entry['ratio_iqr'][1]})"
-                      if ratios else "–")
-            lines.append(f"| {scenario} | {figure} | {entry['this']} | {entry['other']} | "
-                         f"{spread} |")
-    print("\n".join(lines))
-    RESULTS.mkdir(exist_ok=True)
-    meta = {"when": datetime.now(UTC).isoformat(), "pairs": PAIRS, "events_per_run": EVENTS,
-            "checkouts": {k: str(v) for k, v in checkouts.items()}, "cpus": os.cpu_count(),
-            "load_average_at_end": os.getloadavg()}
-    (RESULTS / "notify_worker.json").write_text(json.dumps(
-        {"meta": meta, "summary": summary, "runs": runs}, indent=2))
-    (RESULTS / "notify_worker.md").write_text(
-        f"# The notification worker's CPU per outbid, paired A/B ({meta['when']}, {PAIRS} pairs "
+    summary, lines = paired_table(runs, FIGURES, ("scenario (outbid quiet period, batch)",
+                                                  "CPU ms per event"))
+    meta = run_meta(pairs=PAIRS, events_per_run=EVENTS,
+                    checkouts={k: str(v) for k, v in checkouts.items()})
+    save_paired(
+        "notify_worker", meta, summary, runs,
+        f"The notification worker's CPU per outbid, paired A/B ({meta['when']}, {PAIRS} pairs "
         f"of {EVENTS} events per scenario, load average {meta['load_average_at_end'][0]:.1f} "
-        "at the end)\n\n"
+        "at the end)",
         "`bid.outbid` events of 16 bidders over 200 auctions applied by the real consumer "
         "(`handle_batch`, in batches of the size given), then the `email` job sending what "
         "they wrote to `python -m mailsink`; CPU milliseconds per event of the worker "
@@ -262,7 +243,7 @@ def main() -> None:
         + "; medians of the runs, and the median of the paired ratios (this / other) with its "
         "interquartile range. quiet = `OUTBID_QUIET_SECONDS` 600 (the default: most outbids "
         "update an unread notice once the war is under way), loud = 0 (a notice and an email "
-        "each).\n\n" + "\n".join(lines) + "\n")
+        "each).", lines)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,11 +34,12 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.paired import paired_table, run_meta, save_paired
+
 PAIRS = int(os.environ.get("BENCH_PAIRS", "6"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "3"))
 RATES = [int(r) for r in os.environ.get("BENCH_RATES", "20,100").split(",")]
 ADMIN = os.environ.get("BENCH_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
-RESULTS = Path(__file__).resolve().parent / "results"
 FIGURES = ("relay_ms", "rabbitmq_ms", "consumers_ms", "total_ms", "mean_batch", "p50_ms",
            "p99_ms")
 REALTIME_KEYS = ["bid.placed", "bid.outbid"]
@@ -272,41 +272,24 @@ def main() -> None:
 
 def report(runs: dict[str, dict[str, list[dict]]], checkouts: dict[str, Path]) -> None:
     """Print and save the medians and the paired ratios."""
-    summary, lines = {}, ["| bids/s | figure (per event) | this | other | paired ratio (range) |",
-                          "|---|---|---|---|---|"]
-    for rate, by_label in runs.items():
-        for figure in FIGURES:
-            mine = [r[figure] for r in by_label["this"]]
-            theirs = [r[figure] for r in by_label["other"]]
-            ratios = sorted(a / b for a, b in zip(mine, theirs, strict=True))
-            entry = {"this": round(statistics.median(mine), 3),
-                     "other": round(statistics.median(theirs), 3),
-                     "ratio": round(statistics.median(ratios), 3),
-                     "ratio_range": [round(ratios[0], 3), round(ratios[-1], 3)]}
-            summary[f"{rate}: {figure}"] = entry
-            lines.append(f"| {rate} | {figure} | {entry['this']} | {entry['other']} | "
-                         f"{entry['ratio']} ({entry['ratio_range'][0]}–"
-                         f"{entry['ratio_range'][1]}) |")
-    print("\n".join(lines))
-    RESULTS.mkdir(exist_ok=True)
+    summary, lines = paired_table(runs, FIGURES, ("bids/s", "figure (per event)"),
+                                  spread="range")
     commits = {k: subprocess.run(["git", "-C", str(v), "rev-parse", "--short", "HEAD"],
                                  capture_output=True, text=True).stdout.strip() or "?"
                for k, v in checkouts.items()}
-    meta = {"when": datetime.now(UTC).isoformat(), "pairs": PAIRS, "seconds": SECONDS,
-            "checkouts": {k: f"{v} ({commits[k]})" for k, v in checkouts.items()},
-            "cpus": os.cpu_count(), "load_average_at_end": os.getloadavg()}
-    (RESULTS / "publish.json").write_text(json.dumps(
-        {"meta": meta, "summary": summary, "runs": runs}, indent=2))
-    (RESULTS / "publish.md").write_text(
-        f"# Relaying an event, paired A/B ({meta['when']}, {PAIRS} pairs of {SECONDS:g} s "
-        f"turns per rate, load average {meta['load_average_at_end'][0]:.1f} at the end)\n\n"
+    meta = run_meta(pairs=PAIRS, seconds=SECONDS,
+                    checkouts={k: f"{v} ({commits[k]})" for k, v in checkouts.items()})
+    save_paired(
+        "publish", meta, summary, runs,
+        f"Relaying an event, paired A/B ({meta['when']}, {PAIRS} pairs of {SECONDS:g} s "
+        f"turns per rate, load average {meta['load_average_at_end'][0]:.1f} at the end)",
         "Outbox relay → private RabbitMQ node → consumers with do-nothing handlers; each bid "
         "is one transaction with a `bid.placed` and a `bid.outbid`; "
         + ", ".join(f"{k} = `{v}`" for k, v in meta["checkouts"].items())
         + ". CPU in ms per event (relay process, the RabbitMQ node, the consumer process), "
         "the relay's mean batch (events per publish), and the transient queue's latency "
         "from commit; medians of the turns, and the median of the paired ratios (this / "
-        "other) with their range.\n\n" + "\n".join(lines) + "\n")
+        "other) with their range.", lines)
 
 
 if __name__ == "__main__":
