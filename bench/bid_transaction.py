@@ -22,8 +22,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.paired import paired_table, run_meta, save_paired
-
 PAIRS = int(os.environ.get("BENCH_PAIRS", "12"))
 ADMIN = os.environ.get("BENCH_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 FIGURES = ("bids_per_second", "cpu_ms_per_bid", "p50_ms")
@@ -107,6 +105,9 @@ def main() -> None:
         for process in workers.values():
             process.stdin.close()
             process.wait(timeout=60)
+    # Here, not at the top: the workers run this file on the other checkout's path.
+    from bench.paired import paired_table, run_meta, save_paired
+
     summary, lines = paired_table(runs, FIGURES, ("scenario", "figure"))
     meta = run_meta(pairs=PAIRS, checkouts={k: str(v) for k, v in checkouts.items()})
     save_paired(

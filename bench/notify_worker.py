@@ -34,8 +34,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.paired import paired_table, run_meta, save_paired
-
 PAIRS = int(os.environ.get("BENCH_PAIRS", "8"))
 EVENTS = int(os.environ.get("BENCH_EVENTS", "640"))
 ADMIN = os.environ.get("BENCH_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
@@ -226,6 +224,9 @@ def main() -> None:
         for process in workers.values():
             process.stdin.close()
             process.wait(timeout=120)
+    # Here, not at the top: the workers run this file on the other checkout's path.
+    from bench.paired import paired_table, run_meta, save_paired
+
     summary, lines = paired_table(runs, FIGURES, ("scenario (outbid quiet period, batch)",
                                                   "CPU ms per event"))
     meta = run_meta(pairs=PAIRS, events_per_run=EVENTS,

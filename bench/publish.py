@@ -34,8 +34,6 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.paired import paired_table, run_meta, save_paired
-
 PAIRS = int(os.environ.get("BENCH_PAIRS", "6"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "3"))
 RATES = [int(r) for r in os.environ.get("BENCH_RATES", "20,100").split(",")]
@@ -272,6 +270,9 @@ def main() -> None:
 
 def report(runs: dict[str, dict[str, list[dict]]], checkouts: dict[str, Path]) -> None:
     """Print and save the medians and the paired ratios."""
+    # Here, not at the top: the workers run this file on the other checkout's path.
+    from bench.paired import paired_table, run_meta, save_paired
+
     summary, lines = paired_table(runs, FIGURES, ("bids/s", "figure (per event)"),
                                   spread="range")
     commits = {k: subprocess.run(["git", "-C", str(v), "rev-parse", "--short", "HEAD"],
