@@ -18,6 +18,14 @@ from .events import utcnow
 log = logging.getLogger(__name__)
 
 
+#: The unpublished rows are read in order through their partial index, never by a bitmap scan:
+#: every published row leaves a dead entry in that index until a vacuum, and a bitmap scan
+#: visits each one's heap page every time (4,362 entries, 312 pages, 1 ms for 6 rows, measured
+#: under 200 bids/s), while an ordered index scan marks the dead ones once and then skips them.
+#: The planner, told by its statistics that few rows are unpublished, chose the bitmap.
+_ORDERED_SCAN = "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off;"
+
+
 class OutboxRelay:
     """Moves outbox rows to the bus in commit order, marking each batch once confirmed.
 
@@ -48,7 +56,7 @@ class OutboxRelay:
         with connection.cursor() as cursor:
             try:
                 cursor.execute(
-                    f'BEGIN; SELECT position, payload FROM "{schema}".outbox '
+                    f'BEGIN; {_ORDERED_SCAN} SELECT position, payload FROM "{schema}".outbox '
                     "WHERE published_at IS NULL ORDER BY position LIMIT %s "
                     "FOR UPDATE SKIP LOCKED", (self.batch_size,))
                 rows = cursor.fetchall()
