@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from html import escape
 from urllib.parse import urlencode
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select, text, update
 
 from auction_common.db import Database
 from auction_common.events import utcnow
@@ -51,6 +51,16 @@ _NEXT_DUE = (
     .limit(1)
     .with_for_update(of=_deliveries, skip_locked=True)
 )
+
+
+#: The next due delivery is found by walking the index of pending ones in due order, never by
+#: collecting every pending delivery and sorting them: with stale statistics (a bidding war
+#: fills the table faster than autoanalyze runs) the planner chose a bitmap scan, a hash join
+#: and a sort of the whole backlog for each email (6.5 ms per email with 1,100 pending,
+#: measured under 170 bids/s), so the job slowed down as its backlog grew. For this
+#: transaction only.
+_IN_DUE_ORDER = text("SELECT set_config('enable_bitmapscan', 'off', true), "
+                     "set_config('enable_sort', 'off', true)")
 
 
 def build_email(sender: str, to: str, subject: str, text: str, html: str,
@@ -141,6 +151,7 @@ def deliver_pending_emails(db: Database, settings, batch_size: int = 100,
     try:
         for _ in range(batch_size):
             with db.unit_of_work() as uow:
+                uow.session.execute(_IN_DUE_ORDER)
                 delivery = uow.session.execute(_NEXT_DUE, {"now": utcnow()}).first()
                 if delivery is None:
                     break
