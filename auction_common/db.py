@@ -15,7 +15,7 @@ import re
 import time
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -194,6 +194,20 @@ def prepared(session: Session, statement: str) -> str:
             cursor.execute(prepare)
         known.add(name)
     return execute
+
+
+def planner_settings_sql(settings: Mapping[str, str]) -> str:
+    """One statement setting PostgreSQL planner options for the current transaction only
+    (``set_config(..., true)``), for a query whose best plan the planner's statistics hide
+    from it. ``settings`` are the code's own constants, never user input."""
+    return "SELECT " + ", ".join(f"set_config('{name}', '{value}', true)"
+                                 for name, value in settings.items())
+
+
+def plan_this_transaction(session: Session, settings: Mapping[str, str]) -> None:
+    """Apply :func:`planner_settings_sql` on ``session``'s transaction (nothing if empty)."""
+    if settings:
+        session.execute(sql_text(planner_settings_sql(settings)))
 
 
 def notify_channel(schema: str) -> str:

@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from auction_common.db import plan_this_transaction
 from auction_common.problems import Problem
 
 from .domain import split_search
@@ -299,8 +300,7 @@ def search(session: Session, filters: Filters, sort: str, limit: int, cursor: st
     plan = plan_search(filters, sort, limit, cursor, now)
     if plan is None:
         return [], None, 0 if count else None
-    for name, value in plan.planner.items():
-        session.execute(select(func.set_config(name, value, True)))  # this transaction only
+    plan_this_transaction(session, plan.planner)
     rows = session.execute(plan.statement).all()
     if plan.fallback is not None and len(rows) <= limit:
         rows = session.execute(plan.fallback).all()

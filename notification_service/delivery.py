@@ -15,9 +15,9 @@ from email.message import EmailMessage
 from html import escape
 from urllib.parse import urlencode
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, select, update
 
-from auction_common.db import Database
+from auction_common.db import Database, plan_this_transaction
 from auction_common.events import utcnow
 
 from .models import Contact, EmailDelivery
@@ -59,8 +59,7 @@ _NEXT_DUE = (
 #: and a sort of the whole backlog for each email (6.5 ms per email with 1,100 pending,
 #: measured under 170 bids/s), so the job slowed down as its backlog grew. For this
 #: transaction only.
-_IN_DUE_ORDER = text("SELECT set_config('enable_bitmapscan', 'off', true), "
-                     "set_config('enable_sort', 'off', true)")
+_IN_DUE_ORDER = {"enable_bitmapscan": "off", "enable_sort": "off"}
 
 
 def build_email(sender: str, to: str, subject: str, text: str, html: str,
@@ -151,7 +150,7 @@ def deliver_pending_emails(db: Database, settings, batch_size: int = 100,
     try:
         for _ in range(batch_size):
             with db.unit_of_work() as uow:
-                uow.session.execute(_IN_DUE_ORDER)
+                plan_this_transaction(uow.session, _IN_DUE_ORDER)
                 delivery = uow.session.execute(_NEXT_DUE, {"now": utcnow()}).first()
                 if delivery is None:
                     break
