@@ -183,15 +183,16 @@ def prepared(session: Session, statement: str) -> str:
     PREPAREd on the session's connection the first time that connection runs it: PostgreSQL
     then parses and plans it once per connection instead of on every call (for a bid's two
     statements, ~0.25 ms of the database's CPU per bid, more than their execution). The
-    statement is prepared in a message of its own, before it is first used; a connection
+    statement is prepared in a statement of its own, before it is first used; a connection
     replaced (a restart, an invalidation) starts with none. Run the result with
     ``session.execute(sql_text(...), params)``, alone or joined with ``;`` to others."""
     name, prepare, execute = _preparation(statement)
-    connection = session.connection().connection
-    known = connection.info.setdefault("prepared_statements", set())
+    connection = session.connection()
+    known = connection.connection.info.setdefault("prepared_statements", set())
     if name not in known:
-        with connection.driver_connection.cursor() as cursor:
-            cursor.execute(prepare)
+        # Through SQLAlchemy, not the driver's cursor: a database going away here must raise
+        # SQLAlchemy's error (a 503 and a fresh connection), not psycopg2's own (a 500).
+        connection.exec_driver_sql(prepare)
         known.add(name)
     return execute
 
