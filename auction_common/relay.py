@@ -53,6 +53,10 @@ class OutboxRelay:
         session, the execution context), several times the statements' own cost, and the
         relay runs about once per bid when bids are spread."""
         schema = self.db.schema
+        # Publishing nothing connects to the broker where it is not connected yet: a broker
+        # that is slow to reach (a name that takes 40 s to resolve, seen under podman) keeps
+        # the relay waiting, but never with the outbox rows locked in an open transaction.
+        self.bus.publish([])
         with connection.cursor() as cursor:
             try:
                 cursor.execute(

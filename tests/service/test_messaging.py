@@ -70,6 +70,31 @@ def test_committed_events_reach_the_broker_in_order_and_are_marked_sent(db, amqp
     bus.stop()
 
 
+def test_the_relay_connects_to_the_broker_before_it_locks_any_outbox_row(db, amqp_url, tap):
+    """A broker slow to reach (its name took 40 s to resolve under podman) delays the events,
+    but never with their outbox rows locked in an open transaction (an idle transaction
+    holds back every vacuum and every other relay of the schema meanwhile)."""
+    event_type, received = tap
+    ids = commit_events(db, event_type, 3)
+    free_while_connecting: list[int] = []
+
+    class SlowToReach(RabbitBus):
+        def _connect(self):
+            with db.engine.begin() as other:
+                free_while_connecting.append(len(other.exec_driver_sql(
+                    f'SELECT position FROM "{db.schema}".outbox WHERE published_at IS NULL '
+                    "FOR UPDATE SKIP LOCKED").all()))
+            return super()._connect()
+
+    bus = SlowToReach(amqp_url)
+    try:
+        assert OutboxRelay(db, bus).drain() >= 3
+    finally:
+        bus.stop()
+    assert free_while_connecting and free_while_connecting[0] >= 3, free_while_connecting
+    assert [m["id"] for m in wait_for(received, message="relayed events")] == ids
+
+
 def test_a_rolled_back_unit_of_work_publishes_nothing(db, amqp_url, tap):
     event_type, received = tap
     with db.unit_of_work() as uow:

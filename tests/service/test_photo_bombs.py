@@ -55,7 +55,9 @@ def test_a_screenshot_sized_png_is_taken(client, seller, auction):
 DECODING_WHILE_OTHERS_RUN = textwrap.dedent("""
     from gevent import monkey
     monkey.patch_all()
+    import faulthandler
     import io
+    import sys
     import gevent
     from PIL import Image
     from auction_service.imaging import process_image_off_the_loop
@@ -64,11 +66,15 @@ DECODING_WHILE_OTHERS_RUN = textwrap.dedent("""
     Image.new("RGB", (3800, 3800), (1, 2, 3)).save(out, "PNG", compress_level=1)
     ticks = []
     done = []
+    # Should this ever hang, every thread's stack says where.
+    faulthandler.dump_traceback_later(90, exit=True, file=sys.stderr)
 
     def other_requests():
+        # Each "request" waits a moment, as a real one waits on its socket: a loop that only
+        # ever yields with sleep(0) keeps the hub from polling for a while (gevent's docs).
         while not done:
             ticks.append(1)
-            gevent.sleep(0)
+            gevent.sleep(0.001)
 
     ticker = gevent.spawn(other_requests)
     gevent.sleep(0)
