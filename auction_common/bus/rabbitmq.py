@@ -129,6 +129,14 @@ class RabbitBus:
         connection, _ = self._connect()
         connection.close()
 
+    def check_consuming(self) -> None:
+        """Raise unless every subscription of this process is consuming right now (a queue
+        bound and a consumer on it): a readiness check, for a process that must not be sent
+        users before its events reach it."""
+        idle = [queue for queue, consuming in self.ready.items() if not consuming.is_set()]
+        if idle:
+            raise ConnectionError(f"not consuming yet: {', '.join(sorted(idle))}")
+
     def declare_topology(self, channel) -> None:
         """Declare every durable queue of the platform, its retry and dead-letter queues and
         its bindings (idempotent), so that nothing is published before they exist."""
@@ -247,6 +255,7 @@ class RabbitBus:
                         self._deliver(channel, batch, subscription, name)
                 connection.close()
             except Exception:
+                self.ready[subscription.queue].clear()
                 if self._stopping.is_set():
                     return
                 log.exception("consumer connection lost; reconnecting",

@@ -26,7 +26,10 @@ def main() -> None:
     app = Flask("bidding_realtime")
     init_jwt(app, settings)
     bus = create_bus(settings)
-    app.register_blueprint(health_blueprint("bidding_realtime", {"broker": bus.ping}))
+    # Ready once its private queue is bound and consumed: a client sent here before would
+    # miss every event published meanwhile, and nothing would tell it to catch up.
+    app.register_blueprint(health_blueprint(
+        "bidding_realtime", {"broker": bus.ping, "events": bus.check_consuming}))
     socketio = attach_realtime(app, async_mode="gevent")
     bus.subscribe(realtime_subscription(socketio))
     bus.start()

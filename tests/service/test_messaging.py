@@ -578,6 +578,37 @@ def test_a_transient_subscription_receives_in_order_what_is_published_while_it_l
         publisher.stop()
 
 
+def test_a_process_is_ready_only_while_its_queues_are_consumed(tmp_path):
+    """What the real-time server's /readyz asks: a watcher sent to it before its private
+    queue is bound, or while the broker is away, would miss events without being told."""
+    from tests.support.faults import PrivateRabbit
+
+    rabbit = PrivateRabbit(tmp_path / "rabbitmq")
+    rabbit.start()
+    bus = RabbitBus(rabbit.url)
+    bus.subscribe(Subscription("test.ready", ["test.ready"], lambda _e: None, transient=True))
+    try:
+        with pytest.raises(ConnectionError, match="test.ready"):
+            bus.check_consuming()  # subscribed, not started
+        bus.start()
+        wait_for(lambda: _consuming(bus), message="consuming once started")
+        rabbit.stop()
+        wait_for(lambda: not _consuming(bus), timeout=60, message="not ready without a broker")
+        rabbit.start()
+        wait_for(lambda: _consuming(bus), timeout=60, message="ready again once it is back")
+    finally:
+        bus.stop()
+        rabbit.stop()
+
+
+def _consuming(bus) -> bool:
+    try:
+        bus.check_consuming()
+    except ConnectionError:
+        return False
+    return True
+
+
 def test_a_running_relay_publishes_again_once_its_broker_is_back(db, tmp_path):
     """Committed while RabbitMQ is down, kept in the outbox, published once it restarted, on
     the relay's next try (its broken connection replaced); what it had published survived."""
