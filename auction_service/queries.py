@@ -163,6 +163,9 @@ class SearchPlan:
     #: A text search: how many listings match by their title, up to COUNT_CAP + 1; when more
     #: than COUNT_CAP, so do more than COUNT_CAP of all matches, and that count is not run.
     capped_title_count_statement: Select | None = None
+    #: ``statement``'s rows carry ``titles_matched``, how many listings match by their title
+    #: (counted over what it ranks anyway), and ``capped_title_count_statement`` is not run.
+    counts_titles: bool = False
 
 
 #: With a text search, prefer the GIN index to a sequential scan: the planner prices a
@@ -244,14 +247,17 @@ def plan_search(filters: Filters, sort: str, limit: int, cursor: str | None,
         conditions, cursor, limit)
     if cursor and decode_cursor(cursor, sort)[0] < TITLE_TIER:  # past the title matches
         return SearchPlan(everything, sort, "rank", planner, counted, capped)
-    # ``IS TRUE``: the whole search must match too (``-word`` may be in the description),
-    # checked on the title matches' rows rather than through the index of every match.
+    # The whole search must match too (``-word`` may be in the description): checked on the
+    # title matches' rows rather than through the index of every match, and only when the
+    # search has a negation (otherwise a title match is a match; 6 of 18 ms for a word in 12%
+    # of 100,000 titles went to matching each one's search vector again).
     title_conditions = [c for c in conditions if c is not text_match]
     titles_first = _relevance_page(literal(TITLE_TIER, Float(precision=53)) + rank,
-                                   [*title_conditions, title_match, text_match.is_(True)],
-                                   cursor, limit)
+                                   [*title_conditions, title_match,
+                                    _whole_search_matches(tsquery, text_match)],
+                                   cursor, limit, count_as="titles_matched")
     return SearchPlan(titles_first, sort, "rank", planner, counted, capped, everything,
-                      titles_counted)
+                      titles_counted, counts_titles=True)
 
 
 def _capped_count(conditions: list[ColumnElement]) -> Select:
@@ -277,18 +283,29 @@ TITLE_TIER = 1_000_000.0
 
 
 def _relevance_page(key: ColumnElement, conditions: list[ColumnElement], cursor: str | None,
-                    limit: int) -> Select:
+                    limit: int, count_as: str | None = None) -> Select:
     """One page by relevance: score every row of ``conditions`` once, narrowly (id and rank;
     OFFSET 0 keeps PostgreSQL from computing the rank again in the cursor's condition), keep
     the page's ids, then fetch those rows. float8: the cursor must carry the exact value
-    compared next time."""
-    scored = (select(Auction.id, key.label("rank")).where(*conditions).offset(0)
-              .subquery("scored"))
-    page = (select(scored.c.id, scored.c.rank)
+    compared next time.
+
+    With ``count_as``, each row also says how many rows were scored (whatever the cursor),
+    under that name: the scored rows are kept (a materialized CTE) and counted, rather than
+    found through the index a second time by a count of their own (for a word in 12% of
+    100,000 titles: 2 ms in the statement against 3.7 ms and a round trip apart)."""
+    scored_rows = select(Auction.id, key.label("rank")).where(*conditions)
+    scored = (scored_rows.cte("scored").prefix_with("MATERIALIZED") if count_as
+              else scored_rows.offset(0).subquery("scored"))
+    columns = [scored.c.id, scored.c.rank]
+    if count_as:
+        columns.append(select(func.count()).select_from(scored).scalar_subquery()
+                       .label(count_as))
+    page = (select(*columns)
             .where(*_after(scored.c.rank, scored.c.id, cursor, "relevance", descending=True))
             .order_by(scored.c.rank.desc(), scored.c.id.desc()).limit(limit + 1)
             .subquery("page"))
-    return (select(Auction, page.c.rank).join(page, Auction.id == page.c.id)
+    counted = [page.c[count_as]] if count_as else []
+    return (select(Auction, page.c.rank, *counted).join(page, Auction.id == page.c.id)
             .order_by(page.c.rank.desc(), page.c.id.desc()))
 
 
@@ -302,6 +319,10 @@ def search(session: Session, filters: Filters, sort: str, limit: int, cursor: st
         return [], None, 0 if count else None
     plan_this_transaction(session, plan.planner)
     rows = session.execute(plan.statement).all()
+    total = None
+    if count and plan.counts_titles:
+        # No row: no title matches after the cursor; the next statement counts them all.
+        total = min(rows[0].titles_matched, COUNT_CAP + 1) if rows else 0
     if plan.fallback is not None and len(rows) <= limit:
         rows = session.execute(plan.fallback).all()
     auctions = [row[0] for row in rows[:limit]]
@@ -310,8 +331,7 @@ def search(session: Session, filters: Filters, sort: str, limit: int, cursor: st
         last = rows[limit - 1]
         last_key = last.rank if sort == "relevance" else getattr(last[0], plan.key_name)
         next_cursor = encode_cursor(sort, last_key, last[0].id)
-    total = None
-    if count and plan.capped_title_count_statement is not None:
+    if count and not plan.counts_titles and plan.capped_title_count_statement is not None:
         total = session.execute(plan.capped_title_count_statement).scalar_one()
     if count and (total is None or total <= COUNT_CAP):
         total = session.execute(plan.capped_count_statement).scalar_one()
