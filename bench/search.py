@@ -8,13 +8,16 @@ their read model of prices and bids), then runs the catalog's own queries (built
 ``EXPLAIN (ANALYZE, BUFFERS)``. The baseline is the same SQL on an unindexed copy of the table
 (``CREATE TABLE ... AS SELECT``: same rows, same stored tsvector, no index but the primary
 key, which any table has and which the relevance query uses to fetch its page). It also times
-``GET /api/auctions`` through the real Flask app (query, JSON and all) for each case.
+``GET /api/auctions`` through the real Flask app (query, JSON and all) for each case, and
+through the gateway of the local distributed shape (nginx and gunicorn, started on the same
+database before the seed; ``BENCH_GATEWAY=0`` skips it).
 Prints a table and writes bench/results/search.{json,md}; drops the database at the end
 (``BENCH_KEEP=1`` keeps it to experiment with).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import statistics
@@ -22,6 +25,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -33,11 +37,14 @@ from auction_service import queries
 from auction_service.domain import CATEGORY_IDS
 from tools import provision
 from tools.services import ROOT
+from tools.stack import Stack, free_port
 
 RESULTS = ROOT / "bench" / "results"
 LISTINGS = int(os.environ.get("BENCH_LISTINGS", "100000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "15"))
 API_RUNS = int(os.environ.get("BENCH_API_RUNS", "50"))
+GATEWAY_RUNS = int(os.environ.get("BENCH_GATEWAY_RUNS", "200"))
+THROUGH_GATEWAY = os.environ.get("BENCH_GATEWAY", "1") != "0"
 RARE_WORD, RARE_COUNT = "zqmarker", 25
 
 #: Auction-site words, most frequent first (the draw is skewed towards the front).
@@ -187,6 +194,33 @@ def time_api(app, filters: queries.Filters, sort: str | None) -> dict:
             "p95_ms": round(took[int(len(took) * 0.95) - 1], 2)}
 
 
+def time_gateway(base_url: str, filters: queries.Filters, sort: str | None) -> dict:
+    """``GET /api/auctions`` through nginx to the gunicorn workers, one keep-alive connection
+    (http.client: the client shares the machine), one request at a time."""
+    query = {k: str(v) for k, v in vars(filters).items() if v is not None}
+    if sort:
+        query["sort"] = sort
+    address = urlsplit(base_url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+    path = f"/api/auctions?{urlencode(query)}"
+    took = []
+    try:
+        for i in range(GATEWAY_RUNS + 10):
+            started = time.perf_counter()
+            connection.request("GET", path)
+            answer = connection.getresponse()
+            body = answer.read()
+            if i >= 10:
+                took.append((time.perf_counter() - started) * 1000)
+            assert answer.status == 200, body[:500]
+    finally:
+        connection.close()
+    took.sort()
+    return {"p50_ms": round(statistics.median(took), 2),
+            "p99_ms": round(took[max(0, int(len(took) * 0.99) - 1)], 2),
+            "runs": len(took)}
+
+
 def main() -> None:
     """Seed, measure, print, save; the scratch database is dropped whatever happens."""
     run = uuid.uuid4().hex[:8]
@@ -199,7 +233,16 @@ def main() -> None:
     url = make_url(admin).set(database=database).render_as_string(hide_password=False)
     provision.ensure_database(admin, database)
     engine = create_engine(url)
+    stack = None
     try:
+        if THROUGH_GATEWAY:
+            # Started first: it creates the services' roles and schemas and migrates them; the
+            # seed then goes into the catalog's own table.
+            stack = Stack(state, gateway_port=free_port(), admin_database_url=admin,
+                          database=database, vhost=database,
+                          extra_env={"RATE_LIMIT_PER_IP": "1000000/minute"})
+            print("starting the local distributed shape ...", flush=True)
+            stack.start()
         upgrade(Path(ROOT / "auction_service"), url)
         print(f"inserting {LISTINGS:,} listings ...", flush=True)
         started = time.perf_counter()
@@ -223,8 +266,16 @@ def main() -> None:
             for what, filters, sort in cases(now):
                 rows.append(_case(conn, engine, app, what, filters, sort, now))
             rows += _second_pages(conn, engine, app, now)
+        if stack is not None:
+            for row, (what, filters, sort) in zip(rows, cases(now), strict=False):
+                row["gateway"] = time_gateway(stack.url, filters, sort)
+                print(f"{what:<62} through the gateway: p50 {row['gateway']['p50_ms']} ms, "
+                      f"p99 {row['gateway']['p99_ms']} ms", flush=True)
         save(rows)
     finally:
+        if stack is not None:
+            stack.stop()
+            provision.delete_rabbitmq_vhost(database)
         engine.dispose()
         if os.environ.get("BENCH_KEEP"):
             print(f"kept {url}")
@@ -310,19 +361,23 @@ def save(rows: list[dict]) -> None:
                     "relevance did before the title matches came first), measured alongside; "
                     "indexed = what the API runs (both statements when the title matches do "
                     "not fill the page); "
-                    "API = GET /api/auctions through the Flask test client, query to JSON"}
+                    "API = GET /api/auctions through the Flask test client, query to JSON; "
+                    "gateway = the same through nginx and the gunicorn workers of the local "
+                    f"distributed shape, {GATEWAY_RUNS} requests one at a time"}
     (RESULTS / "search.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     lines = ["| case | sort | matching rows | indexed ms (median) | unindexed ms | speed-up "
-             "| every match ranked ms | API p50 ms | API p95 ms | indexes used |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| every match ranked ms | API p50 ms | API p95 ms | gateway p50 ms "
+             "| gateway p99 ms | indexes used |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        api = r["api"] or {}
+        api, gateway = r["api"] or {}, r.get("gateway") or {}
         share = f"{r['matching'] / LISTINGS:.1%}"
         lines.append(f"| {r['case']} | {r['sort']} | {r['matching']:,} ({share}) | "
                      f"{r['indexed']['median_ms']} | {r['unindexed']['median_ms']} | "
                      f"x{r['speedup']} | "
                      f"{(r['every_match_ranked'] or {}).get('median_ms', '–')} | "
                      f"{api.get('p50_ms', '–')} | {api.get('p95_ms', '–')} | "
+                     f"{gateway.get('p50_ms', '–')} | {gateway.get('p99_ms', '–')} | "
                      f"{', '.join(r['indexed']['indexes']) or '–'} |")
     (RESULTS / "search.md").write_text(
         f"# Catalog search ({meta['when']}, {LISTINGS:,} listings, {meta['cpus']} CPUs, "
