@@ -13,7 +13,7 @@ from sqlalchemy import and_, func, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from auction_common.db import UnitOfWork, prepared, sql_text
+from auction_common.db import UnitOfWork, run_prepared
 
 from .domain import DEFAULT_INCREMENTS, AuctionState, Entry
 from .models import LiveAuction
@@ -42,15 +42,15 @@ def lock_auction(session: Session, auction_id: uuid.UUID, bidder_ids: Collection
     the lock is granted (the materialized CTE finishes locking before the outer SELECT
     projects). Returns (state, row, now) or None; with ``bidder_ids``, ``row.bidders`` maps
     each known one to ``[status, display_name]`` (read in the same round trip)."""
-    row = session.execute(
-        sql_text(prepared(session, f"""WITH locked AS MATERIALIZED (
+    row = run_prepared(
+        session, [f"""WITH locked AS MATERIALIZED (
                     SELECT {_STATE_COLUMNS} FROM bidding.auctions WHERE id = :id FOR UPDATE)
                  SELECT locked.*, clock_timestamp() AS db_now,
                         (SELECT jsonb_object_agg(b.user_id, jsonb_build_array(b.status,
                                                                             b.display_name))
                          FROM bidding.bidders b
                          WHERE b.user_id = ANY(CAST(:bidders AS uuid[]))) AS bidders
-                 FROM locked""")),
+                 FROM locked"""],
         {"id": auction_id, "bidders": list(bidder_ids)},
     ).first()
     if row is None:
