@@ -223,9 +223,15 @@ class RabbitBus:
     def _consume_forever(self, subscription: Subscription) -> None:
         connected_before = False
         while not self._stopping.is_set():
+            connection = None
             try:
                 connection, channel = self._connect()
                 name = self.declare(channel, subscription)
+                if not subscription.transient:
+                    # A failed message is published to its retry (or dead-letter) queue, and
+                    # only acknowledged once the broker confirmed that copy: without confirms
+                    # a copy the broker lost (or could not route) went with the original.
+                    channel.confirm_delivery()
                 channel.basic_qos(prefetch_count=self.prefetch)
                 arrived: list = []
                 # A transient queue's messages are never retried: acknowledging them would
@@ -256,6 +262,13 @@ class RabbitBus:
                 connection.close()
             except Exception:
                 self.ready[subscription.queue].clear()
+                # A connection still open (the failure was ours, not the network's) would go on
+                # holding its unacknowledged messages: closed, the broker hands them out again.
+                try:
+                    if connection is not None and connection.is_open:
+                        connection.close()
+                except Exception:
+                    pass
                 if self._stopping.is_set():
                     return
                 log.exception("consumer connection lost; reconnecting",
@@ -278,6 +291,9 @@ class RabbitBus:
             else:
                 target, expiration = f"{name}.retry", str(int(retry_delay(max(attempts, 1))
                                                                * 1000))
+            # Confirmed (the channel is in confirm mode) and ``mandatory``: a copy that no
+            # queue took raises, nothing is acknowledged, and the batch comes back after the
+            # consumer reconnected (and declared its queues again).
             channel.basic_publish(
                 "",
                 target,
@@ -290,6 +306,7 @@ class RabbitBus:
                     message_id=props.message_id,
                     type=props.type,
                 ),
+                mandatory=True,
             )
         if not subscription.transient:
             channel.basic_ack(batch[-1][0].delivery_tag, multiple=True)

@@ -268,6 +268,37 @@ def test_a_bad_message_among_good_ones_is_retried_alone(amqp_url, db):
         bus.stop()
 
 
+def test_a_failed_message_whose_retry_copy_no_queue_takes_is_not_acknowledged(fresh_vhost):
+    """The copy a failed message is republished as (to its retry queue) must be in a queue
+    before the original is acknowledged: here the retry queue is gone when the handler fails
+    (deleted by hand), the copy reaches no queue, so the original stays; the consumer
+    reconnects, declares its queues again, and the message is tried again."""
+    queue = f"test.lost.{uuid.uuid4().hex[:8]}"
+    event_type = f"test.l{uuid.uuid4().hex[:8]}"
+    attempts: list[int] = []
+
+    def handle(envelope):
+        attempts.append(envelope["data"]["n"])
+        if len(attempts) == 1:
+            raise ValueError("the first attempt fails")
+
+    bus = RabbitBus(fresh_vhost, max_attempts=5)
+    subscription = Subscription(queue, [event_type], handle)
+    bus.subscribe(subscription)
+    bus.start()
+    try:
+        assert bus.ready[queue].wait(10)
+        connection = pika.BlockingConnection(pika.URLParameters(fresh_vhost))
+        connection.channel().queue_delete(f"{queue}.retry")
+        connection.close()
+        bus.publish([_envelope(event_type, 1)])
+        wait_for(lambda: len(attempts) >= 2, timeout=20,
+                 message="the message tried again, not lost with its unroutable retry copy")
+        assert attempts[:2] == [1, 1]
+    finally:
+        bus.stop()
+
+
 def test_a_poison_message_lands_in_the_dead_letter_queue_and_can_be_replayed(amqp_url):
     queue = f"test.poison.{uuid.uuid4().hex[:8]}"
     event_type = f"test.p{uuid.uuid4().hex[:8]}"
