@@ -20,6 +20,7 @@ from flask_socketio import SocketIO, join_room, leave_room
 from auction_common.bus import Subscription
 from auction_common.events import isoformat, utcnow
 from auction_common.suspension import AccountStatuses
+from bidding_service.realtime.broadcast import Broadcaster, broadcast
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +119,12 @@ def attach_realtime(app: Flask, async_mode: str | None = None,
     """Add Socket.IO to ``app`` (which must verify JWTs: see ``init_jwt``). The sockets'
     identities are ``socketio.realtime_identities``, the accounts' statuses (from user events)
     ``socketio.realtime_statuses``; every ``expiry_check_seconds`` (None: never) the sockets
-    whose token has expired leave their user room."""
+    whose token has expired leave their user room. Served by gevent, events go to their rooms
+    through a ``Broadcaster`` (one encoded frame written to every websocket watcher)."""
     socketio = SocketIO(app, async_mode=async_mode, logger=False, engineio_logger=False,
                         ping_interval=20, ping_timeout=20)
+    if async_mode == "gevent":
+        Broadcaster(socketio)
     identities = socketio.realtime_identities = Identities()
     statuses = socketio.realtime_statuses = AccountStatuses()
 
@@ -207,7 +211,7 @@ def fan_out(socketio: SocketIO, envelope: dict) -> None:
     else:
         payload = dict(data)
     payload["server_time"] = isoformat(utcnow())
-    socketio.emit(name, payload, to=f"{room_kind}:{data[id_field]}")
+    broadcast(socketio, name, payload, f"{room_kind}:{data[id_field]}")
 
 
 def tell_clients_to_resync(socketio: SocketIO) -> None:
