@@ -350,6 +350,30 @@ def test_a_sellers_listings_follow_bids_and_watchers_live(open_page, api, people
     assert page.evaluate("window.sameDocument === true"), "the rows updated without a reload"
 
 
+
+def test_a_sellers_listings_catch_up_on_bids_missed_while_the_connection_was_down(
+        open_page, api, people):
+    seller, bob = people["seller"], people["bob"]
+    auction = seller.create_auction(seconds=3600, title="Music box", starting_price=2000)
+    api.wait_until_biddable(auction["id"])
+    page = open_page(DESKTOP, user=seller)
+    line = LiveLine(page)
+    # The rows fetch their state once in their rooms: wait for that, so that the bid below
+    # can only reach the page live or by the reconnect.
+    with page.expect_response(lambda answer: "state.json" in answer.url, timeout=LIVE):
+        page.goto("/me/listings")
+    row = page.locator(f"#my-listings tr[data-auction-id='{auction['id']}']")
+    expect(row.locator(".cell-bids")).to_have_text("0")
+    line.muted = True
+    assert bob.bid(auction["id"], 2500).status_code == 201
+    line.wait_until_dropped(page, 1)
+    expect(row.locator(".cell-bids")).to_have_text("0")
+    page.evaluate("window.sameDocument = true")
+    line.cut()
+    expect(row.locator(".cell-bids")).to_have_text("1", timeout=LIVE)
+    expect(row.locator(".cell-price")).to_have_text("EUR 20.00")
+    assert page.evaluate("window.sameDocument === true"), "caught up without a reload"
+
 def test_an_ended_auction_shows_only_its_outcome(open_page, api, people):
     seller, alice = people["seller"], people["alice"]
     # Long enough to open both pages and bid on a busy machine; no late-bid extension.

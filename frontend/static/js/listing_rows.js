@@ -1,9 +1,12 @@
 /* A seller's table of their own listings (My listings), kept live: each running listing's
  * row follows its auction's room — the price and bid count from `bid.placed`, the watchers
- * from `auction.watchers` — so the seller sees bids and watchers arrive without reloading. */
+ * from `auction.watchers`, the end from `auction.extended` — so the seller sees bids and
+ * watchers arrive without reloading; and once in the rooms (after every connect) the rows
+ * fetch their state, for whatever happened while the connection was down. */
 
 import { formatMoney } from "./money.js";
 import { watchersUpdate } from "./sequence.js";
+import { parseInstant } from "./time.js";
 
 /** What a `bid.placed` changes in a row showing `shownBids` bids: `{price, bids}`, or null
  *  when the event is not newer. A bid count never falls, so the higher count is the newer
@@ -14,6 +17,16 @@ export function rowBidUpdate(shownBids, event) {
   }
   if (event.bid_count <= shownBids) return null;
   return { price: event.current_price, bids: event.bid_count };
+}
+
+/** The end a row showing `shownEndsAt` takes from `endsAt` (an event's or a state's): the
+ *  later one, or null when it is not later (an end only moves later: a late bid extends it),
+ *  so an older answer or a repeated event never winds it back. */
+export function rowEndUpdate(shownEndsAt, endsAt) {
+  const end = parseInstant(endsAt);
+  if (end === null) return null;
+  const shown = parseInstant(shownEndsAt);
+  return shown === null || end > shown ? endsAt : null;
 }
 
 function cell(row, name) {
@@ -51,6 +64,30 @@ export function listingRows(doc) {
       if (!update) return;
       watchers.setAttribute("data-watchers-seq", String(update.seq));
       watchers.textContent = String(update.count);
+    },
+    onExtended(event) {
+      const row = rows.get(String((event || {}).auction_id));
+      const left = row && row.querySelector(".time-left[data-ends-at]");
+      if (!left) return;
+      const endsAt = rowEndUpdate(left.getAttribute("data-ends-at"), event.ends_at);
+      if (endsAt) left.setAttribute("data-ends-at", endsAt);  // the countdown reads it each second
+    },
+    /** Fetch each row's state and apply what is newer than the row shows. */
+    refetch() {
+      const self = this;
+      return Promise.all(Array.from(rows.keys()).map(function (id) {
+        return fetch("/auctions/" + encodeURIComponent(id) + "/state.json",
+                     { headers: { Accept: "application/json" }, credentials: "same-origin" })
+          .then(function (response) { return response.ok ? response.json() : null; })
+          .then(function (state) {
+            if (!state) return;
+            const event = Object.assign({}, state, { auction_id: id });
+            self.onBidPlaced(event);
+            self.onWatchers(event);
+            self.onExtended(event);
+          })
+          .catch(function () { return null; });  // the next connect tries again
+      }));
     },
   };
 }

@@ -22,7 +22,16 @@ export function connectLive(page, rows) {
 
   socket.on("connect", function () {
     setLiveStatus(true);
-    if (rows) rows.ids.forEach(function (id) { socket.emit("watch", { auction_id: id }); });
+    if (rows) {
+      // Into every row's room, then catch up on what happened before we were in them.
+      let joined = 0;
+      rows.ids.forEach(function (id) {
+        socket.timeout(3000).emit("watch", { auction_id: id }, function () {
+          joined += 1;
+          if (joined === rows.ids.length) rows.refetch();
+        });
+      });
+    }
     if (!page) return;
     // Join the auction's room, then catch up on whatever happened before we were in it.
     socket.timeout(3000).emit("watch", { auction_id: page.id }, function () {
@@ -40,6 +49,7 @@ export function connectLive(page, rows) {
   // The server lost its feed of events for a moment (a broker reconnect): catch up as after
   // a reconnect of our own.
   socket.on("resync", function () {
+    if (rows) rows.refetch();
     if (!page) return;
     page.refetch();
     page.history.schedule(0);
@@ -54,6 +64,7 @@ export function connectLive(page, rows) {
   if (rows) {
     socket.on("bid.placed", function (event) { rows.onBidPlaced(event || {}); });
     socket.on("auction.watchers", function (event) { rows.onWatchers(event || {}); });
+    socket.on("auction.extended", function (event) { rows.onExtended(event || {}); });
   }
   socket.on("bid.outbid", function (event) {
     event = event || {};

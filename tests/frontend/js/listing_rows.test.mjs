@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { rowBidUpdate } from "../../../frontend/static/js/listing_rows.js";
+import { rowBidUpdate, rowEndUpdate } from "../../../frontend/static/js/listing_rows.js";
 
 describe("a bid.placed event on a seller's row", () => {
   it("with more bids than shown updates the price and the count", () => {
@@ -28,5 +28,23 @@ describe("a bid.placed event on a seller's row", () => {
       for (const index of order) shown = rowBidUpdate(shown.bids, events[index]) || shown;
       assert.deepEqual(shown, { price: 1400, bids: 4 });
     }
+  });
+});
+
+describe("a row's end, from auction.extended or a fetched state", () => {
+  it("moves later", () => {
+    assert.equal(rowEndUpdate("2026-11-30T10:00:00Z", "2026-11-30T10:02:00Z"),
+                 "2026-11-30T10:02:00Z");
+  });
+
+  it("never winds back or repeats (an older answer, a duplicate)", () => {
+    assert.equal(rowEndUpdate("2026-11-30T10:02:00Z", "2026-11-30T10:00:00Z"), null);
+    assert.equal(rowEndUpdate("2026-11-30T10:02:00Z", "2026-11-30T10:02:00Z"), null);
+  });
+
+  it("without an end changes nothing, and fills a row that showed none", () => {
+    assert.equal(rowEndUpdate("2026-11-30T10:00:00Z", undefined), null);
+    assert.equal(rowEndUpdate("2026-11-30T10:00:00Z", "not a time"), null);
+    assert.equal(rowEndUpdate(null, "2026-11-30T10:02:00Z"), "2026-11-30T10:02:00Z");
   });
 });
