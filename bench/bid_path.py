@@ -235,6 +235,7 @@ def measure(stack_url: str, database: str, dsn: str, tokens: list[str], ids: lis
                                           platform_auctions), concurrency, SECONDS)
         cpu_ms = {kind: seconds * 1000 / max(ours.requests, 1) for kind, seconds
                   in cpu_between(cpu_before, process_cpu(database)).items()}
+        cpu_ms["load generator"] = ours.client_cpu_ms_per_request
         run = {"platform": ours.as_dict(), "cpu_ms_per_request": cpu_ms}
         for name, factory in BASELINES.items():
             base = run_load(functools.partial(factory, dsn, ids, raw_auctions), concurrency,

@@ -25,6 +25,9 @@ class Figures:
     errors: int
     p50_ms: float
     p99_ms: float
+    #: The load generator's own CPU per request (its worker processes, while they ran): on
+    #: this machine it shares the cores with what it measures.
+    client_cpu_ms_per_request: float = float("nan")
 
     @property
     def accepted_per_second(self) -> float:
@@ -67,11 +70,12 @@ def _worker(factory, first_client: int, clients: int, duration: float, start_at:
             errors[0] += local_errors
 
     threads = [threading.Thread(target=client, args=(first_client + i,)) for i in range(clients)]
+    cpu_before = time.process_time()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    queue.put((latencies, accepted[0], errors[0]))
+    queue.put((latencies, accepted[0], errors[0], time.process_time() - cpu_before))
 
 
 def run_load(factory: Callable[[], Callable[[int, int], bool]], concurrency: int,
@@ -98,4 +102,6 @@ def run_load(factory: Callable[[], Callable[[int, int], bool]], concurrency: int
         accepted=sum(r[1] for r in results), errors=sum(r[2] for r in results),
         p50_ms=round(statistics.median(latencies) * 1000, 2) if latencies else float("nan"),
         p99_ms=round(_percentile(latencies, 0.99) * 1000, 2),
+        client_cpu_ms_per_request=round(
+            sum(r[3] for r in results) * 1000 / max(len(latencies), 1), 3),
     )
