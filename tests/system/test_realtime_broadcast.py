@@ -151,19 +151,25 @@ def test_a_watcher_gone_with_half_a_frame_written_leaves_the_others_served(serve
         watcher.close()
 
 
-def test_a_watcher_on_long_polling_gets_every_event_in_order(server):
+def test_watchers_on_long_polling_and_upgraded_from_it_get_every_event_in_order(server):
     auction_id = str(uuid.uuid4())
     polling = Watcher(server, auction_id, ["polling"])
+    upgraded = Watcher(server, auction_id, ["polling", "websocket"])
     websocket_watcher = Watcher(server, auction_id, ["websocket"])
+    watchers = (polling, upgraded, websocket_watcher)
     try:
-        before = handed_over(server).get("queued", 0)
+        wait_for(lambda: upgraded.client.transport() == "websocket", message="the upgrade")
+        before = handed_over(server)
         # python-socketio's client refuses a poll's answer of more than 16 packets (a browser's
         # does not): a burst it can take.
         fan_out(server, auction_id, count=12)
-        for watcher in (polling, websocket_watcher):
+        for watcher in watchers:
             wait_for(lambda w=watcher: len(w.events) == 12, message="every event")
             assert watcher.seqs() == list(range(1, 13))
-        assert handed_over(server).get("queued", 0) - before >= 12  # the polling one's
+        after = handed_over(server)
+        assert after.get("queued", 0) - before.get("queued", 0) >= 12  # the polling one's
+        # the two on websocket, the upgraded one included, written straight
+        assert after.get("written", 0) - before.get("written", 0) == 24
     finally:
-        polling.close()
-        websocket_watcher.close()
+        for watcher in watchers:
+            watcher.close()
