@@ -18,8 +18,6 @@ write lock until its rest is written, so the writer's next packet follows it who
 
 from __future__ import annotations
 
-import logging
-
 import gevent
 from engineio import packet as eio_packet
 from engineio.async_drivers.gevent import WebSocketWSGI
@@ -28,8 +26,6 @@ from gevent.lock import Semaphore
 from geventwebsocket.websocket import Header, WebSocket
 from prometheus_client import Counter
 from socketio import packet as sio_packet
-
-log = logging.getLogger(__name__)
 
 #: Each recipient of an event to a room, by how it was handed over: ``written`` whole at once,
 #: ``split`` (the kernel took a part, the rest follows before anything else), ``queued`` to
@@ -42,7 +38,8 @@ class _Connection(WebSocketWSGI):
     """Engine.IO's gevent websocket, whose writes (the writer's and ``write_now``'s) take turns
     under one lock. ``busy`` counts the greenlets holding or waiting for it."""
 
-    registry: dict[str, _Connection] = {}  # replaced per Broadcaster (see _connection_class)
+    #: sid -> its connection, while it serves; each Broadcaster's subclass has its own.
+    registry: dict[str, _Connection] = {}
 
     def __init__(self, handler, server):
         super().__init__(handler, server)
@@ -84,7 +81,9 @@ class _Connection(WebSocketWSGI):
         websocket = getattr(self, "_sock", None)
         if self.busy or websocket is None or websocket.closed:
             return None
-        connection = websocket.handler.socket
+        connection = getattr(websocket.handler, "socket", None)
+        if connection is None:
+            return None
         try:
             sent = connection.send(frame, 0, 0.0)  # never waits: a full buffer raises
         except OSError:
