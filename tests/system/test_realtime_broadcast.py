@@ -45,9 +45,11 @@ def server():
         process.wait(timeout=10)
 
 
-def fan_out(url: str, auction_id: str, count: int, size: int = 100) -> None:
-    answer = requests.post(f"{url}/fan-out", json={"auction_id": auction_id, "count": count,
-                                                   "size": size}, timeout=60)
+def fan_out(url: str, auction_id: str, count: int, size: int = 100,
+            first_through_the_queue: bool = False) -> None:
+    answer = requests.post(f"{url}/fan-out", json={
+        "auction_id": auction_id, "count": count, "size": size,
+        "first_through_the_queue": first_through_the_queue}, timeout=60)
     assert answer.ok, answer.text
 
 
@@ -132,6 +134,18 @@ def test_a_watcher_who_stops_reading_delays_no_one_and_then_gets_every_event_who
     finally:
         watcher.close()
         stalled.ws.close()
+
+
+def test_a_frame_waiting_in_a_connections_queue_goes_before_the_next_one_written_straight(
+        server):
+    auction_id = str(uuid.uuid4())
+    watcher = Watcher(server, auction_id, ["websocket"])
+    try:
+        fan_out(server, auction_id, count=3, first_through_the_queue=True)
+        wait_for(lambda: len(watcher.events) == 3, message="the three events")
+        assert watcher.seqs() == [1, 2, 3]
+    finally:
+        watcher.close()
 
 
 def test_a_watcher_gone_with_half_a_frame_written_leaves_the_others_served(server):
