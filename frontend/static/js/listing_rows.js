@@ -1,6 +1,6 @@
 /* A seller's table of their own listings (My listings), kept live: each running listing's
  * row follows its auction's room — the price and bid count from `bid.placed`, the watchers
- * from `auction.watchers`, the end from `auction.extended` — so the seller sees bids and
+ * from `auction.watchers`, the end from `auction.extended` and `bid.placed` — so the seller sees bids and
  * watchers arrive without reloading; and once in the rooms (after every connect) the rows
  * fetch their state, for whatever happened while the connection was down. */
 
@@ -19,14 +19,18 @@ export function rowBidUpdate(shownBids, event) {
   return { price: event.current_price, bids: event.bid_count };
 }
 
-/** The end a row showing `shownEndsAt` takes from `endsAt` (an event's or a state's): the
- *  later one, or null when it is not later (an end only moves later: a late bid extends it),
- *  so an older answer or a repeated event never winds it back. */
-export function rowEndUpdate(shownEndsAt, endsAt) {
-  const end = parseInstant(endsAt);
-  if (end === null) return null;
-  const shown = parseInstant(shownEndsAt);
-  return shown === null || end > shown ? endsAt : null;
+/** The end a row takes from a numbered event or state (`{seq, ends_at}`) when it shows the
+ *  end of `shownSeq` (-1: the page's own, unnumbered): `{seq, endsAt}`, or null when it is
+ *  older or not numbered. The auction's `seq` orders its ends as bidding, their owner, made
+ *  them (before the first bid the seller may move the end either way, a late bid extends
+ *  it), so whatever order answers and events arrive in, the newest stays; a repeat changes
+ *  nothing. */
+export function rowEndUpdate(shownSeq, event) {
+  if (!event || typeof event.seq !== "number" || parseInstant(event.ends_at) === null) {
+    return null;
+  }
+  if (event.seq < shownSeq) return null;
+  return { seq: event.seq, endsAt: event.ends_at };
 }
 
 function cell(row, name) {
@@ -46,6 +50,7 @@ export function listingRows(doc) {
       const row = rows.get(String((event || {}).auction_id));
       const bids = row && cell(row, "cell-bids");
       if (!bids) return;
+      this.onExtended(event);  // a bid's event carries the end (a late bid extends it)
       const update = rowBidUpdate(parseInt(bids.textContent, 10) || 0, event);
       if (!update) return;
       bids.textContent = String(update.bids);
@@ -69,8 +74,12 @@ export function listingRows(doc) {
       const row = rows.get(String((event || {}).auction_id));
       const left = row && row.querySelector(".time-left[data-ends-at]");
       if (!left) return;
-      const endsAt = rowEndUpdate(left.getAttribute("data-ends-at"), event.ends_at);
-      if (endsAt) left.setAttribute("data-ends-at", endsAt);  // the countdown reads it each second
+      const shown = left.hasAttribute("data-end-seq")
+        ? parseInt(left.getAttribute("data-end-seq"), 10) : -1;
+      const update = rowEndUpdate(shown, event);
+      if (!update) return;
+      left.setAttribute("data-end-seq", String(update.seq));
+      left.setAttribute("data-ends-at", update.endsAt);  // the countdown reads it each second
     },
     /** Fetch each row's state and apply what is newer than the row shows. */
     refetch() {
@@ -82,9 +91,8 @@ export function listingRows(doc) {
           .then(function (state) {
             if (!state) return;
             const event = Object.assign({}, state, { auction_id: id });
-            self.onBidPlaced(event);
+            self.onBidPlaced(event);  // the price, the bid count and the end
             self.onWatchers(event);
-            self.onExtended(event);
           })
           .catch(function () { return null; });  // the next connect tries again
       }));

@@ -31,20 +31,36 @@ describe("a bid.placed event on a seller's row", () => {
   });
 });
 
-describe("a row's end, from auction.extended or a fetched state", () => {
-  it("moves later", () => {
-    assert.equal(rowEndUpdate("2026-11-30T10:00:00Z", "2026-11-30T10:02:00Z"),
-                 "2026-11-30T10:02:00Z");
+describe("a row's end, from auction.extended, bid.placed or a fetched state", () => {
+  const end = (minute) => `2026-11-30T10:0${minute}:00Z`;
+
+  it("takes a numbered end over the page's own", () => {
+    assert.deepEqual(rowEndUpdate(-1, { seq: 3, ends_at: end(2) }), { seq: 3, endsAt: end(2) });
   });
 
-  it("never winds back or repeats (an older answer, a duplicate)", () => {
-    assert.equal(rowEndUpdate("2026-11-30T10:02:00Z", "2026-11-30T10:00:00Z"), null);
-    assert.equal(rowEndUpdate("2026-11-30T10:02:00Z", "2026-11-30T10:02:00Z"), null);
+  it("never takes an older one back, and a repeat changes nothing", () => {
+    assert.equal(rowEndUpdate(4, { seq: 3, ends_at: end(1) }), null);
+    assert.deepEqual(rowEndUpdate(4, { seq: 4, ends_at: end(2) }), { seq: 4, endsAt: end(2) });
   });
 
-  it("without an end changes nothing, and fills a row that showed none", () => {
-    assert.equal(rowEndUpdate("2026-11-30T10:00:00Z", undefined), null);
-    assert.equal(rowEndUpdate("2026-11-30T10:00:00Z", "not a time"), null);
-    assert.equal(rowEndUpdate(null, "2026-11-30T10:02:00Z"), "2026-11-30T10:02:00Z");
+  it("takes the seller's earlier end before the first bid (the same number, read later)", () => {
+    assert.deepEqual(rowEndUpdate(0, { seq: 0, ends_at: end(1) }), { seq: 0, endsAt: end(1) });
+  });
+
+  it("without a number or an end changes nothing", () => {
+    assert.equal(rowEndUpdate(-1, { ends_at: end(2) }), null);
+    assert.equal(rowEndUpdate(-1, { seq: 2, ends_at: "not a time" }), null);
+    assert.equal(rowEndUpdate(-1, null), null);
+  });
+
+  it("converges to the newest end under any order, with duplicates", () => {
+    // seq 0: the seller's end before any bid; 1-3: bids, the last two extending it.
+    const events = [[0, 1], [1, 1], [2, 3], [3, 5]].map(([seq, minute]) => (
+      { seq, ends_at: end(minute) }));
+    for (const order of [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 3, 1], [1, 3, 0, 2, 1]]) {
+      let shown = { seq: -1, endsAt: end(9) };
+      for (const index of order) shown = rowEndUpdate(shown.seq, events[index]) || shown;
+      assert.deepEqual(shown, { seq: 3, endsAt: end(5) });
+    }
   });
 });
