@@ -42,6 +42,7 @@ def create_app(settings: BiddingSettings | None = None,
                       max_body_bytes=16 * 1024)
     # Its replica of the users (consumers.py) says who is suspended.
     refuse_suspended_accounts(app, status_lookup(parts.db, Bidder.user_id, Bidder.status))
-    # Bids on one auction arriving together share one hold of its row lock (batching.py).
-    app.extensions["bid_batcher"] = KeyedBatcher(partial(decide_bids, parts.db))
+    # Bids arriving together share one transaction and one hold of each row lock (batching.py).
+    app.extensions["bid_batcher"] = KeyedBatcher(
+        lambda _key, requests: decide_bids(parts.db, requests))
     return app

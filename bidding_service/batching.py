@@ -1,16 +1,17 @@
 """Group concurrent work on the same key into one call (flat combining with hand-off).
 
-A hot auction's bids are serialized by its row lock, so its throughput is one transaction per
-lock hold. Bids for the same auction that reach a process while one of its requests is inside
-that transaction wait here instead of queueing on the row lock, and are then decided together,
-in arrival order, in the next transaction: one lock, one write, one commit (one fsync) for the
-whole group. Each request still waits for the commit that makes its bid durable.
+The bid path uses one key per web process (``handlers.ALL_BIDS``): bids that reach a process
+while one group of its bids is inside its transaction wait here instead of each opening a
+transaction of its own, and are then decided together, in arrival order, in the next one:
+one round trip to lock every auction they bid on (in the order of their ids), one write, one
+commit (one fsync) for the whole group. On a hot auction this is what lets its row lock,
+which serializes its bids, carry many bids per hold; spread over many auctions it saves every
+transaction's fixed cost. Each request still waits for the commit that makes its bid durable.
 
-The row lock stays the one serialization point: this only decides how many bids each lock hold
-carries. Nothing runs in the background: the first request to find a key idle leads (runs the
-group), and hands the lead to the oldest waiter when it is done. Works with threads and, once
-monkey-patched, with gevent's greenlets.
-"""
+Each auction's row lock stays the one serialization point for its bids: this only decides how
+many bids each lock hold carries. Nothing runs in the background: the first request to find a
+key idle leads (runs the group), and hands the lead to the oldest waiter when it is done.
+Works with threads and, once monkey-patched, with gevent's greenlets."""
 
 from __future__ import annotations
 

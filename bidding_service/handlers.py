@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from prometheus_client import Histogram
 from sqlalchemy.exc import DBAPIError
 
 from auction_common import idempotency
@@ -34,6 +35,10 @@ from .domain import (
 log = logging.getLogger(__name__)
 Answer = idempotency.Answer
 
+#: How many bids, and on how many auctions, each bid transaction decided (see ``ALL_BIDS``).
+GROUP_SIZES = Histogram("bid_group_size", "Bids, and auctions, decided by one bid transaction",
+                        ["of"], buckets=(1, 2, 4, 8, 16, 32, 64))
+
 
 def _refusal(problem: Problem) -> Answer:
     return problem.status, problem.body()
@@ -43,6 +48,7 @@ def _refusal(problem: Problem) -> Answer:
 class BidRequest:
     """One POST /api/bids waiting for its answer."""
 
+    auction_id: uuid.UUID
     bidder_id: str
     amount: int
     key: str | None
@@ -57,10 +63,10 @@ def place_bid(db: Database, bidder_id: str, auction_id: uuid.UUID, amount: int,
               batcher: KeyedBatcher[BidRequest] | None = None) -> Answer:
     """Decide a bid under the auction row's lock; returns (HTTP status, body).
 
-    With a ``batcher``, bids for the same auction arriving together are decided together
-    (see :func:`decide_bids`); each answer is what that bid alone would have got."""
+    With a ``batcher``, bids arriving together are decided together, in one transaction (see
+    :func:`decide_bids`); each answer is what that bid alone would have got."""
     # The fingerprint only matters with a key: no hashing on the bid path without one.
-    request = BidRequest(bidder_id, amount, idempotency_key,
+    request = BidRequest(auction_id, bidder_id, amount, idempotency_key,
                          idempotency.fingerprint("bid", auction_id, amount)
                          if idempotency_key else "")
     if idempotency_key:
@@ -68,19 +74,28 @@ def place_bid(db: Database, bidder_id: str, auction_id: uuid.UUID, amount: int,
         if replay is not None:
             return replay
     if batcher is None:
-        decide_bids(db, auction_id, [request])
+        decide_bids(db, [request])
     else:
-        batcher.submit(auction_id, request)
+        batcher.submit(ALL_BIDS, request)
     if request.error is not None:
         raise request.error
     assert request.answer is not None
     return request.answer
 
 
-def decide_bids(db: Database, auction_id: uuid.UUID, requests: Sequence[BidRequest]) -> None:
-    """Decide bids on one auction in arrival order under ONE hold of its row lock: the same
-    decisions as one transaction each (each sees the state the previous one left), with one
-    write and one commit for all. Sets each request's ``answer``.
+#: The batcher's one key: a web process has one group of bids in its database at a time, and
+#: the bids arriving meanwhile, on any auctions, go together in the next. Over 1,000 auctions
+#: (paired runs, the stack's 2 web processes): against a group per auction, as before, 1.31x
+#: the bids per second and 0.50x the p99 at 16 bidders; against two groups at once (a lane
+#: for each half of the auctions), 1.23x and 0.55x at 16 bidders, 1.14x and 0.61x at 64.
+ALL_BIDS = "bids"
+
+
+def decide_bids(db: Database, requests: Sequence[BidRequest]) -> None:
+    """Decide bids, on one auction or several, in arrival order under ONE hold of each
+    auction's row lock: the same decisions as one transaction each (each sees the state the
+    previous one on its auction left), with one write and one commit for all. Sets each
+    request's ``answer``.
 
     A retry inside the group, or a request whose twin (same key) committed meanwhile in
     another process, replays the stored answer; a group the database refuses is decided again
@@ -95,7 +110,7 @@ def decide_bids(db: Database, auction_id: uuid.UUID, requests: Sequence[BidReque
                 keys.add((request.bidder_id, request.key))
     while todo:
         try:
-            twins = _decide_group(db, auction_id, todo)
+            twins = _decide_group(db, todo)
         except _CommitUnknown as unknown:
             unknowns += 1
             committed = _were_stored(db, unknown.bid_ids)
@@ -112,7 +127,7 @@ def decide_bids(db: Database, auction_id: uuid.UUID, requests: Sequence[BidReque
                     todo[0].answer, todo[0].error = None, unknown.refusal
                     break
                 for request in todo:
-                    decide_bids(db, auction_id, [request])
+                    decide_bids(db, [request])
                 break
             continue  # nothing was stored: decide again
         except DBAPIError as refused:
@@ -120,7 +135,7 @@ def decide_bids(db: Database, auction_id: uuid.UUID, requests: Sequence[BidReque
                 todo[0].answer, todo[0].error = None, refused
                 break
             for request in todo:
-                decide_bids(db, auction_id, [request])
+                decide_bids(db, [request])
             twins = []
         if not twins:
             break
@@ -130,64 +145,81 @@ def decide_bids(db: Database, auction_id: uuid.UUID, requests: Sequence[BidReque
         request.answer = idempotency.replay(db, request.bidder_id, request.key,
                                             request.fingerprint)
         if request.answer is None:  # the first answer was not stored (an unknown auction)
-            decide_bids(db, auction_id, [request])
+            decide_bids(db, [request])
 
 
-def _decide_group(db: Database, auction_id: uuid.UUID,
-                  requests: list[BidRequest]) -> list[BidRequest]:
+@dataclass(eq=False)
+class _Held:
+    """An auction locked by a group: its state after the group's decisions so far."""
+
+    state: AuctionState
+    row: object
+    leader_name: str | None
+    changed: bool = False
+
+
+def _decide_group(db: Database, requests: list[BidRequest]) -> list[BidRequest]:
     """One transaction for ``requests``; returns those whose key a twin stored first (nothing
     is committed then: the caller decides the others again)."""
-    # BEGIN travels with the lock, COMMIT with the writes when it can: see below.
+    # BEGIN travels with the locks, COMMIT with the writes when it can: see below.
     with db.pipelined_unit_of_work() as uow:
-        locked = repository.lock_auction(uow.session, auction_id,
-                                         {r.bidder_id for r in requests})
-        if locked is None:
-            for request in requests:
-                request.answer = _refusal(Problem(422, "auction_not_found", "No such auction."))
-            return []  # not stored: the auction may be known in a moment
-        state, row, now = locked
-        bidders = row.bidders or {}  # user id -> [status, display name]
-        leader_name, bids, lines = row.leader_name, [], []
+        auctions = {r.auction_id for r in requests}
+        GROUP_SIZES.labels("bids").observe(len(requests))
+        GROUP_SIZES.labels("auctions").observe(len(auctions))
+        locked, now, bidders = repository.lock_auctions(
+            uow.session, auctions, {r.bidder_id for r in requests})
+        held = {auction: _Held(state, row, row.leader_name)
+                for auction, (state, row) in locked.items()}
+        bids, lines, keyed = [], [], []
         for request in requests:
+            auction = held.get(str(request.auction_id))
+            if auction is None:
+                # Not stored with its key: the auction may be known in a moment.
+                request.answer = _refusal(Problem(422, "auction_not_found", "No such auction."))
+                continue
+            if request.key:
+                keyed.append(request)
             status, name = bidders.get(request.bidder_id, (None, None))
             try:
                 check_bidder_standing(status)
-                decision = decide_bid(state, request.bidder_id, request.amount, now)
+                decision = decide_bid(auction.state, request.bidder_id, request.amount, now)
             except BidRejected as rejection:
                 request.answer = _refusal(rejection)
                 continue
             bid_id, state = uuid.uuid4(), decision.state
+            auction.state, auction.changed = state, True
             if state.leader_id == request.bidder_id:
-                leader_name = mask_name(name) if name is not None else None
+                auction.leader_name = mask_name(name) if name is not None else None
             bids.append(repository.bid_row(
-                bid_id, request.bidder_id, request.amount, state.current_price,
-                decision.status if decision.visible else "raised",
+                state.auction_id, bid_id, request.bidder_id, request.amount,
+                state.current_price, decision.status if decision.visible else "raised",
                 state.seq if decision.visible else None))
-            lines += repository.history_lines(bid_id, state.seq, decision.entries)
+            lines += repository.history_lines(state.auction_id, bid_id, state.seq,
+                                              decision.entries)
             if decision.visible:
-                _publish_bid(uow, decision, bid_id, row.title, row.currency, now, leader_name)
+                _publish_bid(uow, decision, bid_id, auction.row.title, auction.row.currency,
+                             now, auction.leader_name)
             request.answer = (201, {
                 "bid_id": str(bid_id), "auction_id": state.auction_id,
                 "status": decision.status, "your_max": request.amount,
                 "current_price": state.current_price, "min_next_bid": state.min_next_bid(),
-                "currency": row.currency, "reserve_met": state.reserve_met,
+                "currency": auction.row.currency, "reserve_met": state.reserve_met,
                 "buy_now_available": state.buy_now_available,
                 "ends_at": isoformat(state.ends_at), "seq": state.seq,
             })
-        keyed = [r for r in requests if r.key]
+        states = [(a.state, a.leader_name) for a in held.values() if a.changed]
         bid_ids = [uuid.UUID(b["id"]) for b in bids]
         if bids and not keyed:
             # Nobody's stored answer to look at first: the writes and the COMMIT go in one
             # round trip. If that fails, only a read can tell whether it committed.
             try:
-                repository.save_bids(uow, state, leader_name, bids, lines, [], now,
-                                     commit=True)
+                repository.save_bids(uow, states, bids, lines, [], now, commit=True)
             except DBAPIError as exc:
                 raise _CommitUnknown(bid_ids, exc) from exc
             return []
         if bids or keyed:
             stored = repository.save_bids(
-                uow, state, leader_name, bids, lines,
+                uow, states, bids, lines,
                 [(r.bidder_id, r.key, r.fingerprint, *r.answer) for r in keyed], now)
             twins = [r for r in keyed if (r.bidder_id, r.key) not in stored]
             if twins:
@@ -276,10 +308,11 @@ def buy_now(db: Database, buyer_id: str, auction_id: uuid.UUID,
         bid_id = uuid.uuid4()
         purchase = replace(decision.state, seq=decision.state.seq - 1)
         repository.record_bid(
-            uow.session, state.auction_id,
-            [repository.bid_row(bid_id, buyer_id, decision.price, purchase.current_price,
-                                "bought", purchase.seq)],
-            repository.history_lines(bid_id, purchase.seq, decision.entries), now)
+            uow.session,
+            [repository.bid_row(state.auction_id, bid_id, buyer_id, decision.price,
+                                purchase.current_price, "bought", purchase.seq)],
+            repository.history_lines(state.auction_id, bid_id, purchase.seq, decision.entries),
+            now)
         # Everyone sees the purchase like any bid (price, count, leader), then the end; a leader
         # it displaces (a reserve was not met yet) is told like any outbid bidder.
         displaced = state.leader_id if state.leader_id != buyer_id else None

@@ -37,25 +37,43 @@ def state_of(row) -> AuctionState:
     )
 
 
-def lock_auction(session: Session, auction_id: uuid.UUID, bidder_ids: Collection[str] = ()):
-    """Lock the auction's row (the serialization point) and read the database's clock AFTER
-    the lock is granted (the materialized CTE finishes locking before the outer SELECT
-    projects). Returns (state, row, now) or None; with ``bidder_ids``, ``row.bidders`` maps
-    each known one to ``[status, display_name]`` (read in the same round trip)."""
-    row = run_prepared(
+def lock_auctions(session: Session, auction_ids: Collection[uuid.UUID],
+                  bidder_ids: Collection[str] = ()) -> tuple[dict[str, tuple], datetime | None,
+                                                             dict[str, list]]:
+    """Lock the auctions' rows (each its auction's serialization point) in the order of their
+    ids, and read the database's clock AFTER every lock is granted (the materialized CTE
+    finishes locking before the outer SELECT projects). Every group locks in that one order,
+    so two groups sharing auctions wait for each other without deadlocking.
+
+    Returns ({auction id: (state, row)} for the auctions that exist, the clock (None when none
+    does), {bidder id: [status, display_name]} for the known ``bidder_ids``), in one round
+    trip."""
+    rows = run_prepared(
         session, [f"""WITH locked AS MATERIALIZED (
-                    SELECT {_STATE_COLUMNS} FROM bidding.auctions WHERE id = :id FOR UPDATE)
+                    SELECT {_STATE_COLUMNS} FROM bidding.auctions
+                    WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE)
                  SELECT locked.*, clock_timestamp() AS db_now,
                         (SELECT jsonb_object_agg(b.user_id, jsonb_build_array(b.status,
                                                                             b.display_name))
                          FROM bidding.bidders b
                          WHERE b.user_id = ANY(CAST(:bidders AS uuid[]))) AS bidders
                  FROM locked"""],
-        {"id": auction_id, "bidders": list(bidder_ids)},
-    ).first()
-    if row is None:
+        {"ids": [str(a) for a in auction_ids], "bidders": list(bidder_ids)},
+    ).all()
+    if not rows:
+        return {}, None, {}
+    return ({str(row.id): (state_of(row), row) for row in rows}, rows[0].db_now,
+            rows[0].bidders or {})
+
+
+def lock_auction(session: Session, auction_id: uuid.UUID, bidder_ids: Collection[str] = ()):
+    """:func:`lock_auctions` for one auction: (state, row, now) or None; ``row.bidders`` maps
+    each known bidder to ``[status, display_name]``."""
+    locked, now, _ = lock_auctions(session, [auction_id], bidder_ids)
+    if not locked:
         return None
-    return state_of(row), row, row.db_now
+    [(state, row)] = locked.values()
+    return state, row, now
 
 
 def read_auction(session: Session, auction_id: uuid.UUID):
@@ -68,72 +86,86 @@ def read_auction(session: Session, auction_id: uuid.UUID):
     return (state_of(row), row, row.db_now) if row is not None else None
 
 
-_SAVE_STATE = """UPDATE bidding.auctions SET current_price = :price, bid_count = :count,
-    leader_id = :leader, leader_max = :leader_max, leader_name = :leader_name, seq = :seq,
-    ends_at = :ends_at, closed = :closed WHERE id = :auction"""
+# Each changed auction's new state, by id (the redundant ANY lets the planner find the rows by
+# their index whatever it guesses of the recordset's size).
+_SAVE_STATES = """UPDATE bidding.auctions a SET current_price = s.price, bid_count = s.count,
+        leader_id = s.leader, leader_max = s.leader_max, leader_name = s.leader_name,
+        seq = s.seq, ends_at = s.ends_at, closed = s.closed
+    FROM jsonb_to_recordset(CAST(:states AS jsonb)) AS s(auction uuid, price bigint,
+         count int, leader uuid, leader_max bigint, leader_name text, seq bigint,
+         ends_at timestamptz, closed boolean)
+    WHERE a.id = s.auction AND a.id = ANY(CAST(:state_ids AS uuid[]))"""
 
 
-def _state_params(state: AuctionState) -> dict:
-    return {"price": state.current_price, "count": state.bid_count, "leader": state.leader_id,
-            "leader_max": state.leader_max, "seq": state.seq, "ends_at": state.ends_at,
-            "closed": state.closed, "auction": state.auction_id}
+def _state_row(state: AuctionState, leader_name: str | None) -> dict:
+    return {"auction": state.auction_id, "price": state.current_price,
+            "count": state.bid_count, "leader": state.leader_id,
+            "leader_max": state.leader_max, "leader_name": leader_name, "seq": state.seq,
+            "ends_at": state.ends_at.isoformat(), "closed": state.closed}
 
 
 # Numbers (bids.number) are drawn in decision order: the ORDER BY of the ordinality.
 _BIDS = """bids AS (
         INSERT INTO bidding.bids
             (id, auction_id, bidder_id, max_amount, price_after, status, seq, placed_at)
-        SELECT b.id, :auction, b.bidder, b.amount, b.price, b.status, b.seq, :now
-        FROM ROWS FROM (jsonb_to_recordset(CAST(:bids AS jsonb)) AS (id uuid, bidder uuid,
-                        amount bigint, price bigint, status text, seq bigint))
-             WITH ORDINALITY AS b(id, bidder, amount, price, status, seq, n)
+        SELECT b.id, b.auction, b.bidder, b.amount, b.price, b.status, b.seq, :now
+        FROM ROWS FROM (jsonb_to_recordset(CAST(:bids AS jsonb)) AS (id uuid, auction uuid,
+                        bidder uuid, amount bigint, price bigint, status text, seq bigint))
+             WITH ORDINALITY AS b(id, auction, bidder, amount, price, status, seq, n)
         ORDER BY b.n)"""
 _HISTORY = """INSERT INTO bidding.bid_history
         (auction_id, seq, position, bid_id, bidder_id, current_price, auto, placed_at)
-    SELECT :auction, e.seq, e.p, e.bid, e.bidder, e.price, e.auto, :now
+    SELECT e.auction, e.seq, e.p, e.bid, e.bidder, e.price, e.auto, :now
     FROM jsonb_to_recordset(CAST(:history AS jsonb))
-         AS e(seq bigint, p int, bid uuid, bidder uuid, price bigint, auto boolean)"""
+         AS e(auction uuid, seq bigint, p int, bid uuid, bidder uuid, price bigint,
+              auto boolean)"""
 _BIDS_AND_HISTORY_CTES = f"{_BIDS},\n    history AS ({_HISTORY})"
 
 
-def bid_row(bid_id: uuid.UUID, bidder_id: str, amount: int, price_after: int, status: str,
-            seq: int | None) -> dict:
+def bid_row(auction_id: str, bid_id: uuid.UUID, bidder_id: str, amount: int, price_after: int,
+            status: str, seq: int | None) -> dict:
     """A submitted bid, as :func:`save_bids` takes it (``seq`` None for a secret raise)."""
-    return {"id": str(bid_id), "bidder": bidder_id, "amount": amount, "price": price_after,
-            "status": status, "seq": seq}
+    return {"id": str(bid_id), "auction": auction_id, "bidder": bidder_id, "amount": amount,
+            "price": price_after, "status": status, "seq": seq}
 
 
-def history_lines(bid_id: uuid.UUID, seq: int, entries: tuple[Entry, ...]) -> list[dict]:
+def history_lines(auction_id: str, bid_id: uuid.UUID, seq: int,
+                  entries: tuple[Entry, ...]) -> list[dict]:
     """The public history lines a decision adds, as :func:`save_bids` takes them."""
-    return [{"seq": seq, "p": i, "bid": str(bid_id), "bidder": e.bidder_id,
-             "price": e.current_price, "auto": e.auto} for i, e in enumerate(entries)]
+    return [{"auction": auction_id, "seq": seq, "p": i, "bid": str(bid_id),
+             "bidder": e.bidder_id, "price": e.current_price, "auto": e.auto}
+            for i, e in enumerate(entries)]
 
 
-def save_bids(uow: UnitOfWork, state: AuctionState, leader_name: str | None,
+def save_bids(uow: UnitOfWork, states: list[tuple[AuctionState, str | None]],
               bids: list[dict], lines: list[dict], answers: list[tuple], now: datetime,
               commit: bool = False) -> set[tuple[str, str]]:
-    """Write the new state, the submitted bids, their public history lines, the answers to
-    remember for their Idempotency-Keys ``(user_id, key, fingerprint, status, body)`` and the
-    pending events in ONE round trip: every round trip under the row lock is time the hot
-    auction waits. Returns the (user_id, key) pairs stored (a twin may have stored first).
+    """Write the new states of the auctions a group changed (``(state, leader_name)``), the
+    submitted bids, their public history lines, the answers to remember for their
+    Idempotency-Keys ``(user_id, key, fingerprint, status, body)`` and the pending events in
+    ONE round trip: every round trip under the row locks is time the auctions wait. Returns
+    the (user_id, key) pairs stored (a twin may have stored first).
 
     With ``commit`` (only without answers to store: nobody then needs to look at what was
     stored before committing), the COMMIT goes in the same round trip, and nothing is
     returned; if it raises, the commit may or may not have happened."""
-    parts, params = [], {"auction": state.auction_id, "now": now}
+    parts, params = [], {"now": now}
     if bids:
-        parts += [f"state AS ({_SAVE_STATE})", _BIDS_AND_HISTORY_CTES]
-        params.update(_state_params(state), leader_name=leader_name, bids=json.dumps(bids),
-                      history=json.dumps(lines))
+        parts += [f"state AS ({_SAVE_STATES})", _BIDS_AND_HISTORY_CTES]
+        params.update(states=json.dumps([_state_row(*changed) for changed in states]),
+                      state_ids=[state.auction_id for state, _ in states],
+                      bids=json.dumps(bids), history=json.dumps(lines))
     parts.append("""stored AS (
         INSERT INTO bidding.idempotency_keys (user_id, key, fingerprint, status_code, body)
         SELECT a.user_id, a.key, a.fingerprint, a.status, a.body
         FROM jsonb_to_recordset(CAST(:answers AS jsonb))
              AS a(user_id uuid, key text, fingerprint text, status int, body jsonb)
         ON CONFLICT DO NOTHING RETURNING user_id, key)""")
+    # In one order in every group: two groups storing the same two keys wait for each other
+    # without deadlocking.
     params["answers"] = json.dumps([
         {"user_id": user, "key": key, "fingerprint": fingerprint, "status": status, "body": body}
-        for user, key, fingerprint, status, body in answers])
+        for user, key, fingerprint, status, body in sorted(answers, key=lambda a: a[:2])])
     statement = "WITH " + ",\n".join(parts) + "\nSELECT user_id, key FROM stored"
     if commit:
         assert not answers, "stored answers must be looked at before committing"
@@ -143,13 +175,11 @@ def save_bids(uow: UnitOfWork, state: AuctionState, leader_name: str | None,
     return {(str(user), key) for user, key in rows}
 
 
-def record_bid(session: Session, auction_id: str, bids: list[dict], lines: list[dict],
-               now: datetime) -> None:
+def record_bid(session: Session, bids: list[dict], lines: list[dict], now: datetime) -> None:
     """Store bids and their history lines without touching the auction row (buy-now, whose
     close writes the row itself)."""
     session.execute(text(f"WITH {_BIDS} {_HISTORY}"),
-                    {"auction": auction_id, "now": now, "bids": json.dumps(bids),
-                     "history": json.dumps(lines)})
+                    {"now": now, "bids": json.dumps(bids), "history": json.dumps(lines)})
 
 
 def mark_closed(session: Session, state: AuctionState, outcome: str, winner_id: str | None,

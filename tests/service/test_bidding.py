@@ -180,15 +180,16 @@ def test_bids_decided_together_answer_and_store_as_if_placed_one_by_one(db, acco
     one_by_one, together = open_auction(seller.id), open_auction(seller.id)
 
     def requests(auction_id):
-        return [handlers.BidRequest(who.id, amount, key and f"{auction_id}-{key}",
+        return [handlers.BidRequest(uuid.UUID(auction_id), who.id, amount,
+                                    key and f"{auction_id}-{key}",
                                     idempotency.fingerprint("bid", auction_id, amount))
                 for who, amount, key in plan]
 
     alone = requests(one_by_one)
     for request in alone:
-        handlers.decide_bids(db, uuid.UUID(one_by_one), [request])
+        handlers.decide_bids(db, [request])
     grouped = requests(together)
-    handlers.decide_bids(db, uuid.UUID(together), grouped)
+    handlers.decide_bids(db, grouped)
 
     def comparable(answer):
         status, body = answer
@@ -216,17 +217,87 @@ def test_bids_decided_together_answer_and_store_as_if_placed_one_by_one(db, acco
     assert stored(together) == stored(one_by_one)
 
 
+def test_bids_on_several_auctions_decided_in_one_group_answer_and_store_as_if_alone(
+        db, account, open_auction):
+    """A web process decides the bids that arrive together in one transaction, whatever
+    their auctions: each auction's bids in arrival order, interleaved with the others', an
+    unknown auction and a suspended bidder among them."""
+    seller, ann, bob, cat = (account(name) for name in ("seller", "ann", "bob", "cat"))
+    suspended = account("sue")
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO bidding.bidders (user_id, display_name, status) "
+                          "VALUES (:u, 'sue', 'suspended') ON CONFLICT (user_id) "
+                          "DO UPDATE SET status = 'suspended'"), {"u": suspended.id})
+    unknown = str(uuid.uuid4())
+    # (auction: 0, 1, 2 or the unknown one, bidder, amount, Idempotency-Key)
+    plan = [(0, ann, 2000, "k1"), (1, bob, 1500, None), (2, cat, 5000, None),
+            (0, bob, 1500, None), (9, ann, 3000, "k9"), (1, ann, 5000, None),
+            (0, cat, 900, None), (2, suspended, 9000, None), (1, bob, 2000, "k2"),
+            (1, bob, 2000, "k2"), (0, cat, 6000, None), (2, ann, 7000, None),
+            (0, ann, 7000, "k1"), (1, seller, 8000, None), (2, bob, 5500, None)]
+
+    def requests(auctions):
+        made = []
+        for index, who, amount, key in plan:
+            auction_id = auctions[index] if index < 3 else unknown
+            made.append(handlers.BidRequest(
+                uuid.UUID(auction_id), who.id, amount, key and f"{auctions[0]}-{key}",
+                idempotency.fingerprint("bid", auction_id, amount)))
+        return made
+
+    alone_auctions = [open_auction(seller.id) for _ in range(3)]
+    together_auctions = [open_auction(seller.id) for _ in range(3)]
+    alone = requests(alone_auctions)
+    for request in alone:
+        handlers.decide_bids(db, [request])
+    grouped = requests(together_auctions)
+    handlers.decide_bids(db, grouped)
+
+    def comparable(answer):
+        status, body = answer
+        if "error" in body:
+            return status, body["error"]["code"], body["error"]["details"]
+        return status, {k: v for k, v in body.items() if k not in ("bid_id", "auction_id",
+                                                                   "ends_at")}
+
+    assert [comparable(r.answer) for r in grouped] == [comparable(r.answer) for r in alone]
+    assert [r.answer[0] for r in grouped] == [
+        201, 201, 201, 201, 422, 201, 422, 403, 201, 201, 201, 201, 409, 422, 201]
+    assert grouped[8].answer == grouped[9].answer, "a retry in the same group replays"
+
+    def stored(auction_id):
+        with db.engine.connect() as conn:
+            bids = conn.execute(text(
+                "SELECT bidder_id, max_amount, price_after, status, seq FROM bidding.bids "
+                "WHERE auction_id = :a ORDER BY number"), {"a": auction_id}).all()
+            lines = conn.execute(text(
+                "SELECT seq, position, bidder_id, current_price, auto FROM bidding.bid_history "
+                "WHERE auction_id = :a ORDER BY seq, position"), {"a": auction_id}).all()
+            row = conn.execute(text(
+                "SELECT current_price, bid_count, leader_id, leader_max, leader_name, seq "
+                "FROM bidding.auctions WHERE id = :a"), {"a": auction_id}).one()
+        events = [(e["type"], e["data"]["seq"], e["data"].get("current_price"))
+                  for e in outbox_events(db, auction_id)]
+        return bids, lines, tuple(row), events
+
+    for together, one_by_one in zip(together_auctions, alone_auctions, strict=True):
+        assert stored(together) == stored(one_by_one)
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM bidding.bids WHERE auction_id = :a"),
+                            {"a": unknown}).scalar_one() == 0
+
+
 def test_a_group_member_whose_twin_committed_elsewhere_replays_and_the_rest_still_count(
         db, account, open_auction):
     seller, ann, bob = account("seller"), account("ann"), account("bob")
     auction_id = open_auction(seller.id)
     fingerprint = idempotency.fingerprint("bid", auction_id, 3000)
-    first = handlers.BidRequest(ann.id, 3000, "twin", fingerprint)
-    handlers.decide_bids(db, uuid.UUID(auction_id), [first])  # "another process" answered
-    twin = handlers.BidRequest(ann.id, 3000, "twin", fingerprint)
-    other = handlers.BidRequest(bob.id, 4000, None,
+    first = handlers.BidRequest(uuid.UUID(auction_id), ann.id, 3000, "twin", fingerprint)
+    handlers.decide_bids(db, [first])  # "another process" answered
+    twin = handlers.BidRequest(uuid.UUID(auction_id), ann.id, 3000, "twin", fingerprint)
+    other = handlers.BidRequest(uuid.UUID(auction_id), bob.id, 4000, None,
                                 idempotency.fingerprint("bid", auction_id, 4000))
-    handlers.decide_bids(db, uuid.UUID(auction_id), [twin, other])
+    handlers.decide_bids(db, [twin, other])
     assert twin.answer == first.answer
     assert other.answer[0] == 201 and other.answer[1]["status"] == "leading"
     with db.engine.connect() as conn:
@@ -241,11 +312,11 @@ def test_a_request_the_database_refuses_fails_alone_and_its_group_still_bids(
     auction_id = open_auction(seller.id)
 
     def request(bidder_id, amount):
-        return handlers.BidRequest(bidder_id, amount, None,
+        return handlers.BidRequest(uuid.UUID(auction_id), bidder_id, amount, None,
                                    idempotency.fingerprint("bid", auction_id, amount))
 
     group = [request(ann.id, 2000), request("not-a-uuid", 3000), request(bob.id, 4000)]
-    handlers.decide_bids(db, uuid.UUID(auction_id), group)
+    handlers.decide_bids(db, group)
     assert [r.answer and r.answer[1]["status"] for r in group] == ["leading", None, "leading"]
     assert isinstance(group[1].error, DBAPIError) and group[0].error is None
     with db.engine.connect() as conn:

@@ -370,9 +370,11 @@ def test_a_group_whose_commit_answer_was_lost_keeps_every_answer(shop, account, 
 
     seller, ann, bob = account("seller"), account("ann"), account("bob")
     auction = shop.list(seller)
-    requests = [BidRequest(ann.id, 1500, None, ""), BidRequest(bob.id, 2000, None, "")]
+    auction_id = uuid.UUID(auction["id"])
+    requests = [BidRequest(auction_id, ann.id, 1500, None, ""),
+                BidRequest(auction_id, bob.id, 2000, None, "")]
     lose_the_first_commit_answer(monkeypatch)
-    decide_bids(shop.bidding_db, uuid.UUID(auction["id"]), requests)
+    decide_bids(shop.bidding_db, requests)
     assert [r.answer[0] for r in requests] == [201, 201]
     assert [r.answer[1]["status"] for r in requests] == ["leading", "leading"]
     assert stored_bids(shop, auction["id"]) == 2

@@ -1,5 +1,7 @@
-"""Fifty bidders, two thousand bids at once on one auction that ends during the storm,
-through the real HTTP stack (nginx, gunicorn, PostgreSQL, RabbitMQ)."""
+"""Fifty bidders, two thousand bids at once on one auction that ends during the storm, then
+spread over several auctions that end one after the other (each web process decides the bids
+that reach it together, whatever their auctions, in one transaction), through the real HTTP
+stack (nginx, gunicorn, PostgreSQL, RabbitMQ)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from datetime import datetime
 import pika
 import psycopg2
 import pytest
+import requests
 from sqlalchemy.engine import make_url
 
 from tests.support.api import Api
@@ -23,6 +26,7 @@ from tools.provision import amqp_url
 pytestmark = pytest.mark.system
 
 BIDDERS, BIDS, SECONDS = 50, 2000, 6
+AUCTIONS = 5
 
 
 def test_a_bid_storm_across_the_close_loses_nothing_and_accepts_nothing_late(
@@ -82,6 +86,77 @@ def test_a_bid_storm_across_the_close_loses_nothing_and_accepts_nothing_late(
 
     wait_for(lambda: ended_events(auction["id"]), timeout=20, message="auction.ended")
     assert len(ended_events(auction["id"])) == 1, "exactly one auction.ended"
+
+
+def test_a_storm_over_several_auctions_ending_in_turn_loses_nothing_and_mixes_nothing(
+        stack, postgres_admin_url):
+    api = Api(stack.url)
+    seller = api.register("seller")
+    bidders = [api.register(f"s{i:02d}") for i in range(BIDDERS)]
+    ended_events = _tap(stack, "auction.ended")
+    auctions = [seller.create_auction(seconds=SECONDS + i, starting_price=100,
+                                      anti_sniping_seconds=0, title=f"Spread lamp {i}")
+                for i in range(AUCTIONS)]
+    for auction in auctions:
+        api.wait_until_biddable(auction["id"])
+    # Each auction gets its own rising amounts, so that most bids stand.
+    plan = [(bidders[i % BIDDERS], auctions[i % AUCTIONS]["id"],
+             100 + (i // AUCTIONS) * 40 + random.randint(0, 39)) for i in range(BIDS)]
+    random.shuffle(plan)
+    open_ones = {auction["id"] for auction in auctions}
+    lock = threading.Lock()
+
+    def send(item):
+        who, auction_id, amount = item
+        answer = who.bid(auction_id, amount)
+        if answer.status_code == 409:
+            with lock:
+                open_ones.discard(auction_id)
+        return who.id, auction_id, amount, answer
+
+    with ThreadPoolExecutor(BIDDERS) as pool:
+        answers = list(pool.map(send, plan))
+        step = BIDS // AUCTIONS
+        while open_ones:  # until every auction has refused a bid for having ended
+            answers += list(pool.map(send, [
+                (bidders[j % BIDDERS], auction_id, 100 + (step + j) * 40)
+                for auction_id in sorted(open_ones) for j in range(step, step + 10)]))
+            step += 10
+    assert all(answer.status_code < 500 for *_, answer in answers), "no 5xx"
+    assert _groups_of_several_auctions(stack) > 0, "the storm was decided in shared groups"
+    for auction in auctions:
+        mine = [answer for _, auction_id, _, answer in answers if auction_id == auction["id"]]
+        accepted = {answer.json()["bid_id"] for answer in mine if answer.status_code == 201}
+        refused = {answer.json()["error"]["code"] for answer in mine
+                   if answer.status_code != 201}
+        assert refused <= {"too_low", "auction_not_live"}
+        assert {a.json()["auction_id"] for a in mine if a.status_code == 201} <= {auction["id"]}
+        final = wait_for(lambda a=auction: (s := api.live_state(a["id"]).json())["outcome"]
+                         and s, timeout=30, message="the auction to close")
+        rows = _stored_bids(postgres_admin_url, stack.database, auction["id"])
+        assert {str(row[0]) for row in rows} == accepted, "every 201 is its auction's bid"
+        ends_at = datetime.fromisoformat(final["ends_at"])
+        assert all(placed_at < ends_at for *_, placed_at in rows), "no bid after the end"
+        model = ReferenceAuction(seller.id, 100, 0, 10**12)
+        for _, bidder, amount, _, _ in rows:
+            assert model.bid(str(bidder), amount, 1) in ("leading", "outbid")
+        as_seller = api.get(f"/api/bids/auctions/{auction['id']}",
+                            headers=seller.headers).json()
+        assert (final["current_price"], as_seller["winner_id"], final["bid_count"]) == (
+            model.current_price(), model.leader(), model.count)
+    for auction in auctions:
+        wait_for(lambda a=auction: ended_events(a["id"]), timeout=20, message="auction.ended")
+        assert len(ended_events(auction["id"])) == 1, "exactly one auction.ended each"
+
+
+def _groups_of_several_auctions(stack) -> float:
+    """How many bid transactions of bidding's web processes decided bids on 2+ auctions."""
+    metrics = requests.get(f"http://127.0.0.1:{stack.ports['bidding_service']}/metrics",
+                           timeout=10).text
+    buckets = {line.split('le="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+               for line in metrics.splitlines()
+               if line.startswith('bid_group_size_bucket{') and 'of="auctions"' in line}
+    return buckets["+Inf"] - buckets["1.0"]
 
 
 def _stored_bids(admin_url: str, database: str, auction_id: str) -> list[tuple]:
