@@ -35,7 +35,6 @@ from sqlalchemy import (
 )
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from .events import EventSchemas, make_envelope
@@ -307,14 +306,17 @@ class UnitOfWork:
         assert self.session is not None
         if not event_ids:
             return set()
-        statement = (
-            pg_insert(self.db.inbox)
-            .values([{"consumer": consumer, "event_id": uuid.UUID(str(event_id))}
-                     for event_id in dict.fromkeys(event_ids)])
-            .on_conflict_do_nothing()
-            .returning(self.db.inbox.c.event_id)
-        )
-        return {str(event_id) for event_id in self.session.execute(statement).scalars()}
+        # One prepared statement whatever the number of events (a multi-row VALUES was a new
+        # statement for each length, compiled by SQLAlchemy and planned by PostgreSQL each
+        # time: a third of the read model's consumer CPU).
+        rows = run_prepared(self.session, [
+            f"""INSERT INTO "{self.db.schema}".inbox (consumer, event_id)
+                SELECT :consumer, e FROM unnest(CAST(:event_ids AS uuid[])) AS e
+                ON CONFLICT DO NOTHING RETURNING event_id"""],
+            {"consumer": consumer,
+             "event_ids": list(dict.fromkeys(str(uuid.UUID(str(event_id)))
+                                             for event_id in event_ids))})
+        return {str(event_id) for (event_id,) in rows}
 
     def write_events_with(self, statement: str, params: dict[str, Any]):
         """Write the pending events to the outbox and run the caller's ``statement`` in ONE

@@ -20,7 +20,7 @@ from flask_socketio import SocketIO, join_room, leave_room
 from auction_common.bus import Subscription
 from auction_common.events import isoformat, utcnow
 from auction_common.suspension import AccountStatuses
-from bidding_service.realtime.broadcast import Broadcaster, broadcast
+from bidding_service.realtime.broadcast import Broadcaster, broadcast, has_listeners
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +200,9 @@ def fan_out(socketio: SocketIO, envelope: dict) -> None:
         return
     name, room_kind, id_field = route
     data = envelope["data"]
+    room = f"{room_kind}:{data[id_field]}"
+    if not has_listeners(socketio, room):
+        return
     if envelope["type"] == "bid.placed":
         payload = {field: data.get(field) for field in BID_PLACED_FIELDS}
     elif name == "auction.watchers":
@@ -211,7 +214,7 @@ def fan_out(socketio: SocketIO, envelope: dict) -> None:
     else:
         payload = dict(data)
     payload["server_time"] = isoformat(utcnow())
-    broadcast(socketio, name, payload, f"{room_kind}:{data[id_field]}")
+    broadcast(socketio, name, payload, room)
 
 
 def tell_clients_to_resync(socketio: SocketIO) -> None:
