@@ -207,7 +207,7 @@ def _decide_group(db: Database, requests: list[BidRequest]) -> list[BidRequest]:
                 "buy_now_available": state.buy_now_available,
                 "ends_at": isoformat(state.ends_at), "seq": state.seq,
             })
-        states = [(a.state, a.leader_name) for a in held.values() if a.changed]
+        states = [(a.state, a.leader_name, a.row.row_ctid) for a in held.values() if a.changed]
         bid_ids = [uuid.UUID(b["id"]) for b in bids]
         if bids and not keyed:
             # Nobody's stored answer to look at first: the writes and the COMMIT go in one

@@ -37,29 +37,39 @@ def state_of(row) -> AuctionState:
     )
 
 
+_BIDDERS = """(SELECT jsonb_object_agg(b.user_id, jsonb_build_array(b.status, b.display_name))
+                FROM bidding.bidders b WHERE b.user_id = ANY(CAST(:bidders AS uuid[])))"""
+#: The lock of a lone bid's (or one auction's group's) row: the plainest plan there is.
+_LOCK_ONE = f"""WITH locked AS MATERIALIZED (
+        SELECT ctid AS row_ctid, {_STATE_COLUMNS} FROM bidding.auctions WHERE id = :id
+        FOR UPDATE)
+    SELECT locked.*, clock_timestamp() AS db_now, {_BIDDERS} AS bidders FROM locked"""
+#: The locks of several auctions' rows, one by one in the order of the ids given.
+_LOCK_SEVERAL = f"""WITH locked AS MATERIALIZED (
+        SELECT a.* FROM unnest(CAST(:ids AS uuid[])) AS wanted(id)
+        CROSS JOIN LATERAL (
+            SELECT ctid AS row_ctid, {_STATE_COLUMNS} FROM bidding.auctions
+            WHERE id = wanted.id FOR UPDATE) AS a)
+    SELECT locked.*, clock_timestamp() AS db_now, {_BIDDERS} AS bidders FROM locked"""
+
+
 def lock_auctions(session: Session, auction_ids: Collection[uuid.UUID],
                   bidder_ids: Collection[str] = ()) -> tuple[dict[str, tuple], datetime | None,
                                                              dict[str, list]]:
-    """Lock the auctions' rows (each its auction's serialization point) in the order of their
-    ids, and read the database's clock AFTER every lock is granted (the materialized CTE
-    finishes locking before the outer SELECT projects). Every group locks in that one order,
-    so two groups sharing auctions wait for each other without deadlocking.
+    """Lock the auctions' rows (each its auction's serialization point) one by one in the
+    order of their ids, each found through the primary key whatever the planner guesses of
+    the list's length (the lateral join), and read the database's clock AFTER every lock is
+    granted (the materialized CTE finishes locking before the outer SELECT projects). Every
+    group locks in that one order, so two groups sharing auctions wait for each other without
+    deadlocking. Each row comes with its ``row_ctid``, where :func:`save_bids` finds it again
+    (a row this transaction has locked stays where it is until it writes it).
 
     Returns ({auction id: (state, row)} for the auctions that exist, the clock (None when none
     does), {bidder id: [status, display_name]} for the known ``bidder_ids``), in one round
     trip."""
-    rows = run_prepared(
-        session, [f"""WITH locked AS MATERIALIZED (
-                    SELECT {_STATE_COLUMNS} FROM bidding.auctions
-                    WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE)
-                 SELECT locked.*, clock_timestamp() AS db_now,
-                        (SELECT jsonb_object_agg(b.user_id, jsonb_build_array(b.status,
-                                                                            b.display_name))
-                         FROM bidding.bidders b
-                         WHERE b.user_id = ANY(CAST(:bidders AS uuid[]))) AS bidders
-                 FROM locked"""],
-        {"ids": [str(a) for a in auction_ids], "bidders": list(bidder_ids)},
-    ).all()
+    ids = sorted({uuid.UUID(str(a)) for a in auction_ids})  # as PostgreSQL orders uuids
+    rows = run_prepared(session, [_LOCK_ONE if len(ids) == 1 else _LOCK_SEVERAL], {
+        "ids": [str(a) for a in ids], "id": ids[0], "bidders": list(bidder_ids)}).all()
     if not rows:
         return {}, None, {}
     return ({str(row.id): (state_of(row), row) for row in rows}, rows[0].db_now,
@@ -86,15 +96,27 @@ def read_auction(session: Session, auction_id: uuid.UUID):
     return (state_of(row), row, row.db_now) if row is not None else None
 
 
-# Each changed auction's new state, by id (the redundant ANY lets the planner find the rows by
-# their index whatever it guesses of the recordset's size).
+#: One auction's new state (a lone bid's, or a group's on one auction).
+_SAVE_STATE = """UPDATE bidding.auctions SET current_price = :price, bid_count = :count,
+    leader_id = :leader, leader_max = :leader_max, leader_name = :leader_name, seq = :seq,
+    ends_at = :ends_at, closed = :closed WHERE id = :auction"""
+
+
+def _state_params(state: AuctionState) -> dict:
+    return {"price": state.current_price, "count": state.bid_count, "leader": state.leader_id,
+            "leader_max": state.leader_max, "seq": state.seq, "ends_at": state.ends_at,
+            "closed": state.closed, "auction": state.auction_id}
+
+
+# Several auctions' new states, each on the row the group locked (found by its ctid: a TID
+# scan whatever the planner guesses of the recordset's length; the id is checked too).
 _SAVE_STATES = """UPDATE bidding.auctions a SET current_price = s.price, bid_count = s.count,
         leader_id = s.leader, leader_max = s.leader_max, leader_name = s.leader_name,
         seq = s.seq, ends_at = s.ends_at, closed = s.closed
     FROM jsonb_to_recordset(CAST(:states AS jsonb)) AS s(auction uuid, price bigint,
          count int, leader uuid, leader_max bigint, leader_name text, seq bigint,
          ends_at timestamptz, closed boolean)
-    WHERE a.id = s.auction AND a.id = ANY(CAST(:state_ids AS uuid[]))"""
+    WHERE a.ctid = ANY(CAST(:state_rows AS tid[])) AND a.id = s.auction"""
 
 
 def _state_row(state: AuctionState, leader_name: str | None) -> dict:
@@ -137,10 +159,11 @@ def history_lines(auction_id: str, bid_id: uuid.UUID, seq: int,
             for i, e in enumerate(entries)]
 
 
-def save_bids(uow: UnitOfWork, states: list[tuple[AuctionState, str | None]],
+def save_bids(uow: UnitOfWork, states: list[tuple[AuctionState, str | None, str]],
               bids: list[dict], lines: list[dict], answers: list[tuple], now: datetime,
               commit: bool = False) -> set[tuple[str, str]]:
-    """Write the new states of the auctions a group changed (``(state, leader_name)``), the
+    """Write the new states of the auctions a group changed (``(state, leader_name,
+    row_ctid)``, each row as :func:`lock_auctions` locked it), the
     submitted bids, their public history lines, the answers to remember for their
     Idempotency-Keys ``(user_id, key, fingerprint, status, body)`` and the pending events in
     ONE round trip: every round trip under the row locks is time the auctions wait. Returns
@@ -150,10 +173,15 @@ def save_bids(uow: UnitOfWork, states: list[tuple[AuctionState, str | None]],
     stored before committing), the COMMIT goes in the same round trip, and nothing is
     returned; if it raises, the commit may or may not have happened."""
     parts, params = [], {"now": now}
-    if bids:
+    if bids and len(states) == 1:
+        [(state, leader_name, _)] = states
+        parts += [f"state AS ({_SAVE_STATE})", _BIDS_AND_HISTORY_CTES]
+        params.update(_state_params(state), leader_name=leader_name, bids=json.dumps(bids),
+                      history=json.dumps(lines))
+    elif bids:
         parts += [f"state AS ({_SAVE_STATES})", _BIDS_AND_HISTORY_CTES]
-        params.update(states=json.dumps([_state_row(*changed) for changed in states]),
-                      state_ids=[state.auction_id for state, _ in states],
+        params.update(states=json.dumps([_state_row(state, name) for state, name, _ in states]),
+                      state_rows=[row_ctid for _, _, row_ctid in states],
                       bids=json.dumps(bids), history=json.dumps(lines))
     parts.append("""stored AS (
         INSERT INTO bidding.idempotency_keys (user_id, key, fingerprint, status_code, body)
