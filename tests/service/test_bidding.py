@@ -166,14 +166,56 @@ def test_many_bidders_at_once_give_the_sequential_result(client, db, account, op
     assert prices == sorted(prices), "the price never goes down"
 
 
-def test_bids_decided_together_answer_and_store_as_if_placed_one_by_one(db, account,
-                                                                      open_auction):
+def _comparable(answer):
+    """An answer without what differs between two auctions (ids, the end)."""
+    status, body = answer
+    if "error" in body:
+        return status, body["error"]["code"], body["error"]["details"]
+    return status, {k: v for k, v in body.items() if k not in ("bid_id", "auction_id",
+                                                               "ends_at")}
+
+
+def _cast(db, account) -> tuple:
+    """A seller, three bidders and a suspended one (as bidding's replica knows them)."""
     seller, ann, bob, cat = (account(name) for name in ("seller", "ann", "bob", "cat"))
     suspended = account("sue")
     with db.engine.begin() as conn:
         conn.execute(text("INSERT INTO bidding.bidders (user_id, display_name, status) "
                           "VALUES (:u, 'sue', 'suspended') ON CONFLICT (user_id) "
                           "DO UPDATE SET status = 'suspended'"), {"u": suspended.id})
+    return seller, ann, bob, cat, suspended
+
+
+def _decided_alone_and_together(db, alone: list, together: list) -> list:
+    """Decide ``alone`` one by one and ``together`` as one group (the same plan on other
+    auctions); check that each got the same answer; returns ``together``."""
+    for request in alone:
+        handlers.decide_bids(db, [request])
+    handlers.decide_bids(db, together)
+    assert [_comparable(r.answer) for r in together] == [_comparable(r.answer) for r in alone]
+    return together
+
+
+def _stored(db, auction_id):
+    """What an auction's bids left: the bids, the history, the row's state, the events."""
+    with db.engine.connect() as conn:
+        bids = conn.execute(text(
+            "SELECT bidder_id, max_amount, price_after, status, seq FROM bidding.bids "
+            "WHERE auction_id = :a ORDER BY number"), {"a": auction_id}).all()
+        lines = conn.execute(text(
+            "SELECT seq, position, bidder_id, current_price, auto FROM bidding.bid_history "
+            "WHERE auction_id = :a ORDER BY seq, position"), {"a": auction_id}).all()
+        row = conn.execute(text(
+            "SELECT current_price, bid_count, leader_id, leader_max, leader_name, seq "
+            "FROM bidding.auctions WHERE id = :a"), {"a": auction_id}).one()
+    events = [(e["type"], e["data"]["seq"], e["data"].get("current_price"))
+              for e in outbox_events(db, auction_id)]
+    return bids, lines, tuple(row), events
+
+
+def test_bids_decided_together_answer_and_store_as_if_placed_one_by_one(db, account,
+                                                                      open_auction):
+    seller, ann, bob, cat, suspended = _cast(db, account)
     plan = [(ann, 2000, "k1"), (bob, 1500, None), (ann, 5000, None), (cat, 900, None),
             (suspended, 9000, None), (bob, 2000, "k2"), (bob, 2000, "k2"), (cat, 6000, None),
             (ann, 7000, "k1"), (seller, 8000, None), (bob, 5500, None)]
@@ -185,36 +227,12 @@ def test_bids_decided_together_answer_and_store_as_if_placed_one_by_one(db, acco
                                     idempotency.fingerprint("bid", auction_id, amount))
                 for who, amount, key in plan]
 
-    alone = requests(one_by_one)
-    for request in alone:
-        handlers.decide_bids(db, [request])
-    grouped = requests(together)
-    handlers.decide_bids(db, grouped)
-
-    def comparable(answer):
-        status, body = answer
-        if "error" in body:
-            return status, body["error"]["code"], body["error"]["details"]
-        return status, {k: v for k, v in body.items() if k not in ("bid_id", "auction_id",
-                                                                   "ends_at")}
-
-    assert [comparable(r.answer) for r in grouped] == [comparable(r.answer) for r in alone]
+    grouped = _decided_alone_and_together(db, requests(one_by_one), requests(together))
     assert [r.answer[0] for r in grouped] == [
         201, 201, 201, 422, 403, 201, 201, 201, 409, 422, 201]
     assert grouped[5].answer == grouped[6].answer, "a retry in the same group replays"
 
-    def stored(auction_id):
-        with db.engine.connect() as conn:
-            bids = conn.execute(text(
-                "SELECT bidder_id, max_amount, price_after, status, seq FROM bidding.bids "
-                "WHERE auction_id = :a ORDER BY number"), {"a": auction_id}).all()
-            lines = conn.execute(text(
-                "SELECT seq, position, bidder_id, current_price, auto FROM bidding.bid_history "
-                "WHERE auction_id = :a ORDER BY seq, position"), {"a": auction_id}).all()
-        events = [(e["type"], e["data"]["seq"]) for e in outbox_events(db, auction_id)]
-        return bids, lines, events
-
-    assert stored(together) == stored(one_by_one)
+    assert _stored(db, together) == _stored(db, one_by_one)
 
 
 def test_bids_on_several_auctions_decided_in_one_group_answer_and_store_as_if_alone(
@@ -222,12 +240,7 @@ def test_bids_on_several_auctions_decided_in_one_group_answer_and_store_as_if_al
     """A web process decides the bids that arrive together in one transaction, whatever
     their auctions: each auction's bids in arrival order, interleaved with the others', an
     unknown auction and a suspended bidder among them."""
-    seller, ann, bob, cat = (account(name) for name in ("seller", "ann", "bob", "cat"))
-    suspended = account("sue")
-    with db.engine.begin() as conn:
-        conn.execute(text("INSERT INTO bidding.bidders (user_id, display_name, status) "
-                          "VALUES (:u, 'sue', 'suspended') ON CONFLICT (user_id) "
-                          "DO UPDATE SET status = 'suspended'"), {"u": suspended.id})
+    seller, ann, bob, cat, suspended = _cast(db, account)
     unknown = str(uuid.uuid4())
     # (auction: 0, 1, 2 or the unknown one, bidder, amount, Idempotency-Key)
     plan = [(0, ann, 2000, "k1"), (1, bob, 1500, None), (2, cat, 5000, None),
@@ -247,41 +260,13 @@ def test_bids_on_several_auctions_decided_in_one_group_answer_and_store_as_if_al
 
     alone_auctions = [open_auction(seller.id) for _ in range(3)]
     together_auctions = [open_auction(seller.id) for _ in range(3)]
-    alone = requests(alone_auctions)
-    for request in alone:
-        handlers.decide_bids(db, [request])
-    grouped = requests(together_auctions)
-    handlers.decide_bids(db, grouped)
-
-    def comparable(answer):
-        status, body = answer
-        if "error" in body:
-            return status, body["error"]["code"], body["error"]["details"]
-        return status, {k: v for k, v in body.items() if k not in ("bid_id", "auction_id",
-                                                                   "ends_at")}
-
-    assert [comparable(r.answer) for r in grouped] == [comparable(r.answer) for r in alone]
+    grouped = _decided_alone_and_together(db, requests(alone_auctions), requests(together_auctions))
     assert [r.answer[0] for r in grouped] == [
         201, 201, 201, 201, 422, 201, 422, 403, 201, 201, 201, 201, 409, 422, 201]
     assert grouped[8].answer == grouped[9].answer, "a retry in the same group replays"
 
-    def stored(auction_id):
-        with db.engine.connect() as conn:
-            bids = conn.execute(text(
-                "SELECT bidder_id, max_amount, price_after, status, seq FROM bidding.bids "
-                "WHERE auction_id = :a ORDER BY number"), {"a": auction_id}).all()
-            lines = conn.execute(text(
-                "SELECT seq, position, bidder_id, current_price, auto FROM bidding.bid_history "
-                "WHERE auction_id = :a ORDER BY seq, position"), {"a": auction_id}).all()
-            row = conn.execute(text(
-                "SELECT current_price, bid_count, leader_id, leader_max, leader_name, seq "
-                "FROM bidding.auctions WHERE id = :a"), {"a": auction_id}).one()
-        events = [(e["type"], e["data"]["seq"], e["data"].get("current_price"))
-                  for e in outbox_events(db, auction_id)]
-        return bids, lines, tuple(row), events
-
     for together, one_by_one in zip(together_auctions, alone_auctions, strict=True):
-        assert stored(together) == stored(one_by_one)
+        assert _stored(db, together) == _stored(db, one_by_one)
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM bidding.bids WHERE auction_id = :a"),
                             {"a": unknown}).scalar_one() == 0

@@ -31,10 +31,7 @@ AUCTIONS = 5
 
 def test_a_bid_storm_across_the_close_loses_nothing_and_accepts_nothing_late(
         stack, postgres_admin_url):
-    api = Api(stack.url)
-    seller = api.register("seller")
-    bidders = [api.register(f"b{i:02d}") for i in range(BIDDERS)]
-    ended_events = _tap(stack, "auction.ended")
+    api, seller, bidders, ended_events = _people(stack, "b")
     auction = seller.create_auction(
         seconds=SECONDS, starting_price=100, anti_sniping_seconds=0, title="Storm lamp")
     api.wait_until_biddable(auction["id"])
@@ -64,25 +61,8 @@ def test_a_bid_storm_across_the_close_loses_nothing_and_accepts_nothing_late(
     assert set(refused) <= {"too_low", "auction_not_live"}
     assert "auction_not_live" in refused, "the auction ended during the storm"
 
-    final = wait_for(lambda: (s := api.live_state(auction["id"]).json())["outcome"] and s,
-                     timeout=30, message="the auction to close")
-    rows = _stored_bids(postgres_admin_url, stack.database, auction["id"])
-    assert {str(row[0]) for row in rows} == accepted, "every 201 is a stored bid, nothing else"
-    ends_at = datetime.fromisoformat(final["ends_at"])
-    assert all(placed_at < ends_at for *_, placed_at in rows), "no bid accepted after the end"
-    prices = [price for _, _, _, price, _ in rows]
-    assert prices == sorted(prices), "the price never goes down"
-
-    # Replaying the accepted bids in commit order through the reference model gives the
-    # same final state.
-    model = ReferenceAuction(seller.id, 100, 0, 10**12)
-    for _, bidder, amount, _, _ in rows:
-        expected = model.bid(str(bidder), amount, 1)
-        assert expected in ("leading", "outbid"), (bidder, amount, expected)
-    # The seller learns the winner (the public state names nobody).
-    as_seller = api.get(f"/api/bids/auctions/{auction['id']}", headers=seller.headers).json()
-    assert (final["current_price"], as_seller["winner_id"], final["bid_count"]) == (
-        model.current_price(), model.leader(), model.count)
+    _closed_as_the_reference_model_says(stack, postgres_admin_url, api, seller, auction["id"],
+                                        accepted)
 
     wait_for(lambda: ended_events(auction["id"]), timeout=20, message="auction.ended")
     assert len(ended_events(auction["id"])) == 1, "exactly one auction.ended"
@@ -90,10 +70,7 @@ def test_a_bid_storm_across_the_close_loses_nothing_and_accepts_nothing_late(
 
 def test_a_storm_over_several_auctions_ending_in_turn_loses_nothing_and_mixes_nothing(
         stack, postgres_admin_url):
-    api = Api(stack.url)
-    seller = api.register("seller")
-    bidders = [api.register(f"s{i:02d}") for i in range(BIDDERS)]
-    ended_events = _tap(stack, "auction.ended")
+    api, seller, bidders, ended_events = _people(stack, "s")
     auctions = [seller.create_auction(seconds=SECONDS + i, starting_price=100,
                                       anti_sniping_seconds=0, title=f"Spread lamp {i}")
                 for i in range(AUCTIONS)]
@@ -131,22 +108,42 @@ def test_a_storm_over_several_auctions_ending_in_turn_loses_nothing_and_mixes_no
                    if answer.status_code != 201}
         assert refused <= {"too_low", "auction_not_live"}
         assert {a.json()["auction_id"] for a in mine if a.status_code == 201} <= {auction["id"]}
-        final = wait_for(lambda a=auction: (s := api.live_state(a["id"]).json())["outcome"]
-                         and s, timeout=30, message="the auction to close")
-        rows = _stored_bids(postgres_admin_url, stack.database, auction["id"])
-        assert {str(row[0]) for row in rows} == accepted, "every 201 is its auction's bid"
-        ends_at = datetime.fromisoformat(final["ends_at"])
-        assert all(placed_at < ends_at for *_, placed_at in rows), "no bid after the end"
-        model = ReferenceAuction(seller.id, 100, 0, 10**12)
-        for _, bidder, amount, _, _ in rows:
-            assert model.bid(str(bidder), amount, 1) in ("leading", "outbid")
-        as_seller = api.get(f"/api/bids/auctions/{auction['id']}",
-                            headers=seller.headers).json()
-        assert (final["current_price"], as_seller["winner_id"], final["bid_count"]) == (
-            model.current_price(), model.leader(), model.count)
+        _closed_as_the_reference_model_says(stack, postgres_admin_url, api, seller,
+                                            auction["id"], accepted)
     for auction in auctions:
         wait_for(lambda a=auction: ended_events(a["id"]), timeout=20, message="auction.ended")
         assert len(ended_events(auction["id"])) == 1, "exactly one auction.ended each"
+
+
+def _people(stack, prefix: str):
+    """(api, a seller, BIDDERS bidders, a tap of ``auction.ended``)."""
+    api = Api(stack.url)
+    seller = api.register("seller")
+    bidders = [api.register(f"{prefix}{i:02d}") for i in range(BIDDERS)]
+    return api, seller, bidders, _tap(stack, "auction.ended")
+
+
+def _closed_as_the_reference_model_says(stack, admin_url: str, api: Api, seller,
+                                        auction_id: str, accepted: set[str]) -> None:
+    """Once the auction has closed: its stored bids are exactly the accepted ones, none after
+    the end, the price never went down, and replaying them in commit order through the
+    reference model gives its final state (the winner, as the seller learns it: the public
+    state names nobody)."""
+    final = wait_for(lambda: (s := api.live_state(auction_id).json())["outcome"] and s,
+                     timeout=30, message="the auction to close")
+    rows = _stored_bids(admin_url, stack.database, auction_id)
+    assert {str(row[0]) for row in rows} == accepted, "every 201 is its stored bid, no other"
+    ends_at = datetime.fromisoformat(final["ends_at"])
+    assert all(placed_at < ends_at for *_, placed_at in rows), "no bid accepted after the end"
+    prices = [price for _, _, _, price, _ in rows]
+    assert prices == sorted(prices), "the price never goes down"
+    model = ReferenceAuction(seller.id, 100, 0, 10**12)
+    for _, bidder, amount, _, _ in rows:
+        expected = model.bid(str(bidder), amount, 1)
+        assert expected in ("leading", "outbid"), (bidder, amount, expected)
+    as_seller = api.get(f"/api/bids/auctions/{auction_id}", headers=seller.headers).json()
+    assert (final["current_price"], as_seller["winner_id"], final["bid_count"]) == (
+        model.current_price(), model.leader(), model.count)
 
 
 def _groups_of_several_auctions(stack) -> float:
