@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from types import SimpleNamespace
 
 import pytest
 
@@ -297,11 +298,20 @@ def catalog_db(clients):
     return clients["catalog"].application.extensions["db"]
 
 
+class _EveryRoom(dict):
+    """A Socket.IO manager's rooms of one namespace where every room has a client."""
+
+    def get(self, room, default=None):
+        return {"sid": "engine.io sid"}
+
+
 class RoomRecorder:
-    """Stands for the Socket.IO server: keeps what ``fan_out`` emits, to which room."""
+    """Stands for the Socket.IO server, with a client in every room: keeps what ``fan_out``
+    emits, to which room."""
 
     def __init__(self):
         self.emitted: list[tuple[str, dict, str]] = []
+        self.server = SimpleNamespace(manager=SimpleNamespace(rooms={"/": _EveryRoom()}))
 
     def emit(self, name, payload, to):
         self.emitted.append((name, payload, to))
@@ -311,6 +321,18 @@ class RoomRecorder:
         from bidding_service.realtime.fanout import fan_out
 
         fan_out(self, make_envelope(event_type, data, producer=producer))
+
+
+def test_an_event_for_a_room_nobody_is_in_is_not_emitted():
+    room = RoomRecorder()
+    room.server.manager.rooms = {"/": {f"auction:{uuid.uuid4()}": {"sid": "eio"}}}
+    room.hear("bid.placed", {
+        "auction_id": str(uuid.uuid4()), "seq": 1, "current_price": 1000, "currency": "EUR",
+        "bid_count": 1, "leader_id": str(uuid.uuid4()), "leader_name": "a***n",
+        "min_next_bid": 1050, "reserve_met": True, "buy_now_available": False,
+        "ends_at": "2030-01-01T00:00:00+00:00", "placed_at": "2030-01-01T00:00:00+00:00",
+        "bid_id": str(uuid.uuid4())}, "bidding_service")
+    assert room.emitted == []
 
 
 def test_the_auction_room_hears_bids_without_account_ids():
