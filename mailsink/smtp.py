@@ -6,7 +6,7 @@ from aiosmtpd.controller import Controller
 
 from auction_common.ports import free_port
 
-from .store import Mailbox, parse_email
+from .store import Mailbox
 
 
 class _StoreHandler:
@@ -14,8 +14,8 @@ class _StoreHandler:
         self.mailbox = mailbox
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        self.mailbox.add(parse_email(envelope.original_content or envelope.content,
-                                     list(envelope.rcpt_tos)))
+        self.mailbox.add_raw(envelope.original_content or envelope.content,
+                             list(envelope.rcpt_tos))
         return "250 Message accepted for delivery"
 
 

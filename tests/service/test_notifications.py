@@ -269,8 +269,9 @@ def test_an_email_is_retried_while_the_mail_server_is_down(db, account, announce
 
 
 class DatabaseCutMidSend(Mailbox):
-    """A mailbox whose every arrival ends the sender's open database transactions, while the
-    SMTP server has the message and the sender is about to record it."""
+    """A mailbox whose every arrival ends the sender's open database transactions (those
+    holding a delivery taken FOR UPDATE), while the SMTP server has the message and the
+    sender is about to record it."""
 
     def __init__(self, path, db):
         super().__init__(path)
@@ -280,9 +281,11 @@ class DatabaseCutMidSend(Mailbox):
         super().add(item)
         with self.db.engine.begin() as conn:
             conn.execute(text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                " AND state = 'idle in transaction' AND query ILIKE '%email_deliveries%'"))
+                "SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity AS a"
+                " JOIN pg_locks AS l ON l.pid = a.pid"
+                " WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()"
+                " AND a.state = 'idle in transaction' AND l.mode = 'RowShareLock'"
+                " AND l.relation = 'notifications.email_deliveries'::regclass"))
 
 
 def test_an_email_the_server_took_while_the_database_went_away_is_not_sent_again(
