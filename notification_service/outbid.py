@@ -8,44 +8,46 @@ import json
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import text
-
-from auction_common.db import UnitOfWork
+from auction_common.db import UnitOfWork, run_prepared
 from auction_common.events import utcnow
 
 from .messages import outbid_message, outbid_notice
-from .models import SCHEMA, Notification
+from .models import SCHEMA
 from .notices import display_names, notify_many
-
-_notifications = Notification.__table__
 
 #: Each (bidder, auction)'s decision lock, taken in one order (the keys' own) by every worker,
 #: so that two workers with overlapping runs wait for each other instead of deadlocking. The
 #: subquery's ORDER BY is kept (PostgreSQL does not flatten a sorted subquery) and the locks
 #: are taken as its rows come.
-_LOCK_DECISIONS = text("""
+_LOCK_DECISIONS = """
     SELECT pg_advisory_xact_lock(key) FROM (
         SELECT DISTINCT hashtextextended(name, 0) AS key
-        FROM unnest(CAST(:names AS text[])) AS name ORDER BY key) AS ordered""")
+        FROM unnest(CAST(:names AS text[])) AS name ORDER BY key) AS ordered"""
 
 #: Every unread outbid notice younger than the quiet period of the (bidder, auction) pairs
-#: given, newest first, locked (read and written only under the pairs' decision locks).
-_RECENT_NOTICES = text(f"""
-    SELECT id, user_id, data->>'auction_id' AS auction_id,
-           CAST(data->>'seq' AS bigint) AS seq
-    FROM "{SCHEMA}".notifications
-    WHERE kind = 'outbid' AND read_at IS NULL AND created_at > :since
-      AND (user_id, data->>'auction_id') IN (
-          SELECT * FROM unnest(CAST(:users AS uuid[]), CAST(:auctions AS text[])))
-    ORDER BY created_at DESC
-    FOR UPDATE""")
+#: given (each as ``"<bidder> <auction>"``, the notices' ``unread_outbid_of``), newest first,
+#: locked (read and written only under the pairs' decision locks). Each pair is looked up on
+#: its own in the index on ``unread_outbid_of``, the only one its condition fits: given the
+#: pairs as a set to match, or as a bidder and an auction, a planner without fresh statistics
+#: (a bidding war fills the table faster than autoanalyze runs) read every recent notice, or
+#: every unread one of the bidder, instead: 27 ms and 2 ms at 20,000 notices, against 0.1 ms.
+_RECENT_NOTICES = f"""
+    SELECT n.id, n.user_id, n.auction_id, n.seq
+    FROM unnest(CAST(:pairs AS text[])) AS pair(key)
+    CROSS JOIN LATERAL (
+        SELECT id, user_id, data->>'auction_id' AS auction_id,
+               CAST(data->>'seq' AS bigint) AS seq, created_at
+        FROM "{SCHEMA}".notifications
+        WHERE unread_outbid_of = pair.key AND created_at > :since
+        FOR UPDATE) AS n
+    ORDER BY n.created_at DESC"""
 
-_BRING_UP_TO_DATE = text(f"""
+_BRING_UP_TO_DATE = f"""
     UPDATE "{SCHEMA}".notifications AS n
     SET title = v.title, body = v.body, data = v.data
     FROM unnest(CAST(:ids AS uuid[]), CAST(:titles AS text[]), CAST(:bodies AS text[]),
                 CAST(:data AS jsonb[])) AS v(id, title, body, data)
-    WHERE n.id = v.id""")
+    WHERE n.id = v.id"""
 
 
 def _details(outbid: dict) -> dict:
@@ -77,14 +79,13 @@ def send_outbid_notices(uow: UnitOfWork, events: list[dict], public_url: str,
         return
     pairs = list(dict.fromkeys(_pair(outbid) for outbid in outbids))
     # One decision at a time per bidder and auction, whichever worker has the event: two
-    # workers must not both find no recent notice and both send an email.
-    uow.session.execute(_LOCK_DECISIONS, {
-        "names": [f"outbid:{user_id}:{auction_id}" for user_id, auction_id in pairs]})
+    # workers must not both find no recent notice and both send an email. The locks, then
+    # the look-up, in one message (prepared statements).
     recent: dict[tuple[str, str], tuple] = {}
-    for row in uow.session.execute(_RECENT_NOTICES, {
+    for row in run_prepared(uow.session, [_LOCK_DECISIONS, _RECENT_NOTICES], {
+            "names": [f"outbid:{user_id}:{auction_id}" for user_id, auction_id in pairs],
             "since": utcnow() - timedelta(seconds=quiet_seconds),
-            "users": [user_id for user_id, _ in pairs],
-            "auctions": [auction_id for _, auction_id in pairs]}):
+            "pairs": [f"{user_id} {auction_id}" for user_id, auction_id in pairs]}):
         recent.setdefault((str(row.user_id), row.auction_id), row)  # the newest
     shown = {pair: row.seq or 0 for pair, row in recent.items()}  # each notice's seq, so far
     created: list[dict] = []  # the events that make a notice, in order
@@ -107,7 +108,7 @@ def send_outbid_notices(uow: UnitOfWork, events: list[dict], public_url: str,
                     for outbid, notification_id in zip(created, made, strict=True)})
     if newest:
         headings = [outbid_notice(outbid) for outbid in newest.values()]
-        uow.session.execute(_BRING_UP_TO_DATE, {
+        run_prepared(uow.session, [_BRING_UP_TO_DATE], {
             "ids": [str(ids[pair]) for pair in newest],
             "titles": [title for title, _ in headings],
             "bodies": [body for _, body in headings],
