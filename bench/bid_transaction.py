@@ -106,16 +106,15 @@ def main() -> None:
             process.stdin.close()
             process.wait(timeout=60)
     # Here, not at the top: the workers run this file on the other checkout's path.
-    from bench.paired import paired_table, run_meta, save_paired
+    from bench.paired import checkouts_named, paired_table, paired_title, run_meta, save_paired
 
     summary, lines = paired_table(runs, FIGURES, ("scenario", "figure"))
     meta = run_meta(pairs=PAIRS, checkouts={k: str(v) for k, v in checkouts.items()})
     save_paired(
         "bid_transaction", meta, summary, runs,
-        f"The bid's transaction, paired A/B ({meta['when']}, {PAIRS} pairs of 1 s runs per "
-        f"scenario, load average {meta['load_average_at_end'][0]:.1f} at the end)",
+        paired_title("The bid's transaction", meta, f"{PAIRS} pairs of 1 s runs per scenario"),
         "`handlers.place_bid` called directly, one bid at a time (no HTTP, no event pipeline); "
-        + ", ".join(f"{k} = `{v}`" for k, v in meta["checkouts"].items())
+        + checkouts_named(meta)
         + "; spread = over 200 auctions, hot = one auction; medians of the runs, and the median "
         "of the paired ratios (this / other) with its interquartile range.", lines)
 

@@ -225,7 +225,7 @@ def main() -> None:
             process.stdin.close()
             process.wait(timeout=120)
     # Here, not at the top: the workers run this file on the other checkout's path.
-    from bench.paired import paired_table, run_meta, save_paired
+    from bench.paired import checkouts_named, paired_table, paired_title, run_meta, save_paired
 
     summary, lines = paired_table(runs, FIGURES, ("scenario (outbid quiet period, batch)",
                                                   "CPU ms per event"))
@@ -233,14 +233,13 @@ def main() -> None:
                     checkouts={k: str(v) for k, v in checkouts.items()})
     save_paired(
         "notify_worker", meta, summary, runs,
-        f"The notification worker's CPU per outbid, paired A/B ({meta['when']}, {PAIRS} pairs "
-        f"of {EVENTS} events per scenario, load average {meta['load_average_at_end'][0]:.1f} "
-        "at the end)",
+        paired_title("The notification worker's CPU per outbid", meta,
+                     f"{PAIRS} pairs of {EVENTS} events per scenario"),
         "`bid.outbid` events of 16 bidders over 200 auctions applied by the real consumer "
         "(`handle_batch`, in batches of the size given), then the `email` job sending what "
         "they wrote to `python -m mailsink`; CPU milliseconds per event of the worker "
         "(applying; emailing), of the PostgreSQL backends of the run's database and of the "
-        "sink. " + ", ".join(f"{k} = `{v}`" for k, v in meta["checkouts"].items())
+        "sink. " + checkouts_named(meta)
         + "; medians of the runs, and the median of the paired ratios (this / other) with its "
         "interquartile range. quiet = `OUTBID_QUIET_SECONDS` 600 (the default: most outbids "
         "update an unread notice once the war is under way), loud = 0 (a notice and an email "

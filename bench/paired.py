@@ -54,6 +54,17 @@ def run_meta(**facts) -> dict:
             "load_average_at_end": os.getloadavg()}
 
 
+def paired_title(subject: str, meta: dict, turns: str) -> str:
+    """``<subject>, paired A/B (<when>, <turns>, load average <x> at the end)``."""
+    return (f"{subject}, paired A/B ({meta['when']}, {turns}, load average "
+            f"{meta['load_average_at_end'][0]:.1f} at the end)")
+
+
+def checkouts_named(meta: dict) -> str:
+    """"this = `<path>`, other = `<path>`": which checkout each side of the table ran."""
+    return ", ".join(f"{k} = `{v}`" for k, v in meta["checkouts"].items())
+
+
 def save_paired(name: str, meta: dict, summary: dict, runs: dict, title: str, intro: str,
                 lines: list[str]) -> None:
     """Print the table; write ``bench/results/<name>.json`` (meta, summary, every run) and

@@ -271,7 +271,7 @@ def main() -> None:
 def report(runs: dict[str, dict[str, list[dict]]], checkouts: dict[str, Path]) -> None:
     """Print and save the medians and the paired ratios."""
     # Here, not at the top: the workers run this file on the other checkout's path.
-    from bench.paired import paired_table, run_meta, save_paired
+    from bench.paired import checkouts_named, paired_table, paired_title, run_meta, save_paired
 
     summary, lines = paired_table(runs, FIGURES, ("bids/s", "figure (per event)"),
                                   spread="range")
@@ -282,11 +282,11 @@ def report(runs: dict[str, dict[str, list[dict]]], checkouts: dict[str, Path]) -
                     checkouts={k: f"{v} ({commits[k]})" for k, v in checkouts.items()})
     save_paired(
         "publish", meta, summary, runs,
-        f"Relaying an event, paired A/B ({meta['when']}, {PAIRS} pairs of {SECONDS:g} s "
-        f"turns per rate, load average {meta['load_average_at_end'][0]:.1f} at the end)",
+        paired_title("Relaying an event", meta,
+                     f"{PAIRS} pairs of {SECONDS:g} s turns per rate"),
         "Outbox relay → private RabbitMQ node → consumers with do-nothing handlers; each bid "
         "is one transaction with a `bid.placed` and a `bid.outbid`; "
-        + ", ".join(f"{k} = `{v}`" for k, v in meta["checkouts"].items())
+        + checkouts_named(meta)
         + ". CPU in ms per event (relay process, the RabbitMQ node, the consumer process), "
         "the relay's mean batch (events per publish), and the transient queue's latency "
         "from commit; medians of the turns, and the median of the paired ratios (this / "

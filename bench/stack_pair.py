@@ -127,7 +127,7 @@ def main() -> None:
         for process in sides.values():
             process.stdin.close()
             process.wait(timeout=180)
-    from bench.paired import paired_table, run_meta, save_paired
+    from bench.paired import checkouts_named, paired_table, paired_title, run_meta, save_paired
 
     kinds = sorted({kind for t in turns["other"] for kind in t["cpu"]},
                    key=lambda kind: -statistics.median(t["cpu"].get(kind, 0.0)
@@ -142,11 +142,11 @@ def main() -> None:
                     checkouts={k: str(v) for k, v in checkouts.items()})
     save_paired(
         "stack_pair", meta, summary, {scenario: turns},
-        f"The whole stack against another checkout's, paired A/B ({meta['when']}, {PAIRS} "
-        f"pairs of {SECONDS:g} s, load average {meta['load_average_at_end'][0]:.1f} at the end)",
+        paired_title("The whole stack against another checkout's", meta,
+                     f"{PAIRS} pairs of {SECONDS:g} s"),
         "Two local distributed shapes side by side, taking turns (the order alternating): "
         "POST /api/bids through each one's gateway, spread over every auction. "
-        + ", ".join(f"{k} = `{v}`" for k, v in meta["checkouts"].items())
+        + checkouts_named(meta)
         + "; medians of the turns, and the median of the paired ratios (this / other) with "
         "their range. CPU in ms per request by process kind (`bench.cpu`; spread over many "
         "auctions nearly every request is an accepted bid), `cpu_ms_per_bid` their sum with "
