@@ -52,8 +52,9 @@ class Mailbox:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        #: The messages read so far, in the order of the file's lines (each parsed once).
-        self._parsed: list[dict] = []
+        #: Each line of the file read so far, and what it holds: a line is read once, and
+        #: whatever another process did to the file meanwhile, each line stands for itself.
+        self._parsed: dict[str, dict] = {}
 
     def add_raw(self, raw: bytes, recipients: list[str]) -> None:
         """Keep one email as it arrived, read into its parts only when looked at."""
@@ -81,20 +82,20 @@ class Mailbox:
         """Every copy the SMTP server accepted, in the order it came."""
         with self._lock:
             if not self.path.exists():
-                self._parsed = []
+                self._parsed = {}
                 return []
             lines = [line for line in self.path.read_text(encoding="utf-8").splitlines()
                      if line.strip()]
-            if len(lines) < len(self._parsed):  # cleared by another process meanwhile
-                self._parsed = []
-            self._parsed.extend(_read(line) for line in lines[len(self._parsed):])
-            return [dict(item) for item in self._parsed]
+            known, self._parsed = self._parsed, {}
+            for line in lines:
+                self._parsed[line] = known.get(line) or _read(line)
+            return [dict(self._parsed[line]) for line in lines]
 
     def clear(self) -> None:
         """Forget every email."""
         with self._lock:
             self.path.unlink(missing_ok=True)
-            self._parsed = []
+            self._parsed = {}
 
 
 def _read(line: str) -> dict:

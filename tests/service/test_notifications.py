@@ -17,7 +17,7 @@ from mailsink.smtp import start_smtp
 from mailsink.store import Mailbox
 from notification_service.app import EVENT_SCHEMAS, build_parts
 from notification_service.consumers import notification_consumer
-from notification_service.delivery import deliver_pending_emails
+from notification_service.delivery import build_email, deliver_pending_emails
 from tests.support.outbox import events_about
 from tests.support.waiting import wait_for
 
@@ -561,3 +561,25 @@ def test_two_workers_coalescing_one_bidding_war_send_one_email(client, db, accou
     [notice] = notices(client, ann)
     assert "EUR 26.00" in notice["body"], "the newest price, whichever worker applied it"
     assert len(deliveries(db, ann.id)) == 1
+
+
+def test_a_mailbox_reads_what_arrived_raw_whatever_another_process_did_to_its_file(tmp_path):
+    """The sink keeps messages raw and reads them when looked at; a reader that read the file
+    before still shows exactly what the file holds after another process cleared and refilled
+    it (a second ``Mailbox`` on the same file stands for that process)."""
+    path = tmp_path / "mail.jsonl"
+    reader, other = Mailbox(path), Mailbox(path)
+
+    def raw(n: int) -> bytes:
+        return build_email("noreply@example.com", f"u{n}@example.com", f"Subject {n}",
+                           f"Text {n}\n", f"<p>Html {n}</p>", delivery_id=f"d{n}").as_bytes()
+
+    for n in range(3):
+        other.add_raw(raw(n), [f"u{n}@example.com"])
+    assert [m["subject"] for m in reader.items()] == ["Subject 2", "Subject 1", "Subject 0"]
+    other.clear()
+    for n in range(3, 7):
+        other.add_raw(raw(n), [f"u{n}@example.com"])
+    shown = reader.items()
+    assert [m["subject"] for m in shown] == [f"Subject {n}" for n in (6, 5, 4, 3)]
+    assert shown[0]["text"] == "Text 6\n" and shown[0]["to"] == ["u6@example.com"]
