@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -61,8 +62,19 @@ def paired_title(subject: str, meta: dict, turns: str) -> str:
 
 
 def checkouts_named(meta: dict) -> str:
-    """"this = `<path>`, other = `<path>`": which checkout each side of the table ran."""
-    return ", ".join(f"{k} = `{v}`" for k, v in meta["checkouts"].items())
+    """"this = `<path>` (<commit>), other = `<path>` (<commit>)": which checkout each side of
+    the table ran, and at which commit ("+ changes" when its files differed from it)."""
+    return ", ".join(f"{k} = `{v}` ({_commit(v)})" for k, v in meta["checkouts"].items())
+
+
+def _commit(path: str) -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", path, *args], capture_output=True, text=True,
+                              timeout=30).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "not a git checkout"
+    return commit + (" + changes" if git("status", "--porcelain", "--untracked-files=no")
+                     else "")
 
 
 def save_paired(name: str, meta: dict, summary: dict, runs: dict, title: str, intro: str,
