@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import ssl
 import uuid
@@ -13,6 +14,7 @@ from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
+from email.policy import Compat32
 from email.utils import formataddr, parseaddr
 from html import escape
 from urllib.parse import urlencode
@@ -28,6 +30,24 @@ log = logging.getLogger(__name__)
 #: Both parts' text as UTF-8, quoted-printable: readable as it travels, lines kept short.
 _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = QP
+#: A header value that travels as it is: printable ASCII words, one space between them.
+_ONE_LINE = re.compile(r"[\x21-\x7e]+(?: [\x21-\x7e]+)*")
+
+
+class _MailPolicy(Compat32):
+    """compat32, except that a header that fits on one line and is all printable ASCII words
+    is written as it is: compat32 runs every header through ``email.header``'s folding, which
+    leaves such a one unchanged and cost ~half of building and writing an email (14 headers
+    in all, the parts' own included). Anything else is folded as before."""
+
+    def fold_binary(self, name, value):
+        if (isinstance(value, str) and len(name) + 2 + len(value) <= self.max_line_length
+                and _ONE_LINE.fullmatch(value)):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+_POLICY = _MailPolicy()
 #: Headers that hold addresses (a display name outside ASCII is encoded, the address kept).
 _ADDRESS_HEADERS = frozenset({"From", "To"})
 #: The next due email whose address is known, taken so that no other worker sends it too.
@@ -75,7 +95,10 @@ def build_email(sender: str, to: str, subject: str, text: str, html: str,
     outside ASCII encoded as RFC 2047 words here: the modern API (``EmailMessage``) parses
     and refolds every header it is given and again when sending, ~0.7 ms of CPU an email
     against ~0.25 ms, and a bidding war sends an email for almost every bid."""
-    message = MIMEMultipart("alternative")
+    # A boundary of its own that no part can contain ("=_" is "=3D_" in quoted-printable,
+    # the parts' encoding): the generator's own draws one and compiles a regular expression
+    # to search both parts for it, ~4% of the notification worker's CPU in a bidding war.
+    message = MIMEMultipart("alternative", boundary=f"=_{uuid.uuid4().hex}", policy=_POLICY)
     headers = {"From": sender, "To": to, "Subject": subject}
     if unsubscribe is not None:
         headers["List-Unsubscribe"] = f"<{unsubscribe.one_click_url}>"
@@ -88,8 +111,8 @@ def build_email(sender: str, to: str, subject: str, text: str, html: str,
         headers["Message-ID"] = f"<{delivery_id}@{domain}>"
     for name, value in headers.items():
         message[name] = _encoded(name, value)
-    message.attach(MIMEText(text, "plain", _UTF8))
-    message.attach(MIMEText(html, "html", _UTF8))
+    message.attach(MIMEText(text, "plain", _UTF8, policy=_POLICY))
+    message.attach(MIMEText(html, "html", _UTF8, policy=_POLICY))
     return message
 
 
@@ -168,6 +191,8 @@ def deliver_pending_emails(db: Database, settings, batch_size: int = 100,
     """
     accepted = set() if accepted is None else accepted
     sent, smtp = 0, None
+    # The envelope's addresses, given: smtplib would parse them out of each message's headers.
+    envelope_sender = parseaddr(settings.mail_from)[1]
     try:
         for _ in range(batch_size):
             with db.pipelined_unit_of_work() as uow:
@@ -186,7 +211,7 @@ def deliver_pending_emails(db: Database, settings, batch_size: int = 100,
                         settings.mail_from, delivery.email, delivery.subject,
                         delivery.text_body, delivery.html_body,
                         Unsubscribe.of(settings.public_url, delivery.unsubscribe_token),
-                        str(delivery.id)))
+                        str(delivery.id)), envelope_sender, [delivery.email])
                 except (smtplib.SMTPException, OSError) as exc:
                     _failed(uow, delivery, exc, settings.delivery_max_attempts)
                     if smtp is None:  # the server is unreachable: the others wait their turn

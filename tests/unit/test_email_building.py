@@ -6,6 +6,8 @@ from __future__ import annotations
 from email import message_from_bytes, policy
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from notification_service.delivery import Unsubscribe, build_email
 
@@ -24,7 +26,8 @@ def _received(message) -> tuple:
     ("Auktionen <noreply@auction.test>", "Überboten: " + "Schöne Vase " * 12),
 ])
 def test_headers_and_text_arrive_as_written(sender, subject):
-    text = "Hello André,\nthe price is now EUR 15.50.\n" + "long line " * 40 + "\n"
+    text = ("Hello André,\nthe price is now EUR 15.50.\n" + "long line " * 40 + "\n"
+            "--=_ a line like a boundary =_\n")
     html = "<p>Hello Andr&eacute;, <b>Tom &amp; Jerry</b></p>\n" + "<i>x</i>" * 150
     parsed, plain, rich = _received(build_email(sender, "ann@example.test", subject, text,
                                                 html, delivery_id="d-1"))
@@ -55,3 +58,18 @@ def test_a_header_value_never_spans_lines_it_was_not_folded_to():
         "noreply@auction.test", "ann@example.test", "Outbid\nBcc: eve@example.test", "x", "x"))
     assert parsed["Bcc"] is None
     assert str(parsed["Subject"]) == "Outbid Bcc: eve@example.test"
+
+
+_WORD = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=30)
+
+
+@given(name=st.sampled_from(["Subject", "From", "To", "Message-ID", "List-Unsubscribe",
+                             "Content-Type", "X-A-Rather-Long-Header-Name"]),
+       value=st.one_of(st.lists(_WORD, min_size=1, max_size=12).map(" ".join), st.text()))
+def test_a_header_is_written_exactly_as_the_standard_policy_writes_it(name, value):
+    """The mail policy's shortcut for one-line ASCII headers changes no byte of any header."""
+    from email.policy import compat32
+
+    from notification_service.delivery import _POLICY
+
+    assert _POLICY.fold_binary(name, value) == compat32.fold_binary(name, value)
