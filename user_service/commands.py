@@ -7,12 +7,12 @@ import getpass
 import os
 import sys
 
-from pydantic import EmailStr, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from auction_common.migrations import upgrade
 
 from . import handlers
-from .domain import AccountError, DisplayName
+from .domain import AccountEmail, AccountError, DisplayName
 from .settings import UserSettings
 
 
@@ -31,7 +31,7 @@ def create_admin(settings: UserSettings, arguments: list[str]) -> None:
     parser.add_argument("--display-name", default="Administrator")
     args = parser.parse_args(arguments)
     try:
-        email = TypeAdapter(EmailStr).validate_python(args.email)
+        email = TypeAdapter(AccountEmail).validate_python(args.email)
         display_name = TypeAdapter(DisplayName).validate_python(args.display_name)
     except ValidationError as exc:
         sys.exit(f"create-admin: {exc.errors(include_url=False)[0]['msg']}")

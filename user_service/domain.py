@@ -6,7 +6,8 @@ import hashlib
 import secrets
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, EmailStr, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
 from auction_common.api import has_visible_text
@@ -39,8 +40,32 @@ DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length
 
 
 def normalise_email(email: str) -> str:
-    """Emails compare case-insensitively and without surrounding spaces."""
-    return email.strip().lower()
+    """Emails compare case-insensitively and without surrounding spaces, and a domain outside
+    ASCII (``ann@exämple.com``) in its ASCII form (IDNA: ``ann@xn--exmple-cua.com``), the
+    form an account keeps: whichever of the two a person types, it is the same account."""
+    email = email.strip().lower()
+    if not email.isascii():
+        try:
+            email = (validate_email(email, check_deliverability=False).ascii_email
+                     or email).lower()
+        except EmailNotValidError:
+            pass  # not an address: it matches no account, as it is
+    return email
+
+
+def _ascii_address(email: str) -> str:
+    ascii_form = normalise_email(email)
+    if not ascii_form.isascii():
+        raise PydanticCustomError(
+            "email_not_ascii", "use an address whose part before the @ is plain ASCII: one "
+            "with other characters there (RFC 6531) cannot be mailed everywhere")
+    return ascii_form
+
+
+#: An address an account may have (the API, ``create-admin``): a valid one, kept lowercase
+#: with its domain in ASCII. Emails go out through whatever SMTP server the operator has,
+#: and one outside ASCII before the @ needs SMTPUTF8 from every server on its way.
+AccountEmail = Annotated[EmailStr, Field(max_length=254), AfterValidator(_ascii_address)]
 
 
 #: Roles and statuses an account can have (also CHECK constraints in the database).

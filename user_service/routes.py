@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from flask import Blueprint, current_app, jsonify
 from flask_jwt_extended import create_access_token, verify_jwt_in_request
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from auction_common.api import OpenApi
 from auction_common.auth import current_claims, current_user_id
@@ -15,7 +15,7 @@ from auction_common.keys import jwk
 from auction_common.problems import Problem
 
 from . import handlers, password_reset
-from .domain import ONE_LINE, AccountError, DisplayName
+from .domain import ONE_LINE, AccountEmail, AccountError, DisplayName
 from .presenters import profile_view
 
 bp = Blueprint("users", __name__)
@@ -25,7 +25,7 @@ Password = Annotated[str, Field(max_length=256)]
 
 
 class RegisterBody(BaseModel):
-    email: EmailStr = Field(max_length=254)
+    email: AccountEmail
     password: Password
     display_name: DisplayName
 
