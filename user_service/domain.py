@@ -57,8 +57,8 @@ def _ascii_address(email: str) -> str:
     ascii_form = normalise_email(email)
     if not ascii_form.isascii():
         raise PydanticCustomError(
-            "email_not_ascii", "use an address whose part before the @ is plain ASCII: one "
-            "with other characters there (RFC 6531) cannot be mailed everywhere")
+            "email_not_ascii", "use an address without accents or other non-ASCII "
+            "characters before the @: mail to such an address does not reach every mailbox")
     return ascii_form
 
 
