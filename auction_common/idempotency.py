@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Callable
 
@@ -58,12 +59,19 @@ def _table(db: Database) -> Table:
     return db.tables[f"{db.schema}.idempotency_keys"]
 
 
+#: Control characters (C0, DEL, C1): none belongs in a key.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def request_key() -> str | None:
-    """The request's ``Idempotency-Key`` (1 to 200 characters), or None without one."""
+    """The request's ``Idempotency-Key`` (1 to 200 characters, none of them a control
+    character), or None without one. (A NUL, which PostgreSQL refuses in text, was a 500.)"""
     key = request.headers.get(HEADER)
-    if key is not None and not 1 <= len(key) <= 200:
-        raise Problem(422, "validation_error", f"{HEADER} must be 1 to 200 characters.",
-                      [{"field": HEADER, "message": "1 to 200 characters"}])
+    if key is not None and (not 1 <= len(key) <= 200 or _CONTROL.search(key)):
+        raise Problem(422, "validation_error",
+                      f"{HEADER} must be 1 to 200 characters, none of them a control character.",
+                      [{"field": HEADER,
+                        "message": "1 to 200 characters, none of them a control character"}])
     return key
 
 

@@ -125,6 +125,20 @@ def test_a_retried_bid_with_the_same_idempotency_key_answers_the_same_and_bids_o
     assert conflict.get_json()["error"]["code"] == "idempotency_conflict"
 
 
+def test_a_bid_whose_idempotency_key_holds_a_control_character_is_refused_and_not_placed(
+        client, db, account, open_auction):
+    """A NUL in the key reached PostgreSQL, which refuses NUL in text: a 500."""
+    seller, ann = account("seller"), account("ann")
+    auction_id = open_auction(seller.id)
+    answer = place(client, ann, auction_id, 2000, key="k\x00")
+    assert answer.status_code == 422, answer.get_json()
+    assert answer.get_json()["error"]["details"][0]["field"] == "Idempotency-Key"
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM bidding.bids WHERE auction_id = :a"),
+                            {"a": auction_id}).scalar_one() == 0
+    assert place(client, ann, auction_id, 2000, key="k-\u00e9").status_code == 201
+
+
 def test_concurrent_retries_with_one_key_place_one_bid(client, db, account, open_auction):
     seller, ann = account("seller"), account("ann")
     auction_id = open_auction(seller.id)

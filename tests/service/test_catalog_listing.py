@@ -570,11 +570,14 @@ def test_a_refused_listing_is_not_remembered_so_the_corrected_one_may_reuse_the_
     assert listings_of(client, seller) == []
 
 
-def test_an_idempotency_key_of_the_wrong_length_is_refused(client, account):
+@pytest.mark.parametrize("key", ["k" * 201, "k\x00", "tab\there", "k\x85"])
+def test_an_idempotency_key_of_the_wrong_length_or_with_a_control_character_is_refused(
+        client, account, key):
     seller = account("seller")
-    answer = post_with_key(client, seller, "k" * 201, listing())
+    answer = post_with_key(client, seller, key, listing())
     assert answer.status_code == 422
     assert answer.get_json()["error"]["details"][0]["field"] == "Idempotency-Key"
+    assert listings_of(client, seller) == []
 
 
 def test_answers_are_forgotten_after_a_day_so_an_old_key_lists_again(client, db, account):
