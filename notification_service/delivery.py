@@ -41,7 +41,8 @@ class _MailPolicy(Compat32):
     in all, the parts' own included). Anything else is folded as before."""
 
     def fold_binary(self, name, value):
-        if (isinstance(value, str) and len(name) + 2 + len(value) <= self.max_line_length
+        if (isinstance(value, str) and self.max_line_length
+                and len(name) + 2 + len(value) <= self.max_line_length
                 and _ONE_LINE.fullmatch(value)):
             return f"{name}: {value}{self.linesep}".encode("ascii")
         return super().fold_binary(name, value)
