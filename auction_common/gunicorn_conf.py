@@ -1,9 +1,11 @@
 """gunicorn settings shared by every web process (``-c python:auction_common.gunicorn_conf``).
 
-gevent workers by default: a request waiting on PostgreSQL yields instead of holding a thread,
-and the one holding a hot auction's row lock is not preempted by CPU-bound neighbours every
-few milliseconds the way OS threads contending for the GIL are (measured in bench/bid_path).
-psycopg2 cooperates with gevent through psycogreen.
+gevent workers by default (``auction_common.gunicorn_worker.Worker``, gevent's own WSGI server
+under gunicorn; ``WEB_WORKER_CLASS=gevent`` gives gunicorn's own gevent worker): a request
+waiting on PostgreSQL yields instead of holding a thread, and the one holding a hot auction's
+row lock is not preempted by CPU-bound neighbours every few milliseconds the way OS threads
+contending for the GIL are (measured in bench/bid_path). psycopg2 cooperates with gevent
+through psycogreen.
 """
 
 import gc
@@ -15,7 +17,9 @@ import tempfile
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="prometheus-"))
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
-worker_class = os.environ.get("WEB_WORKER_CLASS", "gevent")
+worker_class = os.environ.get("WEB_WORKER_CLASS", "auction_common.gunicorn_worker.Worker")
+#: Whether the workers run on gevent (and so psycopg2 must yield to it).
+ON_GEVENT = worker_class.startswith(("gevent", "auction_common.gunicorn_worker"))
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("WEB_THREADS", "8"))  # used by the gthread worker class only
 worker_connections = int(os.environ.get("WEB_WORKER_CONNECTIONS", "256"))
@@ -28,7 +32,7 @@ keepalive = int(os.environ.get("WEB_KEEPALIVE", "75"))
 
 def post_fork(server, worker) -> None:
     """Make psycopg2 yield to gevent while it waits on the database."""
-    if worker_class == "gevent":
+    if ON_GEVENT:
         from psycogreen.gevent import patch_psycopg
 
         patch_psycopg()

@@ -1,0 +1,133 @@
+"""The web processes' connection handler (``auction_common.gunicorn_worker``): each answer's
+head goes out with its body's first bytes, answers stay well-formed (empty, chunked, several on
+one connection), and a connection left idle is closed.
+
+The handler runs on one end of a real socket pair, in a thread, and a client speaks HTTP on
+the other end; the server's end is wrapped only to record what each ``sendall`` carried."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import time
+
+import pytest
+from gunicorn.workers.ggevent import PyWSGIServer
+
+from auction_common.gunicorn_worker import OneWriteHandler
+
+
+class _RecordingSocket:
+    """A real socket whose ``sendall`` calls are recorded (everything else is the socket's)."""
+
+    def __init__(self, sock: socket.socket):
+        self._sock_itself = sock
+        self.sent: list[bytes] = []
+
+    def sendall(self, data) -> None:
+        self.sent.append(bytes(data))
+        self._sock_itself.sendall(data)
+
+    def __getattr__(self, name):
+        if name == "_sock":  # pywsgi looks for a wrapped socket under this name
+            raise AttributeError(name)
+        return getattr(self._sock_itself, name)
+
+
+class _Log:
+    def access(self, *args) -> None:
+        pass
+
+
+def _app(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/json":
+        body = json.dumps({"status": "leading", "current_price": 1100}).encode()
+        start_response("201 CREATED", [("Content-Type", "application/json"),
+                                       ("Content-Length", str(len(body)))])
+        return [body]
+    if path == "/empty":
+        start_response("204 NO CONTENT", [])
+        return []
+    if path == "/stream":  # no length: sent chunked, a piece at a time
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return iter([b"first,", b"second,", b"third"])
+    raise AssertionError(path)
+
+
+@pytest.fixture
+def connection():
+    """(client socket, the server end's recording socket, the handler's thread)."""
+    server_end, client = socket.socketpair()
+    recording = _RecordingSocket(server_end)
+    server = PyWSGIServer(("127.0.0.1", 0), _app, log=_Log())
+    server.update_environ()
+    handler_class = type("Handler", (OneWriteHandler,), {"idle_timeout": 0.5})
+    thread = threading.Thread(
+        target=lambda: handler_class(recording, ("127.0.0.1", 40000), server).handle(),
+        daemon=True)
+    thread.start()
+    client.settimeout(5)
+    yield client, recording, thread
+    client.close()
+    thread.join(timeout=5)
+
+
+def _ask(client: socket.socket, method: str, path: str) -> http.client.HTTPResponse:
+    client.sendall(f"{method} {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+    response = http.client.HTTPResponse(client, method=method)
+    response.begin()
+    return response
+
+
+def _wait_for_sends(recording: _RecordingSocket, count: int) -> None:
+    deadline = time.monotonic() + 5
+    while len(recording.sent) < count and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def test_an_answer_goes_out_head_and_body_in_one_write(connection):
+    client, recording, _ = connection
+    response = _ask(client, "POST", "/json")
+    assert response.status == 201
+    assert json.loads(response.read()) == {"status": "leading", "current_price": 1100}
+    assert len(recording.sent) == 1
+    head, _, body = recording.sent[0].partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 201 CREATED") and body.startswith(b'{"status"')
+
+
+def test_an_answer_without_a_body_still_sends_its_head(connection):
+    client, recording, _ = connection
+    response = _ask(client, "DELETE", "/empty")
+    assert response.status == 204 and response.read() == b""
+    assert len(recording.sent) == 1 and recording.sent[0].endswith(b"\r\n\r\n")
+
+
+def test_a_streamed_answer_arrives_whole_and_in_order(connection):
+    client, recording, _ = connection
+    response = _ask(client, "GET", "/stream")
+    assert response.status == 200
+    assert response.read() == b"first,second,third"
+    # The head with the first chunk, then one write per later chunk and the last one's end.
+    assert b"first," in recording.sent[0] and recording.sent[0].startswith(b"HTTP/1.1 200")
+    assert len(recording.sent) == 4
+
+
+def test_several_answers_on_one_connection(connection):
+    client, recording, _ = connection
+    for _ in range(3):
+        response = _ask(client, "POST", "/json")
+        assert response.status == 201 and response.read()
+    _wait_for_sends(recording, 3)
+    assert len(recording.sent) == 3
+
+
+def test_a_connection_left_idle_is_closed(connection):
+    client, _, thread = connection
+    response = _ask(client, "POST", "/json")
+    response.read()
+    thread.join(timeout=5)  # the handler gives up on the idle connection (0.5 s)
+    assert not thread.is_alive()
+    assert client.recv(1) == b""
