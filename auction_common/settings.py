@@ -34,12 +34,14 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     db_pool_size: int = 10
-    consumer_prefetch: int = 32
+    consumer_prefetch: int = 128
     consumer_max_attempts: int = 5
     #: How long a consumer that has received an event waits for more to apply them together
     #: (one transaction for the lot: far less work per event when events pour in). Real-time
-    #: fan-out never waits.
-    consumer_batch_wait_ms: int = 20
+    #: fan-out never waits. 50 ms and a prefetch of 128 against 20 and 32 (the whole stack
+    #: paired, 8 pairs, 16 bidders over 1,000 auctions): read model 0.77x its CPU per bid and
+    #: 0.66x its PostgreSQL's, notification worker 0.82x; in all 0.88x, 1.08x the bids a second.
+    consumer_batch_wait_ms: int = 50
 
     @field_validator("event_bus")
     @classmethod
