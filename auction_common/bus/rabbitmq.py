@@ -7,6 +7,7 @@ stay free of it."""
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import threading
@@ -62,11 +63,25 @@ class _ConfirmedChannel:
             self._async.basic_publish(exchange, routing_key, body, properties, mandatory)
             self._sent += 1
             self._unconfirmed.add(self._sent)
+        self._join_pending_writes()
         self._blocking._flush_output(lambda: not self._unconfirmed)
         if self._nacked:
             raise pika.exceptions.NackError(self._returned)
         if self._returned:
             raise pika.exceptions.UnroutableError(self._returned)
+
+    def _join_pending_writes(self) -> None:
+        """Make what the batch left in the transport's write buffer one piece, so that it goes
+        out in one ``send`` instead of one per frame: pika buffers each frame apart (three per
+        message: the method, the header, the body) and sends each with a system call of its own,
+        which the broker then reads and wakes up for one by one. Left as it is if pika's
+        transport does not look as expected."""
+        transport = getattr(self._async.connection, "_transport", None)
+        pending = getattr(transport, "_tx_buffers", None)
+        if isinstance(pending, collections.deque) and len(pending) > 1:
+            joined = b"".join(pending)
+            pending.clear()
+            pending.append(joined)
 
     def _on_confirm(self, frame) -> None:
         confirm = frame.method

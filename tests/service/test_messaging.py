@@ -667,3 +667,39 @@ def test_a_running_relay_publishes_again_once_its_broker_is_back(db, tmp_path):
         relay.join()
         bus.stop()
         rabbit.stop()
+
+
+class _CountingSocket:
+    """The publisher's real socket, counting its ``send`` calls."""
+
+    def __init__(self, sock):
+        self.sock, self.sends = sock, 0
+
+    def send(self, data):
+        self.sends += 1
+        return self.sock.send(data)
+
+    def __getattr__(self, name):
+        return getattr(self.sock, name)
+
+
+def test_a_batch_of_events_goes_to_the_broker_in_one_write(amqp_url):
+    """pika writes each frame on its own (three per message); the publisher joins what a
+    batch left in the write buffer, so that the broker gets it in one piece."""
+    event_type = f"test.joined{uuid.uuid4().hex[:8]}"
+    got: list[dict] = []
+    listener, publisher = RabbitBus(amqp_url), RabbitBus(amqp_url)
+    listener.subscribe(Subscription("test.joined", [event_type], got.append, transient=True))
+    listener.start()
+    try:
+        assert listener.ready["test.joined"].wait(10)
+        publisher.publish([])  # connected, topology declared
+        transport = publisher._publisher.connection._impl._transport
+        counting = transport._sock = _CountingSocket(transport._sock)
+        publisher.publish([_envelope(event_type, n) for n in range(40)])
+        assert counting.sends == 1
+        wait_for(lambda: len(got) >= 40, message="every event")
+        assert [e["data"]["n"] for e in got] == list(range(40))
+    finally:
+        listener.stop()
+        publisher.stop()
