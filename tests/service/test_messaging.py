@@ -3,6 +3,7 @@ retries and the dead-letter queue."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import uuid
@@ -591,22 +592,30 @@ def test_a_published_batch_is_in_its_queue_on_return_and_one_lost_message_fails_
         publisher.stop()
 
 
-def test_a_transient_subscription_receives_in_order_what_is_published_while_it_listens(
-        amqp_url):
-    event_type = f"test.live{uuid.uuid4().hex[:8]}"
+@contextlib.contextmanager
+def _listening(amqp_url: str, queue: str):
+    """(event type, events heard, publisher): a transient subscription to a made-up type,
+    consuming, and a bus to publish with; both stopped afterwards."""
+    event_type = f"{queue}{uuid.uuid4().hex[:8]}"
     got: list[dict] = []
     listener, publisher = RabbitBus(amqp_url), RabbitBus(amqp_url)
-    listener.subscribe(Subscription("test.live", [event_type], got.append, transient=True))
+    listener.subscribe(Subscription(queue, [event_type], got.append, transient=True))
     listener.start()
     try:
-        assert listener.ready["test.live"].wait(10)
+        assert listener.ready[queue].wait(10)
+        yield event_type, got, publisher
+    finally:
+        listener.stop()
+        publisher.stop()
+
+
+def test_a_transient_subscription_receives_in_order_what_is_published_while_it_listens(
+        amqp_url):
+    with _listening(amqp_url, "test.live") as (event_type, got, publisher):
         for start in range(0, 200, 50):  # more than the prefetch, in several batches
             publisher.publish([_envelope(event_type, n) for n in range(start, start + 50)])
         wait_for(lambda: len(got) >= 200, message="every event, live")
         assert [e["data"]["n"] for e in got] == list(range(200))
-    finally:
-        listener.stop()
-        publisher.stop()
 
 
 def test_a_process_is_ready_only_while_its_queues_are_consumed(tmp_path):
@@ -686,13 +695,7 @@ class _CountingSocket:
 def test_a_batch_of_events_goes_to_the_broker_in_one_write(amqp_url):
     """pika writes each frame on its own (three per message); the publisher joins what a
     batch left in the write buffer, so that the broker gets it in one piece."""
-    event_type = f"test.joined{uuid.uuid4().hex[:8]}"
-    got: list[dict] = []
-    listener, publisher = RabbitBus(amqp_url), RabbitBus(amqp_url)
-    listener.subscribe(Subscription("test.joined", [event_type], got.append, transient=True))
-    listener.start()
-    try:
-        assert listener.ready["test.joined"].wait(10)
+    with _listening(amqp_url, "test.joined") as (event_type, got, publisher):
         publisher.publish([])  # connected, topology declared
         transport = publisher._publisher.connection._impl._transport
         counting = transport._sock = _CountingSocket(transport._sock)
@@ -700,6 +703,3 @@ def test_a_batch_of_events_goes_to_the_broker_in_one_write(amqp_url):
         assert counting.sends == 1
         wait_for(lambda: len(got) >= 40, message="every event")
         assert [e["data"]["n"] for e in got] == list(range(40))
-    finally:
-        listener.stop()
-        publisher.stop()
