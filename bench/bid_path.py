@@ -289,7 +289,7 @@ def main() -> None:
     state = ROOT / "var" / f"bench-{run}"
     admin = _local_postgres(state)
     stack = Stack(state, gateway_port=free_port(), admin_database_url=admin, database=database,
-                  vhost=vhost, web_workers=int(os.environ.get("BENCH_WEB_WORKERS", "2")),
+                  vhost=vhost, web_workers=int(os.environ.get("BENCH_WEB_WORKERS", "0")) or None,
                   extra_env={"RATE_LIMIT_PER_IP": "100000/minute"})
     print("starting the local distributed shape ...", flush=True)
     stack.start()

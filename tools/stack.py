@@ -101,7 +101,9 @@ class Stack:
     admin_database_url: str | None = None
     database: str = "auction"
     vhost: str = "/"
-    web_workers: int = 2
+    #: gunicorn workers per service; None: ``WEB_CONCURRENCY``, else half the cores
+    #: (``auction_common.gunicorn_conf.default_workers``).
+    web_workers: int | None = None
     #: Socket.IO processes; each consumes every bid event on its own queue.
     realtime_instances: int = 1
     #: A broker of the caller's own (e.g. a private node in the fault tests); by default the
@@ -213,7 +215,8 @@ class Stack:
             self._spawn(f"{spec.package}-web", [
                 PYTHON, "-m", "gunicorn", "-c", "python:auction_common.gunicorn_conf",
                 "--bind", f"127.0.0.1:{self.ports[spec.package]}",
-                "--workers", str(self.web_workers), f"{spec.package}.wsgi:app",
+                *(["--workers", str(self.web_workers)] if self.web_workers else []),
+                f"{spec.package}.wsgi:app",
             ], env)
             self._spawn(f"{spec.package}-worker", [PYTHON, "-m", spec.package, "worker"], env)
             if spec.package == "bidding_service":

@@ -131,3 +131,18 @@ def test_a_connection_left_idle_is_closed(connection):
     thread.join(timeout=5)  # the handler gives up on the idle connection (0.5 s)
     assert not thread.is_alive()
     assert client.recv(1) == b""
+
+
+def test_web_processes_are_one_per_two_cores_unless_web_concurrency_says(monkeypatch):
+    import importlib
+
+    from auction_common import gunicorn_conf
+
+    assert [gunicorn_conf.default_workers(cores) for cores in (1, 2, 3, 4, 8)] == [1, 1, 1, 2, 4]
+    try:
+        monkeypatch.setenv("WEB_CONCURRENCY", "3")
+        assert importlib.reload(gunicorn_conf).workers == 3
+        monkeypatch.delenv("WEB_CONCURRENCY")
+        assert importlib.reload(gunicorn_conf).workers == gunicorn_conf.default_workers()
+    finally:
+        importlib.reload(gunicorn_conf)
