@@ -1,6 +1,7 @@
 """The web processes' connection handler (``auction_common.gunicorn_worker``): each answer's
 head goes out with its body's first bytes, answers stay well-formed (empty, chunked, several on
-one connection), and a connection left idle is closed.
+one connection), a connection left idle is closed, and a request's header lines are read into
+what ``pywsgi``'s own reading gives, whatever the lines.
 
 The handler runs on one end of a real socket pair, in a thread, and a client speaks HTTP on
 the other end; the server's end is wrapped only to record what each ``sendall`` carried."""
@@ -8,15 +9,19 @@ the other end; the server's end is wrapped only to record what each ``sendall`` 
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import socket
 import threading
 import time
 
 import pytest
+from gevent.pywsgi import headers_factory
 from gunicorn.workers.ggevent import PyWSGIServer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from auction_common.gunicorn_worker import OneWriteHandler
+from auction_common.gunicorn_worker import OneWriteHandler, read_headers
 
 
 class _RecordingSocket:
@@ -146,3 +151,50 @@ def test_web_processes_are_one_per_two_cores_unless_web_concurrency_says(monkeyp
         assert importlib.reload(gunicorn_conf).workers == gunicorn_conf.default_workers()
     finally:
         importlib.reload(gunicorn_conf)
+
+
+# ---- header lines ------------------------------------------------------------------------
+
+_NAMES = st.sampled_from(["Host", "Content-Length", "content-type", "X-Request-Id", "From",
+                          "Connection", "Transfer-Encoding", "Authorization", "X_Under", ""])
+_ODD_TEXT = st.lists(st.sampled_from(list("ab :\t\r\x00\x7f\xe9-_/=") + ["From "]),
+                     max_size=12).map("".join)
+#: Lines as clients write them, and every kind of odd one (folded, no colon, a space before
+#: the colon, a bare CR, "From "), mixed: most blocks take the quick path, some do not.
+_PLAIN_TEXT = st.lists(st.sampled_from(list("::  \t\tab9-é\xff\x00\x1b\x7f")),
+                       max_size=12).map("".join)
+_PLAIN_LINE = st.tuples(
+    _NAMES.filter(bool), st.sampled_from([":", ": ", ":\t ", ":  "]), _PLAIN_TEXT,
+    st.sampled_from(["\r\n", "\n", " \r\n", "\t\n"])).map("".join)
+_ODD_LINE = st.one_of(
+    st.tuples(_NAMES, st.sampled_from([":", " :", "\t:", ""]), _ODD_TEXT,
+              st.sampled_from(["\r\n", "\n", "\r"])).map("".join),
+    st.tuples(st.sampled_from([" ", "\t", "From ", ""]), _ODD_TEXT,
+              st.sampled_from(["\r\n", "\n"])).map("".join))
+_BLOCKS = st.tuples(
+    st.lists(st.one_of(_PLAIN_LINE, _PLAIN_LINE, _PLAIN_LINE, _ODD_LINE), max_size=6),
+    st.sampled_from(["\r\n", "\n", ""]), st.sampled_from(["", "body bytes"]))
+
+
+@settings(max_examples=400)
+@given(_BLOCKS)
+def test_header_lines_are_read_as_pywsgi_reads_them(block):
+    lines, end, rest = block
+    data = "".join(lines + [end, rest]).encode("latin-1")
+    ours, theirs = io.BytesIO(data), io.BytesIO(data)
+    mine, stock = read_headers(ours), headers_factory(theirs, 0)
+    assert mine._headers == stock._headers
+    assert mine.status == stock.status
+    assert ours.tell() == theirs.tell()  # the body is left where it starts
+    for name in ("host", "content-length", "transfer-encoding", "connection"):
+        assert mine.get(name) == stock.get(name)
+    assert list(mine.headers) == list(stock.headers)
+
+
+def test_header_lines_keep_pywsgis_limits():
+    too_long = read_headers(io.BytesIO(b"X-Big: " + b"a" * 70_000 + b"\r\n\r\n"))
+    assert too_long.status == "Line too long"
+    with pytest.raises(http.client.HTTPException):
+        read_headers(io.BytesIO(b"X-A: b\r\n" * 101 + b"\r\n"))
+    plain = read_headers(io.BytesIO(b"Host: h\r\nContent-Length:  12 \r\nX-A:\r\n\r\n"))
+    assert plain._headers == [("Host", "h"), ("Content-Length", "12 "), ("X-A", "")]
