@@ -15,9 +15,11 @@ import re
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -212,6 +214,26 @@ def run_prepared(session: Session, statements: Sequence[str], params: Mapping[st
     return connection.exec_driver_sql(sql, dict(params))
 
 
+def execute_prepared(raw, cursor, statements: Sequence[str], params: Mapping[str, Any],
+                     first: str | None = None, then: str | None = None) -> None:
+    """:func:`run_prepared` for a driver ``cursor`` of the pooled connection ``raw`` (from
+    :meth:`Database.autocommit_connection`): ``statements`` PREPAREd on that connection the
+    first time, then EXECUTEd in one message between ``first`` (e.g. ``BEGIN``) and ``then``
+    (e.g. ``COMMIT``); the cursor holds the last statement's rows. For a loop that runs the
+    same few statements many times, where a session's machinery costs more than the
+    statements (the email job)."""
+    known = raw.info.setdefault("prepared_statements", set())
+    executes = []
+    for statement in statements:
+        name, prepare, execute = _preparation(statement)
+        if name not in known:
+            cursor.execute(prepare)
+            known.add(name)
+        executes.append(execute)
+    cursor.execute(";\n".join([*([first] if first else []), *executes, *([then] if then else [])]),
+                   dict(params))
+
+
 def planner_settings_sql(settings: Mapping[str, str]) -> str:
     """One statement setting PostgreSQL planner options for the current transaction only
     (``set_config(..., true)``), for a query whose best plan the planner's statistics hide
@@ -256,6 +278,24 @@ class Database:
     def pipelined_unit_of_work(self) -> PipelinedUnitOfWork:
         """A unit of work in the fewest round trips, for a hot path (see the class)."""
         return PipelinedUnitOfWork(self)
+
+    @contextmanager
+    def autocommit_connection(self) -> Iterator[Any]:
+        """A pooled connection (SQLAlchemy's proxy: ``driver_connection`` is psycopg2's, with
+        psycopg2's autocommit flag set, so that the statements bring their own BEGIN and
+        COMMIT), given back as it was found, or discarded unless idle (a transaction left
+        open, a connection lost)."""
+        raw = self.engine.raw_connection()
+        connection = raw.driver_connection
+        try:
+            connection.autocommit = True
+            yield raw
+        finally:
+            if connection.closed or connection.info.transaction_status != TRANSACTION_STATUS_IDLE:
+                raw.invalidate()
+            else:
+                connection.autocommit = False
+            raw.close()
 
     def ping(self) -> None:
         """Raise unless the database answers."""

@@ -7,7 +7,6 @@ import select
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 from sqlalchemy import update
@@ -41,8 +40,8 @@ class OutboxRelay:
 
     def relay_once(self) -> int:
         """Publish one batch of unpublished events; returns how many."""
-        with self._connection() as connection:
-            return self._relay_batch(connection)
+        with self.db.autocommit_connection() as raw:
+            return self._relay_batch(raw.driver_connection)
 
     def _relay_batch(self, connection) -> int:
         """One batch on ``connection`` (psycopg2, autocommit): two round trips, BEGIN with the
@@ -80,22 +79,6 @@ class OutboxRelay:
                     except Exception:
                         pass  # a broken connection: the server rolls back without us
                 raise
-
-    @contextmanager
-    def _connection(self):
-        """A pooled connection in autocommit mode (psycopg2's flag: the statements bring
-        their own BEGIN and COMMIT), given back as it was found, or discarded unless idle."""
-        raw = self.db.engine.raw_connection()
-        connection = raw.driver_connection
-        try:
-            connection.autocommit = True
-            yield connection
-        finally:
-            if connection.closed or connection.info.transaction_status != TRANSACTION_STATUS_IDLE:
-                raw.invalidate()
-            else:
-                connection.autocommit = False
-            raw.close()
 
     def unpublish(self, event_ids: list[str]) -> int:
         """Mark this outbox's rows among ``event_ids`` unpublished again (events a bus could not
