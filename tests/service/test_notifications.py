@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import smtplib
 import ssl
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -326,6 +327,23 @@ def test_a_mailbox_shows_an_email_sent_again_once(tmp_path):
     assert [(m["message_id"], m["subject"], m["copies"]) for m in mailbox.items()] == [
         ("<d2@example.com>", "Outbid", 1), ("<d1@example.com>", "Outbid", 2)]
     assert len(mailbox.received()) == 3
+
+
+def test_the_sink_takes_each_envelope_address_and_refuses_a_malformed_one_every_time(tmp_path):
+    mailbox = Mailbox(tmp_path / "mail.jsonl")
+    controller = start_smtp(mailbox)
+    try:
+        with smtplib.SMTP(controller.hostname, controller.port, timeout=10) as smtp:
+            for recipient in ["ann@example.com", "bob@example.com", "ann@example.com"]:
+                smtp.sendmail("Auctions <noreply@example.com>", [recipient],
+                              f"Subject: to {recipient}\r\n\r\nhello\r\n")
+            for _ in range(2):
+                assert smtp.docmd("MAIL", "FROM:<ann@example@com>")[0] == 553
+                smtp.rset()
+    finally:
+        controller.stop()
+    assert [m["to"] for m in mailbox.received()] == [
+        ["ann@example.com"], ["bob@example.com"], ["ann@example.com"]]
 
 
 def test_an_email_waits_until_the_users_address_is_known(db, account, announce, deliver, sink,
