@@ -180,19 +180,17 @@ def _preparation(statement: str) -> tuple[str, str, str]:
             f"EXECUTE {name}({arguments})" if names else f"EXECUTE {name}")
 
 
-def _prepare_once(connection, statement: str) -> str:
-    """The ``EXECUTE`` of ``statement`` (in the driver's parameters), PREPAREd first on
-    ``connection`` unless it already was: PostgreSQL then parses and plans it once per
-    connection instead of on every call (for a bid's two statements, ~0.25 ms of the
-    database's CPU per bid, more than their execution). It is prepared in a statement of its
-    own, before it is first used; a connection replaced (a restart, an invalidation) starts
-    with none."""
+def _prepare_once(pooled, statement: str, run: Callable[[str], object]) -> str:
+    """The ``EXECUTE`` of ``statement`` (in the driver's parameters), PREPAREd first (by
+    ``run``) on the pooled connection ``pooled`` unless it already was: PostgreSQL then parses
+    and plans it once per connection instead of on every call (for a bid's two statements,
+    ~0.25 ms of the database's CPU per bid, more than their execution). It is prepared in a
+    statement of its own, before it is first used; a connection replaced (a restart, an
+    invalidation) starts with none."""
     name, prepare, driver_execute = _preparation(statement)
-    known = connection.connection.info.setdefault("prepared_statements", set())
+    known = pooled.info.setdefault("prepared_statements", set())
     if name not in known:
-        # Through SQLAlchemy, not the driver's cursor: a database going away here must raise
-        # SQLAlchemy's error (a 503 and a fresh connection), not psycopg2's own (a 500).
-        connection.exec_driver_sql(prepare)
+        run(prepare)
         known.add(name)
     return driver_execute
 
@@ -209,7 +207,11 @@ def run_prepared(session: Session, statements: Sequence[str], params: Mapping[st
     0.84–0.87), 1.08× the bids a second, paired against ``session.execute(text(...))``
     (bench/results/bid_transaction_driver_sql.md)."""
     connection = session.connection()
-    sql = ";\n".join([*(_prepare_once(connection, statement) for statement in statements),
+    # Prepared through SQLAlchemy, not the driver's cursor: a database going away there must
+    # raise SQLAlchemy's error (a 503 and a fresh connection), not psycopg2's own (a 500).
+    sql = ";\n".join([*(_prepare_once(connection.connection, statement,
+                                       connection.exec_driver_sql)
+                         for statement in statements),
                       *([then] if then else [])])
     return connection.exec_driver_sql(sql, dict(params))
 
@@ -222,14 +224,7 @@ def execute_prepared(raw, cursor, statements: Sequence[str], params: Mapping[str
     (e.g. ``COMMIT``); the cursor holds the last statement's rows. For a loop that runs the
     same few statements many times, where a session's machinery costs more than the
     statements (the email job)."""
-    known = raw.info.setdefault("prepared_statements", set())
-    executes = []
-    for statement in statements:
-        name, prepare, execute = _preparation(statement)
-        if name not in known:
-            cursor.execute(prepare)
-            known.add(name)
-        executes.append(execute)
+    executes = [_prepare_once(raw, statement, cursor.execute) for statement in statements]
     cursor.execute(";\n".join([*([first] if first else []), *executes, *([then] if then else [])]),
                    dict(params))
 

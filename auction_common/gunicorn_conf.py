@@ -14,7 +14,8 @@ import tempfile
 
 # Several workers share one /metrics: each writes its samples to this folder (set before any
 # worker imports prometheus_client) and the endpoint adds them up.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="prometheus-"))
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="prometheus-")
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 worker_class = os.environ.get("WEB_WORKER_CLASS", "auction_common.gunicorn_worker.Worker")

@@ -138,9 +138,12 @@ def test_a_connection_left_idle_is_closed(connection):
     assert client.recv(1) == b""
 
 
-def test_web_processes_are_one_per_two_cores_unless_web_concurrency_says(monkeypatch):
+def test_web_processes_are_one_per_two_cores_unless_web_concurrency_says(monkeypatch, tmp_path):
     import importlib
 
+    # Importing the settings sets the metrics folder in the environment: this test's own, and
+    # the environment is given back as it was afterwards.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     from auction_common import gunicorn_conf
 
     assert [gunicorn_conf.default_workers(cores) for cores in (1, 2, 3, 4, 8)] == [1, 1, 1, 2, 4]
