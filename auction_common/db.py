@@ -14,12 +14,12 @@ import logging
 import re
 import time
 import uuid
-import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
+from psycopg2.extras import NamedTupleCursor
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -323,6 +323,14 @@ class UnitOfWork:
         self.session.rollback()
         self.events = []
 
+    def run_prepared(self, statements: Sequence[str], params: Mapping[str, Any],
+                     then: str | None = None) -> Sequence[Any]:
+        """:func:`run_prepared` in this unit of work's transaction: the rows of the last
+        statement (each with its columns as attributes; none for a statement without rows)."""
+        assert self.session is not None
+        result = run_prepared(self.session, statements, params, then)
+        return result.all() if result.returns_rows else []
+
     def publish(self, event_type: str, data: dict[str, Any], version: int = 1) -> dict[str, Any]:
         """Record an event to be written to the outbox when this unit of work commits."""
         envelope = make_envelope(event_type, data, producer=self.db.producer, version=version)
@@ -344,7 +352,7 @@ class UnitOfWork:
         # One prepared statement whatever the number of events (a multi-row VALUES was a new
         # statement for each length, compiled by SQLAlchemy and planned by PostgreSQL each
         # time: a third of the read model's consumer CPU).
-        rows = run_prepared(self.session, [
+        rows = self.run_prepared([
             f"""INSERT INTO "{self.db.schema}".inbox (consumer, event_id)
                 SELECT :consumer, e FROM unnest(CAST(:event_ids AS uuid[])) AS e
                 ON CONFLICT DO NOTHING RETURNING event_id"""],
@@ -356,14 +364,14 @@ class UnitOfWork:
     def write_events_with(self, statement: str, params: dict[str, Any]):
         """Write the pending events to the outbox and run the caller's ``statement`` in ONE
         round trip (psycopg2 sends several statements at once); returns the statement's
-        result. For a caller holding a hot lock, where every round trip counts."""
-        assert self.session is not None
+        rows (as :meth:`run_prepared`). For a caller holding a hot lock, where every round trip
+        counts."""
         if not self.events:
-            return run_prepared(self.session, [statement], params)
+            return self.run_prepared([statement], params)
         outbox, outbox_params = self._outbox_statement()
-        result = run_prepared(self.session, [outbox, statement], {**outbox_params, **params})
+        rows = self.run_prepared([outbox, statement], {**outbox_params, **params})
         self.events = []
-        return result
+        return rows
 
     def write_events_and_commit_with(self, statement: str, params: dict[str, Any]) -> None:
         """:meth:`write_events_with` (its result unread), then :meth:`commit`. Here in two
@@ -390,7 +398,6 @@ class UnitOfWork:
     def commit(self) -> None:
         """Write pending events to the outbox and wake the relay in one statement, then commit
         everything at once."""
-        assert self.session is not None
         final, self._final = self._final, None
         self._send_commit(final)
         self.events = []
@@ -401,82 +408,97 @@ class UnitOfWork:
             self.write_events_with(*final)
         elif self.events:
             statement, params = self._outbox_statement()
-            run_prepared(self.session, [statement], params)
+            self.run_prepared([statement], params)
         self.session.commit()
-
-#: Engines whose connections a pipelined unit of work has used (each has its listener).
-_PIPELINED_ENGINES: weakref.WeakSet = weakref.WeakSet()
-
-
-def _begin_with_first(conn, cursor, statement, parameters, context, executemany):
-    """Send BEGIN in front of a pipelined unit of work's first statement."""
-    uow = conn.get_execution_options().get("pipelined_unit_of_work")
-    if uow is None or uow._open:
-        return statement, parameters
-    uow._open = True
-    if executemany:
-        cursor.execute("BEGIN")
-        return statement, parameters
-    return "BEGIN;\n" + statement, parameters
 
 
 class PipelinedUnitOfWork(UnitOfWork):
-    """A unit of work whose transaction opens with its first statement and can close with
-    its last write: the fewest round trips, for a path that holds a hot lock.
+    """A unit of work in the fewest round trips and the least client CPU, for a path that
+    holds a hot lock (the bid's): its transaction opens with its first statement and can close
+    with its last write, on the driver's own cursor, without an ORM session.
 
     psycopg2 opens every transaction with a BEGIN of its own, a round trip before the first
     statement. Here the connection is in autocommit mode and the unit of work sends BEGIN in
     front of its first statement, and COMMIT behind the outbox's write (:meth:`commit`) or the
     caller's last one (:meth:`write_events_and_commit_with`), in the same message: several
     statements in one message run in order and stop at the first error, so nothing after a
-    failed statement runs, the COMMIT included. What was not committed is rolled back
-    explicitly on the way out. Use :meth:`rollback` (never ``session.rollback()``, which does
-    not reach the server in autocommit mode)."""
+    failed statement runs, the COMMIT included. What was not committed is rolled back on the
+    way out; a connection that cannot be given back idle is discarded.
+
+    Statements go through :meth:`run_prepared` (prepared once per connection) straight to the
+    driver's cursor: SQLAlchemy's execution and result machinery cost more client CPU than
+    the statements themselves (a third of a lone bid's in the web process). Its error handling
+    is kept: the driver's errors are raised as SQLAlchemy's (``DBAPIError``, with
+    ``connection_invalidated`` when the connection was lost, what :func:`is_unavailable`
+    reads), a lost connection is discarded, and the pool's idle connections with it (the
+    server is likely to have dropped them too: a restart). ``session`` is None."""
 
     def __enter__(self) -> PipelinedUnitOfWork:
-        engine = self.db.engine
-        if engine not in _PIPELINED_ENGINES:  # one listener per engine, not per transaction
-            event.listen(engine, "before_cursor_execute", _begin_with_first, retval=True)
-            _PIPELINED_ENGINES.add(engine)
-        self._connection = engine.connect()
-        # psycopg2's own flag, not SQLAlchemy's isolation level (which a pooled connection
-        # resets with a SET, a round trip, each time it goes back).
-        self._connection.connection.driver_connection.autocommit = True
+        self._pooled = self.db.autocommit_connection()
+        try:
+            self._raw = self._pooled.__enter__()
+        except self.db.engine.dialect.loaded_dbapi.Error as error:  # e.g. cannot connect
+            raise self._wrapped(error, None, None) from error
+        self._cursor = self._raw.driver_connection.cursor(cursor_factory=NamedTupleCursor)
         #: Whether BEGIN went out and no COMMIT or ROLLBACK after it (a transaction may be open).
         self._open = False
-        self._connection.execution_options(pipelined_unit_of_work=self)
-        self.session = Session(bind=self._connection, expire_on_commit=False)
         return self
 
     def __exit__(self, *exc_info) -> None:
-        assert self.session is not None
         try:
             if self._open:
-                self._connection.exec_driver_sql("ROLLBACK")
-        except Exception:  # a connection that cannot roll back is not given back to the pool
-            self._connection.invalidate()
+                self._cursor.execute("ROLLBACK")
+        except Exception:  # lost: the connection is discarded below (it is not idle)
+            pass
         finally:
             self._open = False
-            self.session.close()
-            try:
-                if not self._connection.invalidated:
-                    self._connection.connection.driver_connection.autocommit = False
-            except Exception:  # closed under us: never back to the pool in autocommit mode
-                self._connection.invalidate()
-            self._connection.close()
+            self._pooled.__exit__(None, None, None)
+
+    def run_prepared(self, statements: Sequence[str], params: Mapping[str, Any],
+                     then: str | None = None) -> Sequence[Any]:
+        """The statements (PREPAREd on the connection the first time, each in a message of
+        its own, outside the transaction) in one message, after BEGIN if no transaction is
+        open, followed by ``then`` (e.g. ``COMMIT``); the rows of the last one, as named
+        tuples."""
+        executes = [_prepare_once(self._raw, statement, self._execute)
+                    for statement in statements]
+        begin = [] if self._open else ["BEGIN"]
+        self._open = True  # from here on, whatever happens: ROLLBACK on the way out
+        self._execute(";\n".join([*begin, *executes, *([then] if then else [])]), dict(params))
+        if then == "COMMIT":
+            self._open = False
+        return self._cursor.fetchall() if self._cursor.description else []
+
+    def _execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        try:
+            self._cursor.execute(sql, params)
+        except self.db.engine.dialect.loaded_dbapi.Error as error:
+            raise self._wrapped(error, sql, params) from error
+
+    def _wrapped(self, error: Exception, sql: str | None, params) -> sa_exc.DBAPIError:
+        """The driver's ``error`` as SQLAlchemy raises it; when it means the server is gone,
+        the pool's idle connections are closed too (a checkout opens new ones)."""
+        engine = self.db.engine
+        raw = getattr(self, "_raw", None)
+        lost = engine.dialect.is_disconnect(
+            error, raw.driver_connection if raw is not None else None,
+            getattr(self, "_cursor", None))
+        if lost:
+            engine.pool.dispose()
+        return sa_exc.DBAPIError.instance(
+            sql, params, error, engine.dialect.loaded_dbapi.Error,
+            hide_parameters=engine.hide_parameters, connection_invalidated=lost,
+            dialect=engine.dialect)
 
     def rollback(self) -> None:
         """Roll back what was done so far; the next statement opens a new transaction."""
-        assert self.session is not None
         if self._open:
-            self._connection.exec_driver_sql("ROLLBACK")
+            self._execute("ROLLBACK")
             self._open = False
-        self.session.rollback()
         self.events = []
 
     def _send_commit(self, final: tuple[str, dict[str, Any]] | None) -> None:
         """The outbox's write, the caller's last one (``final``) and COMMIT in one message."""
-        assert self.session is not None
         statements, params = [], {}
         if self.events:
             outbox, params = self._outbox_statement()
@@ -484,7 +506,8 @@ class PipelinedUnitOfWork(UnitOfWork):
         if final is not None:
             statements.append(final[0])
             params = {**params, **final[1]}
-        if statements or self._open:
-            run_prepared(self.session, statements, params, then="COMMIT")
-        self._open = False
-        self.session.commit()
+        if statements:
+            self.run_prepared(statements, params, then="COMMIT")
+        elif self._open:
+            self._execute("COMMIT")
+            self._open = False

@@ -167,7 +167,7 @@ def _decide_group(db: Database, requests: list[BidRequest]) -> list[BidRequest]:
         GROUP_SIZES.labels("bids").observe(len(requests))
         GROUP_SIZES.labels("auctions").observe(len(auctions))
         locked, now, bidders = repository.lock_auctions(
-            uow.session, auctions, {r.bidder_id for r in requests})
+            uow, auctions, {r.bidder_id for r in requests})
         held = {auction: _Held(state, row, row.leader_name)
                 for auction, (state, row) in locked.items()}
         bids, lines, keyed = [], [], []
@@ -294,7 +294,7 @@ def buy_now(db: Database, buyer_id: str, auction_id: uuid.UUID,
     """Buy at the Buy-It-Now price under the row lock: the auction ends at once."""
 
     def decide(uow: UnitOfWork) -> tuple[Answer, bool]:
-        locked = repository.lock_auction(uow.session, auction_id, {buyer_id})
+        locked = repository.lock_auction(uow, auction_id, {buyer_id})
         if locked is None:
             return _refusal(Problem(404, "auction_not_found", "No such auction.")), False
         state, row, now = locked
@@ -357,7 +357,7 @@ def close_due_auctions(db: Database, limit: int = 100) -> int:
         for auction_id in repository.lock_due_auctions(uow.session, limit):
             try:
                 with uow.session.begin_nested():
-                    state, row, now = repository.lock_auction(uow.session, auction_id)
+                    state, row, now = repository.lock_auction(uow, auction_id)
                     decision = decide_close(state, now)
                     if decision is None:
                         continue
@@ -374,7 +374,7 @@ def _lock_listing(uow: UnitOfWork, auction_id: uuid.UUID, seller_id: str, listin
     """Lock the auction's row for a seller's change, creating it from the catalog's snapshot
     if bidding has not heard of the listing yet; 403 unless ``seller_id`` listed it."""
     repository.insert_if_unknown(uow.session, listing, version)
-    state, row, now = repository.lock_auction(uow.session, auction_id)
+    state, row, now = repository.lock_auction(uow, auction_id)
     if state.seller_id != seller_id:
         raise Problem(403, "not_your_auction", "Only the seller may change this listing.")
     return state, row, now
@@ -423,7 +423,7 @@ def withdraw_as_told(uow: UnitOfWork, auction_id: uuid.UUID, seller_id: str, at:
     has normally done so already), or leave a closed tombstone for a listing not known yet."""
     if repository.insert_withdrawn(uow.session, auction_id, seller_id, at, version):
         return
-    state, row, now = repository.lock_auction(uow.session, auction_id)
+    state, row, now = repository.lock_auction(uow, auction_id)
     repository.set_terms_version(uow.session, auction_id, version)
     if state.bid_count > 0:  # bidding never agreed to this: a bid came first
         log.warning("cancellation not applied: the auction has bids",

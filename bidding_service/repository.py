@@ -13,7 +13,7 @@ from sqlalchemy import and_, func, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from auction_common.db import UnitOfWork, run_prepared
+from auction_common.db import UnitOfWork
 
 from .domain import DEFAULT_INCREMENTS, AuctionState, Entry
 from .models import LiveAuction
@@ -53,7 +53,7 @@ _LOCK_SEVERAL = f"""WITH locked AS MATERIALIZED (
     SELECT locked.*, clock_timestamp() AS db_now, {_BIDDERS} AS bidders FROM locked"""
 
 
-def lock_auctions(session: Session, auction_ids: Collection[uuid.UUID],
+def lock_auctions(uow: UnitOfWork, auction_ids: Collection[uuid.UUID],
                   bidder_ids: Collection[str] = ()) -> tuple[dict[str, tuple], datetime | None,
                                                              dict[str, list]]:
     """Lock the auctions' rows (each its auction's serialization point) one by one in the
@@ -68,18 +68,18 @@ def lock_auctions(session: Session, auction_ids: Collection[uuid.UUID],
     does), {bidder id: [status, display_name]} for the known ``bidder_ids``), in one round
     trip."""
     ids = sorted({uuid.UUID(str(a)) for a in auction_ids})  # as PostgreSQL orders uuids
-    rows = run_prepared(session, [_LOCK_ONE if len(ids) == 1 else _LOCK_SEVERAL], {
-        "ids": [str(a) for a in ids], "id": ids[0], "bidders": list(bidder_ids)}).all()
+    rows = uow.run_prepared([_LOCK_ONE if len(ids) == 1 else _LOCK_SEVERAL], {
+        "ids": [str(a) for a in ids], "id": ids[0], "bidders": list(bidder_ids)})
     if not rows:
         return {}, None, {}
     return ({str(row.id): (state_of(row), row) for row in rows}, rows[0].db_now,
             rows[0].bidders or {})
 
 
-def lock_auction(session: Session, auction_id: uuid.UUID, bidder_ids: Collection[str] = ()):
+def lock_auction(uow: UnitOfWork, auction_id: uuid.UUID, bidder_ids: Collection[str] = ()):
     """:func:`lock_auctions` for one auction: (state, row, now) or None; ``row.bidders`` maps
     each known bidder to ``[status, display_name]``."""
-    locked, now, _ = lock_auctions(session, [auction_id], bidder_ids)
+    locked, now, _ = lock_auctions(uow, [auction_id], bidder_ids)
     if not locked:
         return None
     [(state, row)] = locked.values()

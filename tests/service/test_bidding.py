@@ -7,6 +7,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import psycopg2
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -322,6 +323,35 @@ def test_a_request_the_database_refuses_fails_alone_and_its_group_still_bids(
         count = conn.execute(text("SELECT count(*) FROM bidding.bids WHERE auction_id = :a"),
                              {"a": auction_id}).scalar_one()
     assert count == 2
+
+
+def test_a_bid_on_a_connection_the_server_dropped_answers_503_and_the_next_one_stands(
+        client, db, account, open_auction, monkeypatch):
+    seller, ann, bob = account("seller"), account("ann"), account("bob")
+    auction_id = open_auction(seller.id)
+    assert place(client, ann, auction_id, 1500).status_code == 201
+    with db.engine.connect(), db.engine.connect():  # the pool has more than one connection
+        pass
+    # The server drops the pooled connections the moment after (a restart, a failover): too
+    # soon for the pool's idle check to have looked at them.
+    monkeypatch.setattr("auction_common.db.PING_AFTER_IDLE_SECONDS", 3600.0)
+    with psycopg2.connect(db.engine.url.set(drivername="postgresql").render_as_string(
+            hide_password=False)) as admin, admin.cursor() as cursor:
+        cursor.execute("""SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                          WHERE datname = current_database() AND pid <> pg_backend_pid()
+                            AND application_name = 'bidding_service' AND state = 'idle'""")
+        assert cursor.fetchone()[0] >= 2
+    admin.close()
+    dropped = place(client, bob, auction_id, 2000)
+    assert dropped.status_code == 503, dropped.get_json()
+    assert dropped.get_json()["error"]["code"] == "service_unavailable"
+    assert dropped.headers["Retry-After"]
+    again = place(client, bob, auction_id, 2000)  # on a new connection, not another dead one
+    assert again.status_code == 201 and again.get_json()["status"] == "leading"
+    with db.engine.connect() as conn:
+        count = conn.execute(text("SELECT count(*) FROM bidding.bids WHERE auction_id = :a"),
+                             {"a": auction_id}).scalar_one()
+    assert count == 2, "the bid that got a 503 was not stored"
 
 
 def test_an_auction_closes_exactly_once_and_takes_no_bid_after(client, db, account,
