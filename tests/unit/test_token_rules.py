@@ -206,3 +206,30 @@ def test_a_token_accepted_before_does_not_vouch_for_a_tampered_copy(app):
         answer = ask(app, forged)
         assert answer.status_code == 401, forged
         assert answer.get_json()["error"]["code"] == "invalid_token"
+
+
+def test_a_tokens_header_is_read_once_and_each_request_gets_it_whole(monkeypatch):
+    from flask_jwt_extended import get_jwt_header
+
+    app = verifier(settings(jwt_public_key=public_key_pem(OLD)))
+    reads = []
+    original = jwt.get_unverified_header
+    monkeypatch.setattr(jwt, "get_unverified_header",
+                        lambda encoded: reads.append(encoded) or original(encoded))
+
+    def header_of_this_request():
+        user = current_user_id()
+        header = get_jwt_header()
+        seen = dict(header)
+        header["kid"] = "changed by a view"  # must not reach the next request
+        return jsonify({"id": user, "header": seen})
+
+    app.add_url_rule("/header", "header", header_of_this_request)
+    fresh = token(OLD)
+    answers = [app.test_client().get("/header", headers={"Authorization": f"Bearer {fresh}"})
+               for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert all(a.get_json()["header"] == original(fresh) for a in answers)
+    # Once to verify it (then remembered) and once for flask-jwt-extended's header: not the
+    # four times of three requests each reading it again.
+    assert reads.count(fresh) == 2
