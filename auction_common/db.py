@@ -216,17 +216,19 @@ def run_prepared(session: Session, statements: Sequence[str], params: Mapping[st
     return connection.exec_driver_sql(sql, dict(params))
 
 
-def execute_prepared(raw, cursor, statements: Sequence[str], params: Mapping[str, Any],
-                     first: str | None = None, then: str | None = None) -> None:
-    """:func:`run_prepared` for a driver ``cursor`` of the pooled connection ``raw`` (from
-    :meth:`Database.autocommit_connection`): ``statements`` PREPAREd on that connection the
-    first time, then EXECUTEd in one message between ``first`` (e.g. ``BEGIN``) and ``then``
-    (e.g. ``COMMIT``); the cursor holds the last statement's rows. For a loop that runs the
-    same few statements many times, where a session's machinery costs more than the
-    statements (the email job)."""
-    executes = [_prepare_once(raw, statement, cursor.execute) for statement in statements]
-    cursor.execute(";\n".join([*([first] if first else []), *executes, *([then] if then else [])]),
-                   dict(params))
+def execute_prepared(raw, execute: Callable[..., object], statements: Sequence[str],
+                     params: Mapping[str, Any], first: str | None = None,
+                     then: str | None = None) -> None:
+    """:func:`run_prepared` for the driver's cursor on the pooled connection ``raw`` (from
+    :meth:`Database.autocommit_connection`), ``execute`` being that cursor's ``execute`` (or
+    one that wraps it): ``statements`` PREPAREd on that connection the first time, then
+    EXECUTEd in one message between ``first`` (e.g. ``BEGIN``) and ``then`` (e.g.
+    ``COMMIT``); the cursor holds the last statement's rows. For a path that runs the same
+    few statements many times, where a session's machinery costs more than the statements
+    (the bid's transaction, the email job)."""
+    executes = [_prepare_once(raw, statement, execute) for statement in statements]
+    execute(";\n".join([*([first] if first else []), *executes, *([then] if then else [])]),
+            dict(params))
 
 
 def planner_settings_sql(settings: Mapping[str, str]) -> str:
@@ -433,6 +435,9 @@ class PipelinedUnitOfWork(UnitOfWork):
     reads), a lost connection is discarded, and the pool's idle connections with it (the
     server is likely to have dropped them too: a restart). ``session`` is None."""
 
+    _raw = None  # the pooled connection, once checked out
+    _cursor = None
+
     def __enter__(self) -> PipelinedUnitOfWork:
         self._pooled = self.db.autocommit_connection()
         try:
@@ -460,11 +465,9 @@ class PipelinedUnitOfWork(UnitOfWork):
         its own, outside the transaction) in one message, after BEGIN if no transaction is
         open, followed by ``then`` (e.g. ``COMMIT``); the rows of the last one, as named
         tuples."""
-        executes = [_prepare_once(self._raw, statement, self._execute)
-                    for statement in statements]
-        begin = [] if self._open else ["BEGIN"]
+        begin = None if self._open else "BEGIN"
         self._open = True  # from here on, whatever happens: ROLLBACK on the way out
-        self._execute(";\n".join([*begin, *executes, *([then] if then else [])]), dict(params))
+        execute_prepared(self._raw, self._execute, statements, params, first=begin, then=then)
         if then == "COMMIT":
             self._open = False
         return self._cursor.fetchall() if self._cursor.description else []
@@ -479,10 +482,8 @@ class PipelinedUnitOfWork(UnitOfWork):
         """The driver's ``error`` as SQLAlchemy raises it; when it means the server is gone,
         the pool's idle connections are closed too (a checkout opens new ones)."""
         engine = self.db.engine
-        raw = getattr(self, "_raw", None)
         lost = engine.dialect.is_disconnect(
-            error, raw.driver_connection if raw is not None else None,
-            getattr(self, "_cursor", None))
+            error, self._raw.driver_connection if self._raw is not None else None, self._cursor)
         if lost:
             engine.pool.dispose()
         return sa_exc.DBAPIError.instance(

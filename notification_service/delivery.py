@@ -202,7 +202,7 @@ def deliver_pending_emails(db: Database, settings, batch_size: int = 100,
         with db.autocommit_connection() as raw, \
                 raw.driver_connection.cursor(cursor_factory=NamedTupleCursor) as cursor:
             for _ in range(batch_size):
-                execute_prepared(raw, cursor, [_IN_DUE_ORDER, _NEXT_DUE], {"now": utcnow()},
+                execute_prepared(raw, cursor.execute, [_IN_DUE_ORDER, _NEXT_DUE], {"now": utcnow()},
                                  first="BEGIN")
                 delivery = cursor.fetchone()
                 if delivery is None:
@@ -240,7 +240,8 @@ def deliver_pending_emails(db: Database, settings, batch_size: int = 100,
 
 def _sent(raw, cursor, delivery) -> None:
     """Record ``delivery`` sent, and commit."""
-    execute_prepared(raw, cursor, [_SENT], {"id": delivery.id, "now": utcnow()}, then="COMMIT")
+    execute_prepared(raw, cursor.execute, [_SENT], {"id": delivery.id, "now": utcnow()},
+                     then="COMMIT")
 
 
 def _failed(raw, cursor, delivery, exc: Exception, max_attempts: int) -> None:
@@ -252,5 +253,6 @@ def _failed(raw, cursor, delivery, exc: Exception, max_attempts: int) -> None:
         log.error("email delivery failed for good", extra={"delivery_id": str(delivery.id)})
     else:
         retry_at = utcnow() + timedelta(seconds=min(600, 2**attempts))
-    execute_prepared(raw, cursor, [_FAILED], {"id": delivery.id, "error": repr(exc)[:1000],
-                                              "retry_at": retry_at}, then="COMMIT")
+    execute_prepared(raw, cursor.execute, [_FAILED],
+                     {"id": delivery.id, "error": repr(exc)[:1000], "retry_at": retry_at},
+                     then="COMMIT")
