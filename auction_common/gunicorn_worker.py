@@ -74,6 +74,13 @@ class OneWriteHandler(PyWSGIHandler):
             self.socket.settimeout(self.idle_timeout)
         super().handle()
 
+    def log_request(self):
+        """gunicorn's access log line, only when access logging is on: its handler builds the
+        line's parts first (two datetimes, the request's headers as a list, a response
+        object) and asks the logger after, for every request."""
+        if self.server.log.access_log_enabled:
+            super().log_request()
+
     def _write_with_headers(self, data):
         self._held = bytearray()
         try:

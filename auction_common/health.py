@@ -86,13 +86,20 @@ def instrument(app: Flask, service: str) -> None:
     def _start_timer():
         g.request_started = time.perf_counter()
 
+    #: (method, endpoint, status) -> that request count and latency histogram: ``labels()``
+    #: builds and checks its key under a lock at every call; the kinds of request are few.
+    children: dict[tuple[str, str, int], tuple] = {}
+
     @app.after_request
     def _record(response):
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-        REQUESTS.labels(service, request.method, endpoint, response.status_code).inc()
+        key = (request.method, endpoint, response.status_code)
+        metrics = children.get(key)
+        if metrics is None:
+            metrics = children[key] = (REQUESTS.labels(service, *key),
+                                       LATENCY.labels(service, *key[:2]))
+        metrics[0].inc()
         started = g.get("request_started")
         if started is not None:
-            LATENCY.labels(service, request.method, endpoint).observe(
-                time.perf_counter() - started
-            )
+            metrics[1].observe(time.perf_counter() - started)
         return response

@@ -42,8 +42,15 @@ class _RecordingSocket:
 
 
 class _Log:
-    def access(self, *args) -> None:
-        pass
+    """gunicorn's logger as the handler sees it: whether access logging is on, and the lines
+    it was given (the answer's status each)."""
+
+    def __init__(self, enabled: bool = False):
+        self.access_log_enabled = enabled
+        self.lines: list[str] = []
+
+    def access(self, resp, req, environ, request_time) -> None:
+        self.lines.append(resp.status)
 
 
 def _app(environ, start_response):
@@ -63,11 +70,16 @@ def _app(environ, start_response):
 
 
 @pytest.fixture
-def connection():
+def log():
+    return _Log()
+
+
+@pytest.fixture
+def connection(log):
     """(client socket, the server end's recording socket, the handler's thread)."""
     server_end, client = socket.socketpair()
     recording = _RecordingSocket(server_end)
-    server = PyWSGIServer(("127.0.0.1", 0), _app, log=_Log())
+    server = PyWSGIServer(("127.0.0.1", 0), _app, log=log)
     server.update_environ()
     handler_class = type("Handler", (OneWriteHandler,), {"idle_timeout": 0.5})
     thread = threading.Thread(
@@ -127,6 +139,25 @@ def test_several_answers_on_one_connection(connection):
         assert response.status == 201 and response.read()
     _wait_for_sends(recording, 3)
     assert len(recording.sent) == 3
+
+
+@pytest.mark.parametrize("log", [_Log(enabled=True)])
+def test_each_answer_is_in_the_access_log_when_it_is_on(connection, log):
+    client, _, _ = connection
+    for method, path in (("POST", "/json"), ("DELETE", "/empty")):
+        _ask(client, method, path).read()
+    deadline = time.monotonic() + 5
+    while len(log.lines) < 2 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert log.lines == ["201 CREATED", "204 NO CONTENT"]
+
+
+def test_no_access_log_line_is_built_when_it_is_off(connection, log):
+    client, recording, _ = connection
+    for _ in range(2):
+        _ask(client, "POST", "/json").read()
+    _wait_for_sends(recording, 2)
+    assert log.lines == []
 
 
 def test_a_connection_left_idle_is_closed(connection):
