@@ -43,7 +43,8 @@ def service_main(
         upgrade(service_dir, settings.database_url)
         return
     upgrade(service_dir, settings.database_url)
-    background = Background(create_bus(settings))
+    background = Background(create_bus(settings),
+                            relay_batch_wait=settings.relay_batch_wait_ms / 1000)
     background.add_service(build_parts(settings))
     background.run_until_signalled()
 

@@ -65,8 +65,10 @@ def periodic(interval: float, action: Callable[[], object]) -> Job:
 class Background:
     """Starts and stops the background work of one or several services on one bus."""
 
-    def __init__(self, bus: EventBus):
+    def __init__(self, bus: EventBus, relay_batch_wait: float = 0.0):
+        """``relay_batch_wait``: each outbox relay's ``batch_wait`` (seconds)."""
         self.bus = bus
+        self.relay_batch_wait = relay_batch_wait
         self.stopping = threading.Event()
         self._jobs: list[tuple[str, Job]] = []
         self._threads: list[threading.Thread] = []
@@ -79,7 +81,7 @@ class Background:
             self.bus.subscribe(consumer.subscription())
             self.consumers.append(consumer)
         if relay:
-            outbox_relay = OutboxRelay(parts.db, self.bus)
+            outbox_relay = OutboxRelay(parts.db, self.bus, batch_wait=self.relay_batch_wait)
             self.relays.append(outbox_relay)
             self._jobs.append((f"{parts.name}:relay", outbox_relay.run))
             self._jobs.append((f"{parts.name}:housekeeping",

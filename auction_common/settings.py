@@ -42,6 +42,11 @@ class CommonSettings(BaseSettings):
     #: paired, 8 pairs, 16 bidders over 1,000 auctions): read model 0.77x its CPU per bid and
     #: 0.66x its PostgreSQL's, notification worker 0.82x; in all 0.88x, 1.08x the bids a second.
     consumer_batch_wait_ms: int = 50
+    #: The least time between two outbox drains that commits wake: a commit within it of the
+    #: last drain waits for the rest, and the commits of that moment are published together
+    #: (0: a drain per commit). An event reaches the broker up to this much later when
+    #: commits pour in, at once after a quiet moment.
+    relay_batch_wait_ms: int = 20
 
     @field_validator("event_bus")
     @classmethod

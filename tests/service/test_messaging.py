@@ -124,6 +124,50 @@ def test_a_running_relay_is_woken_by_the_commit(db, amqp_url, tap):
         bus.stop()
 
 
+def test_commits_that_come_while_the_relay_waits_are_published_as_one_batch(db, amqp_url, tap):
+    """A commit soon after the relay's last drain is held for the rest of its batch wait, and
+    the commits that come meanwhile go out with it: one transaction and one confirmed publish
+    for all of them, in commit order."""
+    event_type, received = tap
+    drains, batches, holds = [], [], []
+
+    class Recording(RabbitBus):
+        def publish(self, envelopes):
+            drains.append(len(envelopes))  # each batch starts with an empty publish
+            if envelopes:
+                batches.append([envelope["id"] for envelope in envelopes])
+            super().publish(envelopes)
+
+    class Stopping(threading.Event):
+        """The relay's stop signal, which it also waits on while it holds a commit."""
+
+        def wait(self, timeout=None):
+            if timeout:
+                holds.append(timeout)
+            return super().wait(timeout)
+
+    bus = Recording(amqp_url)
+    stopping = Stopping()
+    relay = OutboxRelay(db, bus, poll_interval=30, batch_wait=3.0)
+    thread = threading.Thread(target=relay.run, args=(stopping,))
+    thread.start()
+    try:
+        wait_for(lambda: drains, message="the relay's first drain")
+        ids = commit_events(db, event_type, 1)
+        wait_for(lambda: holds, message="the relay holding the commit for its batch wait")
+        for _ in range(4):
+            ids += commit_events(db, event_type, 1)
+        messages: list[dict] = []
+        wait_for(lambda: messages.extend(received()) or len(messages) >= 5, timeout=15,
+                 message="the five events relayed")
+        assert [m["id"] for m in messages] == ids
+        assert batches == [ids], "five commits, one batch"
+    finally:
+        stopping.set()
+        thread.join()
+        bus.stop()
+
+
 def test_a_redelivered_event_is_applied_once(bidding):
     db = bidding[1].db
     event_id = str(uuid.uuid4())
