@@ -82,7 +82,12 @@ def relay_worker(side: str, url: str) -> None:
             publish(envelopes)
 
         bus.publish = counted
-        relay = OutboxRelay(Database(engine, metadata, "bidding", schemas=None), bus)
+        # As the side's workers run it: with its RELAY_BATCH_WAIT_MS default, where it has one.
+        from auction_common.settings import CommonSettings
+
+        wait = CommonSettings.model_fields.get("relay_batch_wait_ms")
+        relay = OutboxRelay(Database(engine, metadata, "bidding", schemas=None), bus,
+                            **({"batch_wait": wait.default / 1000} if wait else {}))
         stopping = threading.Event()
         thread = threading.Thread(target=relay.run, args=(stopping,), daemon=True)
         thread.start()
