@@ -11,7 +11,8 @@ auction). Each scenario runs ``BENCH_REPEATS`` times (default 3), the platform a
 baselines interleaved, and the ratios are taken per repeat: the machine is shared, so only
 ratios measured minutes apart mean anything, and their spread is reported. Every accepted bid
 is durable before its 201 (synchronous commit is left on). CPU by process kind comes from
-``bench.cpu``. Writes bench/results/bid_path.{json,md}.
+``bench.cpu``. Writes bench/results/bid_path.{json,md}, or ``<BENCH_NAME>.{json,md}`` (a
+narrower run, e.g. one scenario with more and longer repeats, beside the full one).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ CONCURRENCY = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "1,16,64").sp
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 SPREADS = [int(n) for n in os.environ.get("BENCH_AUCTIONS", "200,1000").split(",")]
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+NAME = os.environ.get("BENCH_NAME", "bid_path")
 T0 = time.time()
 STARTED = datetime(2020, 1, 1, tzinfo=UTC)
 
@@ -352,14 +354,15 @@ def _cell(spread: dict, digits: int = 2) -> str:
 
 
 def save(rows: list[dict]) -> None:
-    """bench/results/bid_path.json and a markdown table (median of the repeats, with the
+    """bench/results/<NAME>.json and a markdown table (median of the repeats, with the
     lowest and highest in brackets)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()
     meta = {"when": datetime.now(UTC).isoformat(), "seconds_per_run": SECONDS,
-            "repeats": REPEATS, "cpus": os.cpu_count(), "load_average_at_end": load,
+            "repeats": REPEATS, "bidders": CONCURRENCY, "spread_over": SPREADS,
+            "cpus": os.cpu_count(), "load_average_at_end": load,
             "note": "load generator shares the machine (and so do other people's tests)"}
-    (RESULTS / "bid_path.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    (RESULTS / f"{NAME}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     lines = ["| scenario | bidders | platform bids/s | p50 ms | p99 ms | raw PG tx/s | ratio "
              "| p99 ratio | fewest trips tx/s | ratio | p99 ratio | minimal tx/s | ratio "
              "| p99 ratio |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -376,7 +379,7 @@ def save(rows: list[dict]) -> None:
         figures = ", ".join(f"{kind} {ms}" for kind, ms in r["summary"]["cpu_ms_per_request"]
                             .items() if ms >= 0.01)
         cpu.append(f"- {r['scenario']}, {r['concurrency']} bidders: {figures}")
-    (RESULTS / "bid_path.md").write_text(
+    (RESULTS / f"{NAME}.md").write_text(
         f"# Bid path ({meta['when']}, {SECONDS:.0f} s per run, {REPEATS} runs each, "
         f"{meta['cpus']} CPUs, load average {load[0]:.1f} at the end)\n\n"
         "Median of the runs, lowest and highest in brackets; each ratio is taken per run "
